@@ -1,0 +1,123 @@
+"""The ``emocli`` command line: one command per pipeline stage, plus ``inspect`` and ``demo-data``.
+
+The CLI only parses options and calls a stage (``stages.<name>.run``); each command lives in
+its own module of :mod:`emocli.commands`. Heavy libraries are imported inside commands so
+that ``emocli --help`` returns at once.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from emocli import __version__
+from emocli.commands import (
+    build_spectrograms,
+    evaluate,
+    extract_audio,
+    finetune,
+    fuse,
+    preprocess_faces,
+    pretrain_gan,
+)
+
+app = typer.Typer(
+    name="emocli",
+    help="Emotion recognition in the wild from faces and voices: raw datasets -> HDF5 artifacts "
+    "-> trained models -> evaluated predictions, one cached stage at a time.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+)
+
+
+def _register(name: str, module: object, panel: str) -> None:
+    command = module.command  # type: ignore[attr-defined]
+    context = getattr(module, "CONTEXT", None)
+    app.command(name, rich_help_panel=panel, context_settings=context)(command)
+
+
+_register("extract-audio", extract_audio, "Stages")
+_register("preprocess-faces", preprocess_faces, "Stages")
+_register("build-spectrograms", build_spectrograms, "Stages")
+_register("pretrain-gan", pretrain_gan, "Stages")
+_register("finetune", finetune, "Stages")
+_register("fuse", fuse, "Stages")
+_register("evaluate", evaluate, "Stages")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"emocli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = None,
+) -> None:
+    """Emotion recognition in the wild from faces and voices."""
+
+
+@app.command("inspect", rich_help_panel="Tools")
+def inspect_command(
+    artifact: Annotated[Path, typer.Argument(help="An emocli HDF5 artifact.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+) -> None:
+    """Print an artifact's provenance: stage, schema, version, fingerprint, params, inputs,
+    datasets with shapes and dtypes, classes and per-split counts.
+
+    Example: emocli inspect emocli-work/faces/sfew.h5
+    """
+    from emocli.console import console, execute
+    from emocli.provenance import describe_artifact
+
+    info = execute(lambda _progress: describe_artifact(artifact))
+    if as_json:
+        typer.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    from emocli.render import render_provenance
+
+    render_provenance(console, info)
+
+
+@app.command("demo-data", rich_help_panel="Tools")
+def demo_data_command(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to create the demo dataset in.")] = Path(
+        "emocli-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same bytes.")] = 0,
+) -> None:
+    """Generate the small synthetic audio-visual demo dataset (AFEW-style clips with audio,
+    SFEW-style stills, unlabelled faces) so the whole pipeline runs with nothing downloaded.
+
+    Example: emocli demo-data emocli-demo --seed 0
+    """
+    from emocli.console import console, execute
+    from emocli.progress import ProgressHook
+
+    def action(progress: ProgressHook) -> dict:
+        from emocli.demo import DemoSpec, generate_demo_data
+
+        return generate_demo_data(out_dir, DemoSpec(seed=seed), progress=progress)
+
+    summary = execute(action)
+    console.print(f"demo data written to [bold]{out_dir}[/]: {json.dumps(summary, sort_keys=True)}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

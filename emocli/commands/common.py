@@ -1,0 +1,39 @@
+"""Options shared by every stage command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from emocli.workspace import WORKDIR_ENV
+
+Workdir = Annotated[
+    Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
+    typer.Option(
+        "--workdir",
+        envvar=WORKDIR_ENV,
+        help="Workspace folder for default inputs and outputs [default: ./emocli-work].",
+        show_default=False,
+    ),
+]
+Output = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--output",
+        "-o",
+        help="Output artifact path [default: derived from the input, in the workspace].",
+    ),
+]
+Force = Annotated[bool, typer.Option("--force", help="Rerun even if the output is up to date.")]
+Workers = Annotated[
+    int, typer.Option("--workers", "-j", min=0, help="Worker processes (0 = all cores).")
+]
+
+
+def not_implemented(stage: str, issue: str) -> None:
+    """Exit with a clear message for a stage whose implementation has not landed yet."""
+    from emocli.console import fail
+
+    fail(f"{stage} is not implemented yet (tracked in the issue '{issue}')", code=3)

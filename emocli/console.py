@@ -1,0 +1,94 @@
+"""Terminal output for the CLI: rich progress bars, results, and one-line errors.
+
+Only the CLI layer prints; stages report through the progress hook and return results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from emocli.errors import EmocliError
+from emocli.progress import ProgressHook
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+#: Exit code after Ctrl-C, as shells use (128 + SIGINT).
+EXIT_INTERRUPTED = 130
+
+
+@contextlib.contextmanager
+def rich_progress() -> Iterator[ProgressHook]:
+    """A progress hook that draws one rich bar per task description (to stderr)."""
+    bars = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+        disable=not err_console.is_terminal,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def hook(task: str, completed: int, total: int | None) -> None:
+        if task not in tasks:
+            tasks[task] = bars.add_task(task, total=total)
+        bars.update(tasks[task], completed=completed, total=total)
+
+    with bars:
+        yield hook
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: message`` to stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def execute(action: Callable[[ProgressHook], Any]) -> Any:
+    """Call ``action(progress_hook)`` with a progress bar; turn expected failures into messages.
+
+    :class:`EmocliError` -> ``error: ...`` and its exit code; Ctrl-C -> one line and exit 130.
+    """
+    try:
+        with rich_progress() as hook:
+            return action(hook)
+    except EmocliError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: stopped cleanly, no partial artifact was left")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def print_result(result: Any) -> None:
+    """Report a :class:`~emocli.stage.StageResult`: up-to-date notice or written outputs."""
+    outputs = ", ".join(str(p) for p in result.outputs.values())
+    if result.up_to_date:
+        console.print(
+            f"[green]{result.stage}[/]: up to date, skipping ({outputs}); use --force to rerun"
+        )
+        return
+    console.print(f"[green]{result.stage}[/]: wrote {outputs} in {result.seconds:.1f} s")
+
+
+def is_interactive() -> bool:
+    return sys.stderr.isatty()

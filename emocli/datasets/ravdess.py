@@ -1,0 +1,46 @@
+"""RAVDESS file names: ``MM-VC-EE-II-SS-RR-AA.ext`` (modality, vocal channel, emotion,
+intensity, statement, repetition, actor). Odd actors are male."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from emocli.errors import InputError
+
+#: RAVDESS emotion codes 01..08, with SPEC's class names where they exist.
+RAVDESS_EMOTIONS: dict[str, str] = {
+    "01": "neutral",
+    "02": "calm",
+    "03": "happy",
+    "04": "sad",
+    "05": "angry",
+    "06": "fear",
+    "07": "disgust",
+    "08": "surprise",
+}
+_NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class RavdessName:
+    modality: str  # 01 full-AV, 02 video-only, 03 audio-only
+    vocal_channel: str  # 01 speech, 02 song
+    emotion: str  # class name, e.g. "angry"
+    intensity: str  # 01 normal, 02 strong
+    statement: str
+    repetition: str
+    actor: str  # "01".."24"
+
+
+def parse_ravdess_name(stem: str) -> RavdessName:
+    """Parse a RAVDESS file stem (no extension). Raises :class:`InputError` if it does not match."""
+    match = _NAME.match(stem)
+    if not match:
+        raise InputError(f"not a RAVDESS file name (MM-VC-EE-II-SS-RR-AA): {stem!r}")
+    modality, channel, emotion, intensity, statement, repetition, actor = match.groups()
+    if emotion not in RAVDESS_EMOTIONS:
+        raise InputError(f"unknown RAVDESS emotion code {emotion!r} in {stem!r}")
+    return RavdessName(
+        modality, channel, RAVDESS_EMOTIONS[emotion], intensity, statement, repetition, actor
+    )

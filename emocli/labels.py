@@ -1,0 +1,94 @@
+"""Emotion class names and the mapping between label sets, always by name, never by position.
+
+SPEC's seven classes (AFEW / SFEW / FER2013) use the names in :data:`EMOTIONS`. Dataset
+readers normalise their own spellings (``anger``, ``sadness``, ``Angry`` ...) with
+:func:`normalise_class_name`; classes outside the seven (``contempt``, ``calm``) keep
+their own (lower-case) name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from emocli.errors import EmocliError
+
+#: The seven classes of AFEW / SFEW / FER2013, in alphabetical order (the default class order).
+EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+#: FER2013's integer labels 0..6, in the CSV's order.
+FER2013_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+#: CK+'s integer labels 0..7 in ``*_emotion.txt``.
+CKPLUS_ORDER: tuple[str, ...] = (
+    "neutral",
+    "angry",
+    "contempt",
+    "disgust",
+    "fear",
+    "happy",
+    "sad",
+    "surprise",
+)
+
+#: Label value of an unlabelled sample.
+UNLABELLED = -1
+
+_SYNONYMS = {
+    "anger": "angry",
+    "angry": "angry",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "neutral": "neutral",
+    "sad": "sad",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+}
+
+
+def normalise_class_name(name: str) -> str:
+    """Map a dataset's spelling of a class (``Anger``, ``sadness``) to SPEC's name (``angry``, ``sad``).
+
+    Unknown classes (``contempt``, ``calm``) are returned lower-cased and stripped.
+    """
+    key = name.strip().lower()
+    return _SYNONYMS.get(key, key)
+
+
+def sort_classes(names: Sequence[str]) -> list[str]:
+    """Order class names: SPEC's seven first in :data:`EMOTIONS` order, then any others alphabetically."""
+    unique = {normalise_class_name(n) for n in names}
+    known = [e for e in EMOTIONS if e in unique]
+    return known + sorted(unique - set(EMOTIONS))
+
+
+def remap_labels(labels: np.ndarray, source: Sequence[str], target: Sequence[str]) -> np.ndarray:
+    """Re-index integer labels from the class list ``source`` to the class list ``target``, by name.
+
+    labels : (N,) int, indices into ``source`` (``-1`` stays ``-1``).
+    Returns (N,) int64 indices into ``target``. A labelled sample whose class is absent from
+    ``target`` raises :class:`EmocliError` naming the class.
+    """
+    position = {name: i for i, name in enumerate(target)}
+    table = np.full(len(source) + 1, UNLABELLED, dtype=np.int64)  # last slot serves label -1
+    missing = [name for name in source if name not in position]
+    for i, name in enumerate(source):
+        table[i] = position.get(name, UNLABELLED)
+    labels = np.asarray(labels, dtype=np.int64)
+    used_missing = sorted(
+        {source[i] for i in np.unique(labels) if 0 <= i < len(source)} & set(missing)
+    )
+    if used_missing:
+        raise EmocliError(
+            f"classes {used_missing} are not among the target classes {list(target)}; "
+            "map or drop them first"
+        )
+    return table[np.where(labels < 0, len(source), labels)]

@@ -1,0 +1,52 @@
+"""Helpers for the frozen parameter dataclasses of the stages.
+
+Each stage declares ``@dataclass(frozen=True) class <Stage>Params`` with defaults that
+reproduce the source papers and a ``__post_init__`` that validates values (raising
+:class:`emocli.errors.ParamsError`). Fields that cannot change the result (workers,
+device, verbosity) are declared with :func:`runtime_field`, so they are stored in the
+artifact but left out of its fingerprint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from emocli.errors import ParamsError
+
+_AFFECTS_RESULT = "affects_result"
+
+
+def runtime_field(default: Any) -> Any:
+    """A parameter that cannot change a stage's result (e.g. ``workers``): not fingerprinted."""
+    return dataclasses.field(default=default, metadata={_AFFECTS_RESULT: False})
+
+
+def params_dict(params: Any) -> dict[str, Any]:
+    """All parameters as a JSON-ready dict (paths and tuples become strings and lists)."""
+    return {f.name: _jsonable(getattr(params, f.name)) for f in dataclasses.fields(params)}
+
+
+def result_params(params: Any) -> dict[str, Any]:
+    """The parameters that affect the result: what goes into the fingerprint."""
+    return {
+        f.name: _jsonable(getattr(params, f.name))
+        for f in dataclasses.fields(params)
+        if f.metadata.get(_AFFECTS_RESULT, True)
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ParamsError` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ParamsError(message)

@@ -1,0 +1,164 @@
+"""Running a stage: fingerprint, skip when up to date, lock, write atomically.
+
+Every stage module (``stages/<name>.py``) ends its ``run(...)`` with::
+
+    return run_stage(STAGE, params, inputs, {"faces": OutputSpec(out, "faces")}, build, force)
+
+where ``build(writers)`` fills the :class:`~emocli.artifacts.ArtifactWriter` objects and
+returns a small JSON summary. :func:`run_stage` does the rest, like DVC's ``reproduce``:
+
+1. fingerprint = sha256 of (stage name, stage version, result-affecting params, input
+   fingerprints);
+2. if every output exists, is valid and carries that fingerprint, return at once
+   (``up_to_date=True``) unless ``force``;
+3. take a lock file next to each output (another process writing the same output is
+   refused with a clear message);
+4. call ``build`` with writers on temporary files; on success validate and move every
+   output into place, on any exception or interrupt delete the temporaries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emocli.artifacts import (
+    ArtifactWriter,
+    InputRef,
+    fingerprint_of,
+    is_up_to_date,
+    open_artifact,
+    remove_stale_temporaries,
+)
+from emocli.errors import ArtifactError, LockedError
+from emocli.params import params_dict, result_params
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """A stage's identity. Bump ``version`` when a code change alters its results."""
+
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """One artifact a stage writes: where, and of which kind."""
+
+    path: Path
+    kind: str
+
+
+@dataclass
+class StageResult:
+    """What a stage run produced. ``summary`` is the stage's own small JSON report."""
+
+    stage: str
+    outputs: dict[str, Path]
+    up_to_date: bool
+    fingerprint: str
+    summary: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def stage_fingerprint(stage: StageInfo, params: Any, inputs: Sequence[InputRef]) -> str:
+    """sha256 of the canonical JSON of stage name + version + result params + input fingerprints."""
+    return fingerprint_of(
+        {
+            "stage": stage.name,
+            "version": stage.version,
+            "params": result_params(params),
+            "inputs": [i.fingerprint for i in inputs],
+        }
+    )
+
+
+def run_stage(
+    stage: StageInfo,
+    params: Any,
+    inputs: Sequence[InputRef],
+    outputs: Mapping[str, OutputSpec],
+    build: Callable[[dict[str, ArtifactWriter]], Mapping[str, Any]],
+    force: bool = False,
+) -> StageResult:
+    """Run ``build`` unless every output is already up to date; write all outputs atomically.
+
+    build : receives ``{output key: ArtifactWriter}`` and returns the stage's summary (JSON).
+    Raises whatever ``build`` raises (after removing every temporary file), or
+    :class:`LockedError` if another process holds an output's lock.
+    """
+    started = time.perf_counter()
+    fingerprint = stage_fingerprint(stage, params, inputs)
+    paths = {key: Path(spec.path) for key, spec in outputs.items()}
+    if not force and all(is_up_to_date(s.path, s.kind, fingerprint) for s in outputs.values()):
+        first = next(iter(outputs.values()))
+        with open_artifact(first.path, first.kind) as art:
+            summary = dict(art.attrs.get("summary") or {})
+        return StageResult(
+            stage.name, paths, True, fingerprint, summary, time.perf_counter() - started
+        )
+
+    with contextlib.ExitStack() as stack:
+        for spec in outputs.values():
+            stack.enter_context(output_lock(spec.path))
+            remove_stale_temporaries(spec.path)
+        writers: dict[str, ArtifactWriter] = {}
+        try:
+            for key, spec in outputs.items():
+                writers[key] = ArtifactWriter(
+                    spec.path,
+                    spec.kind,
+                    stage=stage.name,
+                    params=params_dict(params),
+                    inputs=inputs,
+                    fingerprint=fingerprint,
+                )
+            summary = dict(build(writers))
+            for writer in writers.values():
+                writer.set_summary(summary)
+                writer.close()
+            for writer in writers.values():
+                writer.commit()
+        except BaseException:
+            for writer in writers.values():
+                writer.discard()
+            raise
+    return StageResult(
+        stage.name, paths, False, fingerprint, summary, time.perf_counter() - started
+    )
+
+
+@contextlib.contextmanager
+def output_lock(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` exclusively while writing ``path``; refuse if another process holds it."""
+    path = Path(path)
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as exc:
+        raise ArtifactError(f"cannot write to {path.parent}: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise LockedError(
+                f"another emocli process is writing {path} (lock file {lock_path}); "
+                "wait for it to finish, then rerun"
+            ) from exc
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                lock_path.unlink()
+    finally:
+        os.close(fd)

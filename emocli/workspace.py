@@ -1,0 +1,68 @@
+"""The workspace: where stages read and write artifacts by default.
+
+Layout (default root ``./emocli-work``, overridden by ``--workdir`` or ``EMOCLI_WORKDIR``)::
+
+    faces/  audio/  spectrograms/  models/  predictions/  reports/
+
+Each stage derives its default output path from its input's name, so stages chain without
+naming files: ``emocli preprocess-faces sfew/`` writes ``faces/sfew.h5``, and later stages
+find their inputs in the matching folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_WORKDIR = "emocli-work"
+WORKDIR_ENV = "EMOCLI_WORKDIR"
+
+#: Sub-folder of the workspace for each artifact kind.
+KIND_DIRS: dict[str, str] = {
+    "faces": "faces",
+    "audio": "audio",
+    "spectrograms": "spectrograms",
+    "model": "models",
+    "predictions": "predictions",
+    "evaluation": "reports",
+}
+
+_SPLIT_NAMES = {"train", "val", "valid", "validation", "test", "dev"}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    def dir_for(self, kind: str) -> Path:
+        """The folder that holds artifacts of ``kind`` (not created)."""
+        return self.root / KIND_DIRS[kind]
+
+    def default_output(self, kind: str, source: Path | str, suffix: str = "") -> Path:
+        """``<root>/<kind dir>/<name of source><suffix>.h5``."""
+        return self.dir_for(kind) / f"{source_name(source)}{suffix}.h5"
+
+    def artifacts(self, kind: str) -> list[Path]:
+        """Artifacts present in the folder of ``kind``, sorted by name."""
+        folder = self.dir_for(kind)
+        return sorted(folder.glob("*.h5")) if folder.is_dir() else []
+
+
+def resolve_workspace(workdir: Path | str | None = None) -> Workspace:
+    """``workdir``, else ``$EMOCLI_WORKDIR``, else ``./emocli-work``."""
+    root = workdir or os.environ.get(WORKDIR_ENV) or DEFAULT_WORKDIR
+    return Workspace(Path(root))
+
+
+def source_name(source: Path | str) -> str:
+    """A short name for an input: ``sfew/`` -> ``sfew``; ``data/sfew2/Train`` -> ``sfew2-Train``;
+    ``faces/sfew.h5`` -> ``sfew``; ``fer2013.csv`` -> ``fer2013``."""
+    text = str(source).rstrip("/\\")
+    path = Path(text).resolve() if text in ("", ".") else Path(text)
+    name = (
+        path.stem if path.suffix.lower() in {".h5", ".hdf5", ".csv", ".mp4", ".avi"} else path.name
+    )
+    if name.lower() in _SPLIT_NAMES and path.parent.name:
+        name = f"{path.parent.name}-{name}"
+    return name or "input"
