@@ -98,7 +98,10 @@ def load_predictions(path: Path | str) -> Predictions:
                 f"{len(art.classes)} classes"
             )
         n = probs.shape[0]
-        cols = {name: art.column(name) if art.has(name) else np.full(n, "") for name in ID_COLUMNS}
+
+        def text(name: str) -> np.ndarray:
+            return art.column(name) if art.has(name) else np.full(n, "", dtype=str)
+
         return Predictions(
             classes=art.classes,
             probs=probs.astype(np.float32),
@@ -107,5 +110,8 @@ def load_predictions(path: Path | str) -> Predictions:
             modality=str(art.attrs.get("modality", "")),
             level=str(art.attrs.get("level", "frame")),
             source=str(path),
-            **cols,
+            sample_id=text("sample_id"),
+            clip_id=text("clip_id"),
+            subject=text("subject"),
+            split=text("split"),
         )
