@@ -1,8 +1,8 @@
 """Run benchmark modules and splice their markdown sections into a document.
 
-    python -m tests.benchmarks.run --out docs/benchmarks.md             # bench_*.py
-    python -m tests.benchmarks.run --real --out docs/results.md         # real_*.py
-    python -m tests.benchmarks.run --real --only faces --out docs/results.md
+python -m tests.benchmarks.run --out docs/benchmarks.md             # bench_*.py
+python -m tests.benchmarks.run --real --out docs/results.md         # real_*.py
+python -m tests.benchmarks.run --real --only faces --out docs/results.md
 """
 
 from __future__ import annotations

@@ -1,0 +1,83 @@
+"""The command line: help, version, inspect, errors, start-up time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from emocli import __version__
+from emocli.cli import app
+from tests.test_artifacts import write_faces
+
+runner = CliRunner()
+
+STAGES = (
+    "extract-audio",
+    "preprocess-faces",
+    "build-spectrograms",
+    "pretrain-gan",
+    "finetune",
+    "fuse",
+    "evaluate",
+)
+
+
+def test_help_lists_every_stage_and_tool() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in (*STAGES, "inspect", "demo-data"):
+        assert name in result.output
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"emocli {__version__}"
+
+
+def test_help_is_fast_and_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, time; t = time.perf_counter();"
+        "from emocli.cli import app;"
+        "heavy = [m for m in ('torch', 'cv2', 'librosa', 'h5py', 'sklearn', 'matplotlib') "
+        "if m in sys.modules];"
+        "print(heavy, time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy, _seconds = out.stdout.rsplit(" ", 1)
+    assert heavy == "[]"
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "emocli.cli", "--help"], capture_output=True, check=True)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_every_stage_has_help() -> None:
+    for name in STAGES:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+
+
+def test_inspect_prints_provenance(tmp_path: Path) -> None:
+    path = write_faces(tmp_path / "faces.h5", n=6)
+    result = runner.invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    for text in ("faces", "fingerprint", "images", "6x8x8", "uint8", "angry", "train", "val"):
+        assert text in result.output
+    as_json = runner.invoke(app, ["inspect", str(path), "--json"])
+    info = json.loads(as_json.output)
+    assert info["counts"] == {"train": {"angry": 2, "happy": 2}, "val": {"angry": 1, "happy": 1}}
+    assert info["inputs"][0]["path"] == "raw/"
+
+
+def test_inspect_of_a_bad_file_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not hdf5")
+    result = runner.invoke(app, ["inspect", str(bad)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "not a readable HDF5" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,92 @@
+"""Labels, workspace paths, parameter helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emocli.errors import EmocliError, ParamsError
+from emocli.labels import EMOTIONS, normalise_class_name, remap_labels, sort_classes
+from emocli.params import params_dict, require, result_params, runtime_field
+from emocli.workspace import resolve_workspace, source_name
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("Anger", "angry"),
+        ("sadness", "sad"),
+        ("Surprise", "surprise"),
+        ("contempt", "contempt"),
+        ("Fearful", "fear"),
+        (" Happy ", "happy"),
+    ],
+)
+def test_class_names_are_normalised(raw: str, name: str) -> None:
+    assert normalise_class_name(raw) == name
+
+
+def test_sort_classes_puts_spec_names_first() -> None:
+    assert sort_classes(["surprise", "contempt", "Anger", "happy"]) == [
+        "angry",
+        "happy",
+        "surprise",
+        "contempt",
+    ]
+    assert sort_classes(list(EMOTIONS)) == list(EMOTIONS)
+
+
+def test_remap_labels_by_name() -> None:
+    source = ["neutral", "angry", "happy"]
+    target = ["angry", "happy", "neutral", "sad"]
+    assert remap_labels(np.array([0, 1, 2, -1]), source, target).tolist() == [2, 0, 1, -1]
+    with pytest.raises(EmocliError, match="contempt"):
+        remap_labels(np.array([0]), ["contempt"], target)
+    assert remap_labels(np.array([1]), ["contempt", "sad"], target).tolist() == [3]
+
+
+def test_workspace_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("EMOCLI_WORKDIR", raising=False)
+    assert resolve_workspace().root == Path("emocli-work")
+    monkeypatch.setenv("EMOCLI_WORKDIR", str(tmp_path))
+    ws = resolve_workspace()
+    assert ws.root == tmp_path
+    assert resolve_workspace(tmp_path / "x").root == tmp_path / "x"
+    assert ws.default_output("faces", "sfew/") == tmp_path / "faces" / "sfew.h5"
+    assert (
+        ws.default_output("model", "faces/sfew.h5", "-vgg16")
+        == tmp_path / "models" / "sfew-vgg16.h5"
+    )
+    assert ws.dir_for("evaluation") == tmp_path / "reports"
+
+
+@pytest.mark.parametrize(
+    ("source", "name"),
+    [
+        ("sfew/", "sfew"),
+        ("data/sfew2/Train", "sfew2-Train"),
+        ("faces/ck.h5", "ck"),
+        ("fer2013.csv", "fer2013"),
+        ("a/b/clips", "clips"),
+    ],
+)
+def test_source_names(source: str, name: str) -> None:
+    assert source_name(source) == name
+
+
+@dataclasses.dataclass(frozen=True)
+class _Params:
+    size: int = 64
+    root: Path = Path("x")
+    workers: int = runtime_field(0)
+
+
+def test_runtime_fields_are_stored_but_not_fingerprinted() -> None:
+    params = _Params()
+    assert params_dict(params) == {"size": 64, "root": "x", "workers": 0}
+    assert result_params(params) == {"size": 64, "root": "x"}
+    with pytest.raises(ParamsError, match="size"):
+        require(False, "size must be positive")
