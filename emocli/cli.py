@@ -20,6 +20,7 @@ from emocli.commands import (
     extract_audio,
     finetune,
     fuse,
+    import_predictions,
     preprocess_faces,
     pretrain_gan,
 )
@@ -48,6 +49,7 @@ _register("pretrain-gan", pretrain_gan, "Stages")
 _register("finetune", finetune, "Stages")
 _register("fuse", fuse, "Stages")
 _register("evaluate", evaluate, "Stages")
+_register("import-predictions", import_predictions, "Tools")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,189 @@
+"""The thesis's MLP fuser (torch): concatenated probability vectors -> dense 28 ReLU ->
+dropout 0.25 -> dense K softmax, trained with RMSprop.
+
+Training uses the training split only: a stratified part of it (``holdout``) is held out
+for early stopping on its loss, and the weights of the best epoch are kept. Everything is
+seeded. The thesis picked its epoch on the validation curve, i.e. on the data it reported;
+this module never sees the evaluation split. Weights are stored through
+:mod:`emocli.weights` (HDF5 datasets) and the per-epoch history in ``history/``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from emocli.artifacts import Artifact, ArtifactWriter, read_group
+from emocli.errors import InputError, TrainingError
+from emocli.weights import read_state_dict, write_state_dict
+
+#: Keras's RMSprop defaults, which the thesis used (torch's ``alpha`` is Keras's ``rho``).
+RMSPROP_RHO = 0.9
+RMSPROP_EPS = 1e-7
+
+
+class FusionMLP(nn.Module):
+    """x : (N, D) concatenated probabilities -> (N, K) logits (softmax applied by the caller)."""
+
+    def __init__(self, in_features: int, n_classes: int, hidden: int = 28, dropout: float = 0.25):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, n_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@dataclass(frozen=True)
+class MlpConfig:
+    """Training settings. lr, batch size: Keras defaults (the thesis kept them)."""
+
+    hidden: int = 28
+    dropout: float = 0.25
+    lr: float = 1e-3
+    batch_size: int = 32
+    max_epochs: int = 500
+    patience: int = 30
+    holdout: float = 0.2
+    seed: int = 0
+
+
+@dataclass
+class MlpFuser:
+    """A trained :class:`FusionMLP` and its training history (one value per epoch)."""
+
+    model: FusionMLP
+    kwargs: dict[str, Any]
+    history: dict[str, np.ndarray] = field(default_factory=dict)
+    best_epoch: int = 0
+    method: str = "mlp"
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        """(N, K) float64 softmax probabilities of concatenated features (N, D)."""
+        self.model.eval()
+        with torch.no_grad():
+            logits = self.model(torch.as_tensor(np.asarray(features, dtype=np.float32)))
+            return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+
+    def predict(self, probs: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Complete clips through the MLP; clips lacking a modality: the mean of what they have."""
+        from emocli.fusion import _model_or_fallback
+
+        return _model_or_fallback(self.predict_features, probs, present)
+
+    def save(self, writer: ArtifactWriter) -> None:
+        writer.set_attr("model_kwargs", self.kwargs)
+        write_state_dict(writer, self.model.state_dict())
+        writer.write_group("fuser", {}, {"method": self.method, "best_epoch": int(self.best_epoch)})
+        if self.history:
+            writer.write_group(
+                "history",
+                self.history,
+                {"note": "holdout = part of the training split held out for early stopping"},
+            )
+
+    @classmethod
+    def from_artifact(cls, art: Artifact) -> MlpFuser:
+        kwargs = dict(art.attrs.get("model_kwargs") or {})
+        model = FusionMLP(**kwargs)
+        model.load_state_dict(read_state_dict(art))
+        model.eval()
+        best = int(art.h5["fuser"].attrs.get("best_epoch", 0)) if "fuser" in art.h5 else 0
+        return cls(model, kwargs, read_group(art, "history"), best)
+
+
+def _holdout_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train rows, held-out rows); unstratified if a class is too rare."""
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(len(labels))
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 2 else None
+    train, held = train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
+    return np.sort(train), np.sort(held)
+
+
+def fit_mlp(
+    features: np.ndarray, labels: np.ndarray, n_classes: int, config: MlpConfig = MlpConfig()
+) -> MlpFuser:
+    """Train the MLP fuser on training clips only, with early stopping on a held-out part.
+
+    features : (N, D) float; labels : (N,) int64 in 0..K-1.
+    Raises :class:`TrainingError` if the loss becomes NaN or infinite.
+    """
+    x = np.asarray(features, dtype=np.float32)
+    y = np.asarray(labels, dtype=np.int64)
+    if len(y) < 4 or len(np.unique(y)) < 2:
+        raise InputError("the MLP fuser needs at least 4 training clips of two or more classes")
+    torch.manual_seed(config.seed)
+    train_rows, held_rows = _holdout_split(y, config.holdout, config.seed)
+    kwargs: dict[str, Any] = {
+        "in_features": int(x.shape[1]),
+        "n_classes": int(n_classes),
+        "hidden": config.hidden,
+        "dropout": config.dropout,
+    }
+    model = FusionMLP(**kwargs)
+    optimiser = torch.optim.RMSprop(
+        model.parameters(), lr=config.lr, alpha=RMSPROP_RHO, eps=RMSPROP_EPS
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x[train_rows]), torch.from_numpy(y[train_rows])
+    xh, yh = torch.from_numpy(x[held_rows]), torch.from_numpy(y[held_rows])
+    generator = torch.Generator().manual_seed(config.seed)
+    history: dict[str, list[float]] = {
+        k: [] for k in ("epoch", "train_loss", "train_accuracy", "holdout_loss", "holdout_accuracy")
+    }
+    best_loss, best_epoch, best_state, waited = (
+        float("inf"),
+        0,
+        copy.deepcopy(model.state_dict()),
+        0,
+    )
+    for epoch in range(1, config.max_epochs + 1):
+        model.train()
+        order = torch.randperm(len(yt), generator=generator)
+        total, correct = 0.0, 0
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            optimiser.zero_grad()
+            logits = model(xt[batch])
+            loss = loss_fn(logits, yt[batch])
+            if not torch.isfinite(loss):
+                raise TrainingError(f"MLP fuser: the loss became {loss.item()} at epoch {epoch}")
+            loss.backward()
+            optimiser.step()
+            total += float(loss.item()) * len(batch)
+            correct += int((logits.argmax(dim=1) == yt[batch]).sum())
+        model.eval()
+        with torch.no_grad():
+            held_logits = model(xh)
+            held_loss = float(loss_fn(held_logits, yh))
+            held_acc = float((held_logits.argmax(dim=1) == yh).float().mean())
+        history["epoch"].append(epoch)
+        history["train_loss"].append(total / len(yt))
+        history["train_accuracy"].append(correct / len(yt))
+        history["holdout_loss"].append(held_loss)
+        history["holdout_accuracy"].append(held_acc)
+        if held_loss < best_loss - 1e-6:
+            best_loss, best_epoch, waited = held_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    model.eval()
+    arrays = {
+        k: np.asarray(v, dtype=np.int64 if k == "epoch" else np.float64) for k, v in history.items()
+    }
+    return MlpFuser(model, kwargs, arrays, best_epoch)
