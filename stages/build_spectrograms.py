@@ -1,0 +1,521 @@
+"""build-spectrograms: normalised log-mel spectrograms of an ``audio`` artifact (the thesis's front end).
+
+For every clip: zero-pad at the end to the longest clip (``--pad longest``) or pad /
+centre-crop to a fixed duration (``--pad SECONDS``), pre-emphasis, 25 ms Hamming frames every
+10 ms, 40 mel bands, log (dB, librosa), standardise by the spectrogram's own mean and std,
+then by global statistics computed on the training rows only (:func:`training_rows`):
+``--train-split`` when the artifact has splits, else every labelled row, optionally
+restricted to ``--train-subjects``. ``--stats-from OTHER.h5`` reuses another spectrogram
+artifact's front end and statistics instead, so validation and test sets never leak into
+them. The front end and statistics are stored (attr ``frontend``, group ``stats/``) for
+:func:`emocli.audio.logmel_features`.
+
+Two passes over the waveforms, both in worker processes that read the audio artifact
+themselves: moments of the training rows, then every spectrogram, streamed into the output.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from emocli.artifacts import ArtifactWriter, fingerprint_artifact, open_artifact
+from emocli.audio import (
+    GLOBAL_NORMS,
+    HOP_SECONDS,
+    N_MELS,
+    PREEMPHASIS,
+    TOP_DB,
+    WIN_SECONDS,
+    FrontEnd,
+    MomentAccumulator,
+    NormStats,
+    apply_stats,
+    frame_lengths,
+    frontend_from_artifact,
+    pad_or_crop,
+    spectrogram_image,
+    spectrograms_of,
+)
+from emocli.errors import ArtifactError, InputError, ParamsError
+from emocli.parallel import ordered_map
+from emocli.params import require, runtime_field
+from emocli.progress import ProgressHook, no_progress
+from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+
+STAGE = StageInfo("build-spectrograms", 1)
+
+#: Clips per worker task.
+BATCH_ROWS = 32
+#: Spectrograms per class drawn in the preview PNG.
+PREVIEW_PER_CLASS = 4
+#: Columns of the audio artifact that index its waveforms: meaningless here, not copied.
+_WAVEFORM_COLUMNS = ("offset", "length")
+_WAVEFORMS = "waveforms/data"
+
+
+@dataclass(frozen=True)
+class BuildSpectrogramsParams:
+    """Front-end parameters (defaults: the thesis) and where the global statistics come from.
+
+    pad : ``longest`` (zero-pad to the longest clip) or a duration in seconds (pad or
+        centre-crop), as text.
+    win_ms, hop_ms : frame length and hop, milliseconds; n_fft 0 = the frame length.
+    fmax : 0 = half the sample rate. top_db : 0 = keep the full dynamic range.
+    global_norm : ``band`` (per mel band), ``scalar`` or ``none``.
+    train_split : split whose rows give the statistics when the artifact has splits.
+    train_subjects : e.g. ``01-16`` or ``01,02,05-08``: only these subjects' rows.
+    as_image : side of the square images also stored (0 = none), coloured with image_cmap.
+    """
+
+    pad: str = "longest"
+    preemphasis: float = PREEMPHASIS
+    win_ms: float = WIN_SECONDS * 1000
+    hop_ms: float = HOP_SECONDS * 1000
+    n_fft: int = 0
+    window: str = "hamming"
+    n_mels: int = N_MELS
+    fmin: float = 0.0
+    fmax: float = 0.0
+    top_db: float = TOP_DB
+    center: bool = False
+    global_norm: str = "band"
+    train_split: str = "train"
+    train_subjects: str = ""
+    as_image: int = 0
+    image_cmap: str = "viridis"
+    workers: int = runtime_field(0)
+
+    def __post_init__(self) -> None:
+        require(
+            self.pad == "longest" or _pad_seconds(self.pad) is not None,
+            f"--pad must be 'longest' or a positive number of seconds, got {self.pad!r}",
+        )
+        require(0.0 <= self.preemphasis < 1.0, "--preemphasis must be in [0, 1)")
+        require(self.win_ms > 0 and self.hop_ms > 0, "--win-ms and --hop-ms must be > 0")
+        require(self.n_fft >= 0, "--n-fft must be >= 0 (0 = the window length)")
+        require(1 <= self.n_mels <= 512, "--n-mels must be between 1 and 512")
+        require(self.fmin >= 0 and self.fmax >= 0, "--fmin and --fmax must be >= 0")
+        require(self.fmax == 0 or self.fmax > self.fmin, "--fmax must be above --fmin")
+        require(self.top_db >= 0, "--top-db must be >= 0 (0 = no clipping)")
+        require(
+            self.global_norm in GLOBAL_NORMS,
+            f"--global-norm must be one of {', '.join(GLOBAL_NORMS)}",
+        )
+        require(self.as_image == 0 or 16 <= self.as_image <= 1024, "--as-image must be 16..1024")
+        require(self.workers >= 0, "--workers must be >= 0")
+        _check_window(self.window)
+        if self.as_image:
+            _check_cmap(self.image_cmap)
+        parse_subjects(self.train_subjects)
+
+    def frontend(self, sample_rate: int, pad_samples: int) -> FrontEnd:
+        """The :class:`FrontEnd` of these parameters at ``sample_rate``."""
+        win, hop = frame_lengths(sample_rate, self.win_ms / 1000, self.hop_ms / 1000)
+        n_fft = self.n_fft or win
+        if win < 1 or hop < 1:
+            raise ParamsError(f"--win-ms/--hop-ms are shorter than one sample at {sample_rate} Hz")
+        if n_fft < win:
+            raise ParamsError(f"--n-fft ({n_fft}) must be at least the window ({win} samples)")
+        if self.fmax and self.fmax > sample_rate / 2:
+            raise ParamsError(f"--fmax {self.fmax} Hz is above half the sample rate {sample_rate}")
+        return FrontEnd(
+            sample_rate=sample_rate,
+            pad_samples=pad_samples if self.center else max(pad_samples, n_fft),
+            preemphasis=self.preemphasis,
+            n_fft=n_fft,
+            win_length=win,
+            hop_length=hop,
+            window=self.window,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax or None,
+            top_db=self.top_db or None,
+            center=self.center,
+            global_norm=self.global_norm,
+        )
+
+
+def _pad_seconds(pad: str) -> float | None:
+    try:
+        value = float(pad)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _check_window(window: str) -> None:
+    import scipy.signal
+
+    try:
+        scipy.signal.get_window(window, 8)
+    except ValueError as exc:
+        raise ParamsError(f"--window {window!r} is not a scipy window name ({exc})") from exc
+
+
+def _check_cmap(cmap: str) -> None:
+    from matplotlib import colormaps
+
+    require(cmap in colormaps, f"--image-cmap {cmap!r} is not a matplotlib colour map")
+
+
+# --------------------------------------------------------------------------- training rows
+
+
+def parse_subjects(text: str) -> tuple[frozenset[str], tuple[tuple[int, int], ...]]:
+    """``"01-16"`` / ``"01,03,10-12"`` -> (exact ids, inclusive numeric ranges)."""
+    exact: set[str] = set()
+    ranges: list[tuple[int, int]] = []
+    for token in (t.strip() for t in text.split(",")):
+        if not token:
+            continue
+        low, sep, high = token.partition("-")
+        if sep and low.strip().isdigit() and high.strip().isdigit():
+            if int(low) > int(high):
+                raise ParamsError(f"--train-subjects range {token!r} is empty (start > end)")
+            ranges.append((int(low), int(high)))
+        else:
+            exact.add(token)
+    return frozenset(exact), tuple(ranges)
+
+
+def subject_mask(subjects: np.ndarray, text: str) -> np.ndarray:
+    """(N,) bool: which subject ids ``text`` selects (numeric ids match ranges by value)."""
+    exact, ranges = parse_subjects(text)
+
+    def selected(subject: str) -> bool:
+        if subject in exact:
+            return True
+        return subject.isdigit() and any(lo <= int(subject) <= hi for lo, hi in ranges)
+
+    return np.array([selected(str(s)) for s in subjects], dtype=bool)
+
+
+def training_rows(
+    split: np.ndarray,
+    label: np.ndarray,
+    subject: np.ndarray,
+    train_split: str = "train",
+    train_subjects: str = "",
+) -> tuple[np.ndarray, str]:
+    """The rows whose spectrograms give the global statistics, and how they were chosen.
+
+    With splits recorded: rows of ``train_split``. Without: every labelled row (every row if
+    none is labelled). ``train_subjects`` further keeps only those subjects.
+    Raises :class:`ParamsError` when the selection is empty, saying what is available.
+    """
+    if np.any(split != ""):
+        mask = split == train_split
+        if not mask.any():
+            present = sorted(set(split.tolist()) - {""})
+            raise ParamsError(
+                f"no rows with split {train_split!r} (splits present: {present}); "
+                "choose --train-split"
+            )
+        how = f"split == {train_split!r}"
+    elif np.any(label >= 0):
+        mask, how = label >= 0, "all labelled rows (no split recorded)"
+    else:
+        mask, how = np.ones(len(split), dtype=bool), "all rows (no split, no labels)"
+    if train_subjects:
+        if not np.any(subject != ""):
+            raise ParamsError("--train-subjects given but the artifact records no subjects")
+        mask = mask & subject_mask(subject, train_subjects)
+        if not mask.any():
+            present = sorted(set(subject.tolist()) - {""})
+            raise ParamsError(
+                f"--train-subjects {train_subjects!r} selects no row (subjects: {present})"
+            )
+        how += f" and subject in {train_subjects}"
+    return mask, how
+
+
+# --------------------------------------------------------------------------- workers
+
+
+@dataclass(frozen=True)
+class _Task:
+    audio: str
+    rows: tuple[tuple[int, int], ...]  # (offset, length) per clip
+    frontend: FrontEnd
+    stats: NormStats | None  # None: return moments (pass 1)
+    image_size: int = 0
+    image_cmap: str = "viridis"
+
+
+def _waveforms(task: _Task) -> np.ndarray:
+    """(k, pad_samples) float32: the task's clips, read from the audio artifact, padded/cropped."""
+    out = np.zeros((len(task.rows), task.frontend.pad_samples), np.float32)
+    first = min(offset for offset, _ in task.rows)
+    last = max(offset + length for offset, length in task.rows)
+    needed = sum(length for _, length in task.rows)
+    try:
+        with h5py.File(task.audio, "r") as h5:
+            data = h5[_WAVEFORMS]
+            # one read of the whole span when the clips lie (nearly) end to end: far fewer calls
+            span = data[first:last] if last - first <= 2 * needed else None
+            for k, (offset, length) in enumerate(task.rows):
+                clip = (
+                    span[offset - first : offset - first + length]
+                    if span is not None
+                    else data[offset : offset + length]
+                )
+                out[k] = pad_or_crop(clip, task.frontend.pad_samples)
+    except (OSError, KeyError) as exc:
+        raise ArtifactError(
+            f"{task.audio}: waveforms cannot be read ({exc}); the file is corrupt: "
+            "rerun extract-audio with --force"
+        ) from exc
+    return out
+
+
+def _moments(task: _Task) -> MomentAccumulator:
+    """Worker, pass 1: per-band moments of the task's per-spectrogram-normalised spectrograms."""
+    acc = MomentAccumulator(task.frontend.n_mels)
+    acc.add(spectrograms_of(_waveforms(task), task.frontend))
+    return acc
+
+
+def _features(task: _Task) -> tuple[np.ndarray, np.ndarray | None]:
+    """Worker, pass 2: (k, n_mels, T) normalised features and (k, S, S, 3) images or None."""
+    assert task.stats is not None
+    features = apply_stats(spectrograms_of(_waveforms(task), task.frontend), task.stats)
+    images = None
+    if task.image_size:
+        images = np.stack(
+            [spectrogram_image(f, task.image_size, task.image_cmap) for f in features]
+        )
+    return features, images
+
+
+def _tasks(
+    audio: Path,
+    offsets: np.ndarray,
+    lengths: np.ndarray,
+    rows: Sequence[int],
+    frontend: FrontEnd,
+    stats: NormStats | None,
+    params: BuildSpectrogramsParams,
+) -> Iterator[_Task]:
+    for start in range(0, len(rows), BATCH_ROWS):
+        chunk = rows[start : start + BATCH_ROWS]
+        yield _Task(
+            str(audio),
+            tuple((int(offsets[r]), int(lengths[r])) for r in chunk),
+            frontend,
+            stats,
+            params.as_image,
+            params.image_cmap,
+        )
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def run(
+    params: BuildSpectrogramsParams,
+    audio: Path,
+    output: Path,
+    stats_from: Path | None = None,
+    force: bool = False,
+    progress: ProgressHook = no_progress,
+) -> StageResult:
+    """Write the ``spectrograms`` artifact ``output`` from the ``audio`` artifact ``audio``.
+
+    stats_from : a spectrograms artifact whose front end (padded length included) and
+        statistics are reused; this artifact's own rows then never enter any statistic.
+    """
+    audio = Path(audio)
+    inputs = [fingerprint_artifact(audio, "audio")]
+    if stats_from is not None:
+        inputs.append(fingerprint_artifact(stats_from, "spectrograms"))
+
+    def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
+        with open_artifact(audio, "audio") as art:
+            return _build(writers["spectrograms"], art, audio, params, stats_from, progress)
+
+    return run_stage(
+        STAGE,
+        params,
+        inputs,
+        {"spectrograms": OutputSpec(Path(output), "spectrograms")},
+        build,
+        force,
+    )
+
+
+def _build(
+    writer: ArtifactWriter,
+    art: Any,
+    audio: Path,
+    params: BuildSpectrogramsParams,
+    stats_from: Path | None,
+    progress: ProgressHook,
+) -> dict[str, Any]:
+    n = art.n_samples
+    if n == 0:
+        raise InputError(
+            f"{audio} holds no clips (every input was rejected?); see `emocli inspect {audio}`"
+        )
+    sample_rate = int(art.attrs["sample_rate"])
+    offsets, lengths = art.column("offset"), art.column("length")
+    columns = {c: art.column(c) for c in art.columns() if c not in _WAVEFORM_COLUMNS}
+    for name, default in (("split", ""), ("subject", ""), ("label", -1)):
+        columns.setdefault(name, np.full(n, default))
+
+    if stats_from is not None:
+        frontend, stats = _reference(params, stats_from, sample_rate)
+        selection = f"statistics of {stats_from}"
+        stats_ids = np.array([], dtype=object)
+    else:
+        seconds = _pad_seconds(params.pad)
+        pad_samples = int(lengths.max()) if seconds is None else int(round(seconds * sample_rate))
+        frontend = params.frontend(sample_rate, pad_samples)
+        mask, selection = training_rows(
+            columns["split"],
+            columns["label"],
+            columns["subject"],
+            params.train_split,
+            params.train_subjects,
+        )
+        rows = np.flatnonzero(mask).tolist()
+        acc = MomentAccumulator(frontend.n_mels)
+        task = "spectrogram statistics"
+        progress(task, 0, len(rows))
+        done = 0
+        tasks = _tasks(audio, offsets, lengths, rows, frontend, None, params)
+        for part in ordered_map(_moments, tasks, workers=params.workers, chunksize=1):
+            acc.merge(part)
+            done = min(len(rows), done + BATCH_ROWS)
+            progress(task, done, len(rows))
+        stats = acc.stats(frontend.global_norm)
+        stats_ids = columns["sample_id"][mask] if "sample_id" in columns else np.array([])
+
+    n_mels, n_frames = frontend.n_mels, frontend.n_frames
+    writer.set_classes(art.classes)
+    writer.create_column("features", (n_mels, n_frames), np.float32)
+    if params.as_image:
+        writer.create_column("images", (params.as_image, params.as_image, 3), np.uint8)
+    preview = _Preview(art.classes, columns["label"])
+    task = "spectrograms"
+    progress(task, 0, n)
+    done = 0
+    tasks = _tasks(audio, offsets, lengths, range(n), frontend, stats, params)
+    for features, images in ordered_map(_features, tasks, workers=params.workers, chunksize=1):
+        batch: dict[str, Any] = {"features": features}
+        if images is not None:
+            batch["images"] = images
+        writer.append(batch)
+        preview.offer(done, features)
+        done += len(features)
+        progress(task, done, n)
+    for name, values in columns.items():
+        writer.add_column(name, values)
+
+    writer.write_group(
+        "stats",
+        {"mean": stats.mean, "std": stats.std, "sample_id": np.asarray(stats_ids, dtype=object)},
+        {"mode": frontend.global_norm, "selection": selection, "rows": len(stats_ids)},
+    )
+    writer.set_attr("frontend", frontend.to_dict())
+    writer.set_attr("sample_rate", sample_rate)
+    writer.set_attr("n_frames", n_frames)
+    preview.save(writer.sidecar(f"{Path(writer.path).stem}.png"), frontend)
+
+    target = frontend.pad_samples
+    return {
+        "clips": n,
+        "n_mels": n_mels,
+        "n_frames": n_frames,
+        "pad_seconds": round(target / sample_rate, 4),
+        "padded": int(np.sum(lengths < target)),
+        "cropped": int(np.sum(lengths > target)),
+        "stats_selection": selection,
+        "stats_rows": len(stats_ids),
+        "global_norm": frontend.global_norm,
+        "images": params.as_image,
+    }
+
+
+def _reference(
+    params: BuildSpectrogramsParams, path: Path, sample_rate: int
+) -> tuple[FrontEnd, NormStats]:
+    """Front end and statistics of the ``--stats-from`` artifact, checked against ``params``."""
+    with open_artifact(path, "spectrograms") as ref:
+        if "frontend" not in ref.attrs or not ref.has("stats/mean"):
+            raise ArtifactError(f"{path}: no front end or statistics stored; rebuild it")
+        frontend, stats = frontend_from_artifact(ref)
+    seconds = _pad_seconds(params.pad)
+    wanted = params.frontend(sample_rate, frontend.pad_samples)
+    if seconds is not None and int(round(seconds * sample_rate)) != frontend.pad_samples:
+        raise ParamsError(
+            f"--pad {params.pad} s differs from the {frontend.pad_samples / sample_rate:g} s of "
+            f"{path}; leave --pad as 'longest' to reuse its length"
+        )
+    differ = {
+        key: (value, getattr(frontend, key))
+        for key, value in wanted.to_dict().items()
+        if getattr(frontend, key) != value
+    }
+    if differ:
+        listing = ", ".join(f"{k}: {a!r} here, {b!r} there" for k, (a, b) in differ.items())
+        raise ParamsError(
+            f"front end differs from --stats-from {path} ({listing}); use the same options"
+        )
+    return frontend, stats
+
+
+class _Preview:
+    """Keeps the first few spectrograms of each class and draws them in a grid (PNG)."""
+
+    def __init__(self, classes: Sequence[str], labels: np.ndarray) -> None:
+        self.classes = list(classes)
+        self.labels = labels
+        self.kept: dict[int, list[np.ndarray]] = {}
+
+    def offer(self, start: int, features: np.ndarray) -> None:
+        for k, spectrogram in enumerate(features):
+            label = int(self.labels[start + k])
+            kept = self.kept.setdefault(label, [])
+            if len(kept) < PREVIEW_PER_CLASS:
+                kept.append(spectrogram.copy())
+
+    def save(self, path: Path, frontend: FrontEnd) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        labels = sorted(self.kept)
+        rows = max(1, len(labels))
+        fig = Figure(figsize=(3.0 * PREVIEW_PER_CLASS, 1.6 * rows), dpi=80)
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(rows, PREVIEW_PER_CLASS, squeeze=False)
+        seconds = frontend.pad_samples / frontend.sample_rate
+        for r, label in enumerate(labels):
+            name = self.classes[label] if 0 <= label < len(self.classes) else "unlabelled"
+            for c in range(PREVIEW_PER_CLASS):
+                ax = axes[r][c]
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if c < len(self.kept[label]):
+                    ax.imshow(
+                        self.kept[label][c],
+                        origin="lower",
+                        aspect="auto",
+                        cmap="viridis",
+                        extent=(0.0, seconds, 0.0, float(frontend.n_mels)),
+                    )
+                else:
+                    ax.axis("off")
+            axes[r][0].set_ylabel(name)
+        fig.suptitle(
+            f"log-mel spectrograms ({frontend.n_mels} bands x {frontend.n_frames} frames, "
+            f"{seconds:.2f} s), normalised"
+        )
+        fig.tight_layout()
+        fig.savefig(path, format="png")
