@@ -721,9 +721,14 @@ def write_fuser(
     modalities: Sequence[str],
     classes: Sequence[str],
     train_split: str,
-    n_train: int,
+    fitted_split: np.ndarray,
+    fitted_clip: np.ndarray,
 ) -> None:
-    """Store a trained fuser in a ``model`` artifact writer (plain datasets, no pickle)."""
+    """Store a trained fuser in a ``model`` artifact writer (plain datasets, no pickle).
+
+    fitted_split, fitted_clip : (T,) str, the clips it was fitted on (group ``fitted/``), so
+    that applying it later can mark those clips' predictions as in-sample.
+    """
     writer.set_classes(classes)
     writer.set_attr("fuser", fuser.method)
     writer.set_attr("architecture", f"fusion-{fuser.method}")
@@ -737,10 +742,17 @@ def write_fuser(
             "classes": list(classes),
             "features": "class probabilities of each modality, concatenated in modality order",
             "train_split": train_split,
-            "n_train": int(n_train),
+            "n_train": len(fitted_clip),
         },
     )
     fuser.save(writer)
+    writer.write_group(
+        "fitted",
+        {
+            "split": np.asarray(fitted_split, dtype=object),
+            "clip_id": np.asarray(fitted_clip, dtype=object),
+        },
+    )
 
 
 @dataclass
@@ -751,6 +763,12 @@ class StoredFuser:
     modalities: list[str]
     classes: list[str]
     path: Path
+    fitted: set[tuple[str, str]] = field(default_factory=set)
+
+    def fitted_mask(self, split: np.ndarray, clip_id: np.ndarray) -> np.ndarray:
+        """(N,) bool: which ``(split, clip id)`` rows the stored fuser was fitted on."""
+        pairs = zip(np.asarray(split, str).tolist(), np.asarray(clip_id, str).tolist(), strict=True)
+        return np.array([pair in self.fitted for pair in pairs], dtype=bool)
 
 
 def read_fuser(path: Path | str) -> StoredFuser:
@@ -778,7 +796,11 @@ def read_fuser(path: Path | str) -> StoredFuser:
             from emocli.fusion_mlp import MlpFuser
 
             fuser = MlpFuser.from_artifact(art)
-        return StoredFuser(fuser, modalities, art.classes, Path(path))
+        fit = read_group(art, "fitted")
+        fitted = (
+            set(zip(fit["split"].tolist(), fit["clip_id"].tolist(), strict=True)) if fit else set()
+        )
+        return StoredFuser(fuser, modalities, art.classes, Path(path), fitted)
 
 
 # --------------------------------------------------------------------------- modalities

@@ -298,6 +298,7 @@ def run(
         the_fuser: Fuser
         if stored is not None:
             the_fuser = stored.fuser
+            fitted = stored.fitted_mask(joined.split, joined.clip_id)
         elif params.method == "mean":
             the_fuser = MeanFuser()
         else:
@@ -352,7 +353,8 @@ def run(
                 modalities=names,
                 classes=classes,
                 train_split=params.train_split,
-                n_train=n_fitted,
+                fitted_split=joined.split[fitted],
+                fitted_clip=joined.clip_id[fitted],
             )
         progress("fusing", total, total)
         split_counts = Counter(joined.split.tolist())
@@ -370,7 +372,8 @@ def run(
             "frame_label_conflicts": sum(r.label_conflicts for r in reductions),
             "modality_label_conflicts": joined.label_conflicts,
             "unlabelled_clips": int((joined.label < 0).sum()),
-            "fitted_on": f"{n_fitted} labelled {params.train_split} clips" if n_fitted else "",
+            "fitted_on": f"{n_fitted} labelled {params.train_split} clips" if trains else "",
+            "in_sample_clips": n_fitted,
             "fuser": details,
             "accuracy": _accuracy_by_split(probs, joined.label, joined.split, fitted),
         }
