@@ -1,14 +1,179 @@
-"""`emocli pretrain-gan` (not implemented yet: issue #7)."""
+"""`emocli pretrain-gan`: the semi-supervised DCGAN whose discriminator classifies emotions."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from emocli.commands.common import not_implemented
-
-CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+from emocli.commands.common import Force, Output, Workdir
 
 
-def command(ctx: typer.Context) -> None:
-    """Not implemented yet."""
-    not_implemented("pretrain-gan", "#7")
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError:
+        from emocli.console import fail
+
+        fail(f"widths must be comma-separated integers, got {text!r}")
+
+
+def command(
+    labeled: Annotated[
+        Path, typer.Argument(help="Labelled faces artifact (e.g. emocli-work/faces/ckplus.h5).")
+    ],
+    unlabeled: Annotated[
+        Optional[list[Path]],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option(
+            "--unlabeled",
+            "-u",
+            help="Unlabelled faces artifact(s) for the adversarial game (repeat the option); "
+            "their labels are ignored.",
+        ),
+    ] = None,
+    size: Annotated[int, typer.Option("--size", help="Face size in pixels (multiple of 16).")] = 64,
+    schedule: Annotated[
+        str,
+        typer.Option(
+            "--schedule",
+            help="periodic (supervised D step every N steps) | mixed (every step) | "
+            "supervised-only (the baseline: same D, labels only).",
+        ),
+    ] = "periodic",
+    supervised_every: Annotated[
+        int, typer.Option("--supervised-every", min=1, help="N of the periodic schedule.")
+    ] = 1,
+    supervised_weight: Annotated[
+        float, typer.Option("--supervised-weight", help="Weight of D's classification term.")
+    ] = 1.0,
+    g_loss: Annotated[
+        str, typer.Option("--g-loss", help="feature-matching | non-saturating.")
+    ] = "feature-matching",
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs.")] = 25,
+    steps_per_epoch: Annotated[
+        int, typer.Option("--steps-per-epoch", min=0, help="Cap on steps per epoch (0 = all).")
+    ] = 0,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Unlabelled batch size.")] = 64,
+    labeled_batch_size: Annotated[
+        int, typer.Option("--labeled-batch-size", help="Labelled batch size.")
+    ] = 64,
+    lr_d: Annotated[float, typer.Option("--lr-d", help="Adam learning rate of D.")] = 2e-4,
+    lr_g: Annotated[float, typer.Option("--lr-g", help="Adam learning rate of G.")] = 2e-4,
+    nz: Annotated[int, typer.Option("--nz", help="Length of G's noise vector.")] = 100,
+    d_widths: Annotated[
+        str, typer.Option("--d-widths", help="Channels of D's strided convolutions.")
+    ] = "64,128,256,512",
+    g_widths: Annotated[
+        str, typer.Option("--g-widths", help="Channels of G's transposed convolutions.")
+    ] = "512,256,128,64",
+    flip: Annotated[bool, typer.Option("--flip/--no-flip", help="Random horizontal flips.")] = True,
+    labels_per_class: Annotated[
+        int,
+        typer.Option(
+            "--labels-per-class",
+            min=0,
+            help="Keep n labelled training images per class (0 = all); the others become "
+            "unlabelled.",
+        ),
+    ] = 0,
+    dev_fraction: Annotated[
+        float,
+        typer.Option("--dev-fraction", help="Carve this fraction of train as val if none."),
+    ] = 0.0,
+    max_unlabeled: Annotated[
+        int, typer.Option("--max-unlabeled", min=0, help="Cap on unlabelled images (0 = all).")
+    ] = 0,
+    folds: Annotated[
+        int, typer.Option("--folds", min=0, help="Subject-independent K-fold CV (0 = off).")
+    ] = 0,
+    select_best: Annotated[
+        bool,
+        typer.Option("--select-best/--last-epoch", help="Keep D of the best val epoch."),
+    ] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    accelerator: Annotated[
+        str, typer.Option("--accelerator", help="Lightning accelerator: cpu | gpu | auto.")
+    ] = "cpu",
+    devices: Annotated[
+        str, typer.Option("--devices", help="Lightning devices (1, 2, auto).")
+    ] = "1",
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="Lightning strategy (auto, ddp ...).")
+    ] = "auto",
+    rich_bar: Annotated[
+        bool, typer.Option("--rich-bar", help="Lightning's RichProgressBar with live losses.")
+    ] = False,
+    predictions_output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--predictions-output",
+            help="Predictions artifact [default: <workdir>/predictions/<labelled>-gan.h5].",
+            show_default=False,
+        ),
+    ] = None,
+    output: Output = None,
+    workdir: Workdir = None,
+    force: Force = False,
+) -> None:
+    """Train the semi-supervised DCGAN; its discriminator becomes the emotion classifier.
+
+    Example: emocli pretrain-gan emocli-work/faces/ckplus.h5 -u emocli-work/faces/utkface.h5
+    """
+    from emocli.console import console, execute, print_result
+    from emocli.progress import ProgressHook
+    from emocli.stage import StageResult
+    from emocli.workspace import resolve_workspace
+    from stages import pretrain_gan as stage
+
+    workspace = resolve_workspace(workdir)
+    params = execute(
+        lambda _p: stage.PretrainGanParams(
+            size=size,
+            d_widths=_widths(d_widths),
+            g_widths=_widths(g_widths),
+            nz=nz,
+            schedule=schedule,
+            supervised_every=supervised_every,
+            supervised_weight=supervised_weight,
+            g_loss=g_loss,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            batch_size=batch_size,
+            labeled_batch_size=labeled_batch_size,
+            lr_d=lr_d,
+            lr_g=lr_g,
+            flip=flip,
+            labels_per_class=labels_per_class,
+            dev_fraction=dev_fraction,
+            max_unlabeled=max_unlabeled,
+            folds=folds,
+            select_best=select_best,
+            seed=seed,
+            accelerator=accelerator,
+            devices=devices,
+            strategy=strategy,
+            rich_progress=rich_bar,
+        )
+    )
+    out = output or workspace.default_output("model", labeled, "-gan")
+    preds_out = predictions_output or workspace.default_output("predictions", labeled, "-gan")
+
+    def action(progress: ProgressHook) -> StageResult:
+        return stage.run(
+            params, labeled, list(unlabeled or []), out, preds_out, force=force, progress=progress
+        )
+
+    result = execute(action)
+    print_result(result)
+    s = result.summary
+    parts = [f"{s['labeled_train']} labelled + {s['unlabeled']} unlabelled training faces"]
+    for key in ("train_accuracy", "val_accuracy", "test_accuracy"):
+        if key in s:
+            parts.append(f"{key.replace('_', ' ')} {100 * s[key]:.2f} %")
+    if "cv_accuracy_mean" in s:
+        parts.append(
+            f"{len(s['fold_accuracy'])}-fold accuracy {100 * s['cv_accuracy_mean']:.2f} % "
+            f"± {100 * s['cv_accuracy_std']:.2f}"
+        )
+    console.print("; ".join(parts))

@@ -1,0 +1,286 @@
+"""The semi-supervised DCGAN as a LightningModule with manual optimisation.
+
+The discriminator ``D`` is an emotion classifier with K outputs (``dcgan_d``); "real vs
+fake" is read from those K logits as in Salimans et al. 2016 (:mod:`emocli.training.gan_losses`).
+One training step (one unlabelled batch ``x_u`` of shape (B, 1, S, S) in [-1, 1]):
+
+1. discriminator step: ``0.5 (-log D(x_u)) + 0.5 (-log(1 - D(G(z))))``, plus
+   ``supervised_weight * CE(D(x_l), y_l)`` on a labelled batch when the schedule says so:
+   ``periodic`` - every ``supervised_every`` steps (the source's schedule);
+   ``mixed`` - in every step;
+2. generator step: feature matching on D's penultimate features (default) or the
+   non-saturating ``-log D(G(z))``.
+
+``supervised-only`` trains the same discriminator on the labelled batches alone (the
+baseline the GAN has to beat): no generator step, no unlabelled term.
+
+Batch norm: D sees real, generated and labelled batches separately, so its running
+statistics mix real and fake images. Before every evaluation, and before the weights are
+stored, :func:`recalibrate_batchnorm` recomputes them on real images only, so the classifier
+that finetune/evaluate load behaves as it did in training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from emocli.errors import TrainingError
+from emocli.training import gan_losses
+
+SCHEDULES = ("periodic", "mixed", "supervised-only")
+G_LOSSES = ("feature-matching", "non-saturating")
+
+#: Adam's beta1 for both networks (Radford et al.: 0.5 stabilises training).
+ADAM_BETA1 = 0.5
+
+
+def discriminator_outputs(d: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(logits (B, K), features (B, F))`` of discriminator ``d`` for images ``x``.
+
+    Uses ``d.forward_features(x)`` (the flattened input of the classification layer), then
+    ``d.dropout`` (if any) and ``d.classifier_layer()``, as ``dcgan_d``'s own forward does;
+    otherwise ``d(x)`` must return the pair.
+    """
+    forward_features = getattr(d, "forward_features", None)
+    classifier_layer = getattr(d, "classifier_layer", None)
+    if callable(forward_features) and callable(classifier_layer):
+        feats = forward_features(x)
+        dropout = getattr(d, "dropout", None)
+        head_in = dropout(feats) if isinstance(dropout, nn.Module) else feats
+        return classifier_layer()(head_in), feats
+    out = d(x)
+    if isinstance(out, tuple):
+        return out[0], out[1]
+    raise TypeError("the discriminator must offer forward_features() or return (logits, features)")
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(d: nn.Module, batches: Iterable[torch.Tensor]) -> None:
+    """Recompute every batch norm's running mean/var of ``d`` as the plain average over
+    ``batches`` of real images (B, 1, S, S); leaves ``d`` in eval mode."""
+    norms = [m for m in d.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        d.eval()
+        return
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    d.train()
+    seen = False
+    for x in batches:
+        if x.shape[0] > 1:
+            discriminator_outputs(d, x)
+            seen = True
+    for m, momentum in zip(norms, saved, strict=True):
+        m.momentum = momentum
+    d.eval()
+    if not seen:
+        raise TrainingError("no batch of at least 2 real images to recompute batch norm on")
+
+
+@torch.no_grad()
+def predict_probs(d: nn.Module, images: torch.Tensor, batch: int = 256) -> np.ndarray:
+    """Softmax over the K classes of ``d`` (in eval mode) for (N, 1, S, S) images: (N, K)."""
+    d.eval()
+    out = []
+    device = next(d.parameters()).device
+    for start in range(0, images.shape[0], batch):
+        logits, _ = discriminator_outputs(d, images[start : start + batch].to(device))
+        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+    k = out[0].shape[1] if out else 0
+    return np.concatenate(out) if out else np.zeros((0, k), np.float32)
+
+
+def random_hflip(x: torch.Tensor) -> torch.Tensor:
+    """Mirror each image of (B, C, H, W) left-right with probability 1/2."""
+    mask = torch.rand(x.shape[0], device=x.device) < 0.5
+    return torch.where(mask[:, None, None, None], x.flip(-1), x)
+
+
+class SemiSupervisedGan(pl.LightningModule):
+    """Generator + discriminator-classifier trained with Salimans's semi-supervised losses.
+
+    Batches (a CombinedLoader of TensorDatasets): ``{"unlabeled": [(B, 1, S, S)],
+    "labeled": [(B, 1, S, S), (B,) int64]}``; ``supervised-only`` has only ``labeled``.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        *,
+        nz: int,
+        lr_d: float = 2e-4,
+        lr_g: float = 2e-4,
+        schedule: str = "periodic",
+        supervised_every: int = 1,
+        supervised_weight: float = 1.0,
+        g_loss: str = "feature-matching",
+        collapse_patience: int = 200,
+        collapse_threshold: float = 1e-3,
+        flip: bool = True,
+    ) -> None:
+        super().__init__()
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}")
+        if g_loss not in G_LOSSES:
+            raise ValueError(f"g_loss must be one of {G_LOSSES}")
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.nz = nz
+        self.lr_d, self.lr_g = lr_d, lr_g
+        self.schedule = schedule
+        self.supervised_every = max(1, supervised_every)
+        self.supervised_weight = supervised_weight
+        self.g_loss = g_loss
+        self.collapse_patience = collapse_patience
+        self.collapse_threshold = collapse_threshold
+        self.flip = flip
+        #: Discriminator steps so far (Lightning's global_step counts both optimisers).
+        self.d_steps = 0
+        self._low_d_steps = 0
+        self.epoch_sums: dict[str, float] = {}
+        self.epoch_counts: dict[str, int] = {}
+        #: Called at the end of every training epoch with this module (evaluation, grids).
+        self.epoch_hooks: list[Callable[[SemiSupervisedGan], None]] = []
+
+    # ---------------------------------------------------------------- optimisers
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), lr=self.lr_d, betas=(ADAM_BETA1, 0.999)
+        )
+        opt_g = torch.optim.Adam(
+            self.generator.parameters(), lr=self.lr_g, betas=(ADAM_BETA1, 0.999)
+        )
+        return [opt_d, opt_g]
+
+    def sample_noise(self, n: int) -> torch.Tensor:
+        """(n, nz) standard normal noise on this module's device."""
+        return torch.randn(n, self.nz, device=self.device)
+
+    # ---------------------------------------------------------------- steps
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        opt_d, opt_g = self.optimizers()  # type: ignore[attr-defined]
+        x_l, y_l = batch["labeled"]
+        if self.schedule == "supervised-only":
+            if self.flip:
+                x_l = random_hflip(x_l)
+            self._supervised_only_step(opt_d, x_l, y_l)
+            return
+        (x_u,) = batch["unlabeled"]
+        if self.flip:
+            x_u, x_l = random_hflip(x_u), random_hflip(x_l)
+        supervised = self.schedule == "mixed" or self.d_steps % self.supervised_every == 0
+        self._discriminator_step(
+            opt_d, x_u, x_l if supervised else None, y_l if supervised else None
+        )
+        self._generator_step(opt_g, x_u)
+
+    def _supervised_only_step(self, opt_d: Any, x_l: torch.Tensor, y_l: torch.Tensor) -> None:
+        self.toggle_optimizer(opt_d)
+        logits, _ = discriminator_outputs(self.discriminator, x_l)
+        loss = gan_losses.supervised_loss(logits, y_l)
+        self._check_finite("discriminator", loss)
+        opt_d.zero_grad()
+        self.manual_backward(loss)
+        opt_d.step()
+        self.untoggle_optimizer(opt_d)
+        self.d_steps += 1
+        self._record({"d_supervised": loss.item(), "d_loss": loss.item()}, x_l.shape[0])
+
+    def _discriminator_step(
+        self,
+        opt_d: Any,
+        x_u: torch.Tensor,
+        x_l: torch.Tensor | None,
+        y_l: torch.Tensor | None,
+    ) -> None:
+        self.toggle_optimizer(opt_d)
+        with torch.no_grad():
+            fake = self.generator(self.sample_noise(x_u.shape[0]))
+        real_logits, _ = discriminator_outputs(self.discriminator, x_u)
+        fake_logits, _ = discriminator_outputs(self.discriminator, fake)
+        lab_logits = None
+        if x_l is not None:
+            lab_logits, _ = discriminator_outputs(self.discriminator, x_l)
+        terms = gan_losses.discriminator_loss(
+            real_logits, fake_logits, lab_logits, y_l, self.supervised_weight
+        )
+        self._check_finite("discriminator", terms["total"])
+        opt_d.zero_grad()
+        self.manual_backward(terms["total"])
+        opt_d.step()
+        self.untoggle_optimizer(opt_d)
+        self.d_steps += 1
+        record = {"d_loss": terms["total"].item(), "d_unsupervised": terms["unsupervised"].item()}
+        if x_l is not None:
+            record["d_supervised"] = terms["supervised"].item()
+        self._record(record, x_u.shape[0])
+        self._watch_collapse(terms["unsupervised"].item())
+
+    def _generator_step(self, opt_g: Any, x_u: torch.Tensor) -> None:
+        self.toggle_optimizer(opt_g)
+        fake = self.generator(self.sample_noise(x_u.shape[0]))
+        fake_logits, fake_feats = discriminator_outputs(self.discriminator, fake)
+        if self.g_loss == "feature-matching":
+            with torch.no_grad():
+                _, real_feats = discriminator_outputs(self.discriminator, x_u)
+            loss = gan_losses.feature_matching_loss(real_feats, fake_feats)
+        else:
+            loss = gan_losses.non_saturating_loss(fake_logits)
+        self._check_finite("generator", loss)
+        opt_g.zero_grad()
+        self.manual_backward(loss)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+        self._record({"g_loss": loss.item()}, x_u.shape[0])
+
+    # ---------------------------------------------------------------- guards and logs
+    def _check_finite(self, network: str, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"the {network} loss became {loss.item()} at epoch {self.current_epoch}, "
+                f"step {self.d_steps}: training diverged; lower --lr-d/--lr-g or change the "
+                "seed. No artifact was written."
+            )
+
+    def _watch_collapse(self, d_unsupervised: float) -> None:
+        """Stop when D's adversarial loss stays near 0 (it wins outright, G gets no signal)."""
+        if d_unsupervised < self.collapse_threshold:
+            self._low_d_steps += 1
+        else:
+            self._low_d_steps = 0
+        if self.collapse_patience and self._low_d_steps >= self.collapse_patience:
+            g = self.epoch_sums.get("g_loss", math.nan) / max(1, self.epoch_counts.get("g_loss", 0))
+            raise TrainingError(
+                f"GAN collapse at epoch {self.current_epoch}: the discriminator's adversarial "
+                f"loss stayed below {self.collapse_threshold:g} for {self._low_d_steps} steps "
+                f"(generator loss {g:.3g} and rising); try --g-loss feature-matching, a lower "
+                "--lr-d or another --seed. No artifact was written."
+            )
+
+    def _record(self, values: dict[str, float], batch_size: int) -> None:
+        for key, value in values.items():
+            self.epoch_sums[key] = self.epoch_sums.get(key, 0.0) + value
+            self.epoch_counts[key] = self.epoch_counts.get(key, 0) + 1
+        self.log_dict(values, prog_bar=True, on_step=True, on_epoch=False, batch_size=batch_size)
+
+    def epoch_means(self) -> dict[str, float]:
+        """Mean of each loss over the epoch so far."""
+        return {k: self.epoch_sums[k] / max(1, self.epoch_counts[k]) for k in self.epoch_sums}
+
+    def on_train_epoch_start(self) -> None:
+        self.epoch_sums, self.epoch_counts = {}, {}
+
+    def on_train_epoch_end(self) -> None:
+        for hook in self.epoch_hooks:
+            hook(self)

@@ -1,0 +1,190 @@
+"""Data for the semi-supervised GAN: labelled and unlabelled faces artifacts as tensors.
+
+* :func:`load_faces` reads a ``faces`` artifact's images (N, S, S) uint8, resized to the
+  GAN's size, with its per-sample columns.
+* :func:`few_label_subset` keeps ``n`` labelled training images per class and returns the
+  rest, whose labels are then ignored (they join the unlabelled pool).
+* :func:`carve_dev_split` turns a fraction of the training rows into ``val`` rows when the
+  artifact has none (grouped by subject when subjects are known).
+* :func:`subject_folds` assigns subject-independent, class-stratified cross-validation folds.
+* :func:`to_unit_range` maps uint8 grey images to the (B, 1, S, S) float tensors in [-1, 1]
+  that the generator's ``tanh`` produces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emocli.artifacts import open_artifact
+from emocli.errors import ArtifactError
+
+#: Rows read from an artifact at a time (bounded memory while resizing).
+READ_BATCH = 2048
+
+
+@dataclass
+class FaceSet:
+    """Faces of one artifact, resized.
+
+    images : (N, S, S) uint8 grey; label : (N,) int64 (-1 = unlabelled);
+    sample_id, split, subject, clip_id : (N,) str; classes : the artifact's class names.
+    """
+
+    images: np.ndarray
+    label: np.ndarray
+    sample_id: np.ndarray
+    split: np.ndarray
+    subject: np.ndarray
+    clip_id: np.ndarray
+    classes: list[str]
+    source_size: int
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, s, s) uint8 -> (N, size, size) uint8 (area interpolation when shrinking)."""
+    if images.shape[1] == size and images.shape[2] == size:
+        return images
+    import cv2
+
+    shrink = images.shape[1] > size
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    out = np.empty((images.shape[0], size, size), dtype=np.uint8)
+    for i, img in enumerate(images):
+        out[i] = cv2.resize(img, (size, size), interpolation=interp)
+    return out
+
+
+def load_faces(path: Path | str, size: int) -> FaceSet:
+    """Read a ``faces`` artifact, resizing its images to ``size`` x ``size``.
+
+    Raises :class:`ArtifactError` if the artifact is not a faces artifact, has no images,
+    or its images are not (N, S, S) grey.
+    """
+    with open_artifact(path, "faces") as art:
+        if not art.has("images"):
+            raise ArtifactError(f"{path}: this faces artifact has no 'images' column")
+        shape = art.h5["images"].shape
+        if len(shape) != 3:
+            raise ArtifactError(
+                f"{path}: images have shape {shape}; the GAN needs (N, S, S) grey faces "
+                "(rerun preprocess-faces without colour)"
+            )
+        n = int(shape[0])
+        images = np.empty((n, size, size), dtype=np.uint8)
+        for start, rows in art.iter_rows("images", READ_BATCH):
+            images[start : start + len(rows)] = resize_images(rows, size)
+
+        def text(name: str) -> np.ndarray:
+            return art.column(name) if art.has(name) else np.full(n, "", dtype=str)
+
+        label = art.column("label").astype(np.int64) if art.has("label") else np.full(n, -1)
+        return FaceSet(
+            images=images,
+            label=label,
+            sample_id=text("sample_id") if art.has("sample_id") else np.arange(n).astype(str),
+            split=text("split"),
+            subject=text("subject"),
+            clip_id=text("clip_id"),
+            classes=art.classes,
+            source_size=int(shape[1]),
+        )
+
+
+def few_label_subset(
+    labels: np.ndarray, rows: np.ndarray, per_class: int, n_classes: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pick ``per_class`` rows of each class among ``rows`` (seeded); return (kept, rest).
+
+    A class with fewer rows keeps all of them. ``kept`` and ``rest`` are sorted index arrays.
+    """
+    rng = np.random.default_rng(seed)
+    kept: list[np.ndarray] = []
+    for k in range(n_classes):
+        of_class = rows[labels[rows] == k]
+        if len(of_class) > per_class:
+            of_class = rng.choice(of_class, size=per_class, replace=False)
+        kept.append(of_class)
+    kept_rows = np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
+    rest = np.setdiff1d(rows, kept_rows)
+    return kept_rows, rest
+
+
+def carve_dev_split(
+    split: np.ndarray, labels: np.ndarray, subject: np.ndarray, fraction: float, seed: int
+) -> np.ndarray:
+    """A copy of ``split`` where about ``fraction`` of the ``train`` rows become ``val``.
+
+    With subjects known, whole subjects move (no person in both); otherwise rows are drawn
+    per class (stratified). Returns the new (N,) str split column.
+    """
+    out = split.astype(object).copy()
+    train = np.flatnonzero(split == "train")
+    if fraction <= 0 or len(train) == 0:
+        return out.astype(str)
+    rng = np.random.default_rng(seed)
+    subjects = subject[train]
+    if np.all(subjects != ""):
+        unique = np.unique(subjects)
+        rng.shuffle(unique)
+        n_dev = max(1, round(fraction * len(unique)))
+        dev_subjects = set(unique[:n_dev].tolist())
+        dev = train[np.array([s in dev_subjects for s in subjects])]
+    else:
+        picks = []
+        for k in np.unique(labels[train]):
+            of_class = train[labels[train] == k]
+            n_dev = round(fraction * len(of_class))
+            picks.append(rng.choice(of_class, size=n_dev, replace=False))
+        dev = np.concatenate(picks)
+    out[dev] = "val"
+    return out.astype(str)
+
+
+def subject_folds(labels: np.ndarray, subject: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """(N,) int64 fold index in [0, k): subject-independent (a person is in one fold only),
+    stratified by class as far as subjects allow. Rows without a subject are grouped alone.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    groups = np.where(
+        subject == "", np.char.add("row-", np.arange(len(subject)).astype(str)), subject
+    )
+    n_groups = len(np.unique(groups))
+    if n_groups < k:
+        raise ArtifactError(f"only {n_groups} subjects: cannot make {k} subject-independent folds")
+    folds = np.full(len(labels), -1, dtype=np.int64)
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    for fold, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
+        folds[test] = fold
+    return folds
+
+
+def to_unit_range(images: np.ndarray) -> np.ndarray:
+    """(N, S, S) uint8 -> (N, 1, S, S) float32 in [-1, 1] (the range of the generator's tanh)."""
+    return (images.astype(np.float32)[:, None] / 127.5) - 1.0
+
+
+def from_unit_range(images: np.ndarray) -> np.ndarray:
+    """(N, 1, S, S) or (N, S, S) float in [-1, 1] -> (N, S, S) uint8."""
+    arr = np.asarray(images, dtype=np.float32)
+    if arr.ndim == 4:
+        arr = arr[:, 0]
+    return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def image_grid(images: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
+    """Tile (N, S, S) uint8 images into one (rows*(S+pad)+pad, cols*(S+pad)+pad) uint8 grid."""
+    n, s = images.shape[0], images.shape[1]
+    rows = -(-n // columns)
+    grid = np.zeros((rows * (s + pad) + pad, columns * (s + pad) + pad), dtype=np.uint8)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        y, x = pad + r * (s + pad), pad + c * (s + pad)
+        grid[y : y + s, x : x + s] = images[i]
+    return grid

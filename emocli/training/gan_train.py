@@ -1,0 +1,236 @@
+"""Fit one semi-supervised GAN (or its supervised-only baseline) with Lightning.
+
+:func:`fit_gan` takes ready tensors (labelled train, unlabelled pool, optional validation
+set), builds the loaders and the Trainer (CPU/GPU/DDP through Lightning's flags), runs
+the manual-optimisation loop of :class:`~emocli.training.gan.SemiSupervisedGan`, and after
+every epoch recalibrates D's batch norm on real labelled images, measures validation
+accuracy, and draws a grid of generated faces from a fixed noise batch. It returns the
+networks (D at the best validation epoch when asked), the per-epoch history and the grids.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.utilities import CombinedLoader
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from emocli.progress import ProgressHook, no_progress
+from emocli.training.gan import SemiSupervisedGan, predict_probs, recalibrate_batchnorm
+from emocli.training.gan_data import from_unit_range, image_grid
+
+#: Real labelled images used to recompute D's batch-norm statistics.
+RECALIBRATION_IMAGES = 4096
+#: Batch size of the recalibration passes.
+RECALIBRATION_BATCH = 128
+#: Generated faces per grid (a square).
+GRID_SIDE = 8
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Training settings of :func:`fit_gan` (see PretrainGanParams for their meaning)."""
+
+    nz: int = 100
+    epochs: int = 25
+    batch_size: int = 64
+    labeled_batch_size: int = 64
+    lr_d: float = 2e-4
+    lr_g: float = 2e-4
+    schedule: str = "periodic"
+    supervised_every: int = 1
+    supervised_weight: float = 1.0
+    g_loss: str = "feature-matching"
+    flip: bool = True
+    steps_per_epoch: int = 0
+    select_best: bool = True
+    seed: int = 0
+    accelerator: str = "cpu"
+    devices: str = "1"
+    strategy: str = "auto"
+    fast_dev_run: bool = False
+    rich_progress: bool = False
+    collapse_patience: int = 200
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_gan` produced: trained networks, history and sample grids.
+
+    history : {metric: per-epoch list}; grids : (E, H, W) uint8 (one per epoch);
+    best_epoch : the 0-based epoch whose D was kept (-1 = the last).
+    """
+
+    discriminator: nn.Module
+    generator: nn.Module
+    history: dict[str, list[float]] = field(default_factory=dict)
+    grids: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1), np.uint8))
+    best_epoch: int = -1
+
+
+class _ProgressCallback(pl.Callback):
+    """Report training steps to an emocli progress hook (no printing from library code)."""
+
+    def __init__(self, progress: ProgressHook, task: str) -> None:
+        self.progress, self.task = progress, task
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *_args: Any) -> None:
+        batches = trainer.num_training_batches
+        finite = np.isfinite(batches)
+        total = int(batches * (trainer.max_epochs or 1)) if finite else None
+        done = trainer.current_epoch * int(batches if finite else 0)
+        self.progress(self.task, done + int(trainer.fit_loop.batch_idx) + 1, total)
+
+
+def _loader(tensors: tuple[torch.Tensor, ...], batch: int, seed: int) -> DataLoader:
+    n = tensors[0].shape[0]
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(
+        TensorDataset(*tensors),
+        batch_size=min(batch, n),
+        shuffle=True,
+        drop_last=n >= batch,
+        generator=generator,
+    )
+
+
+def _batches(images: torch.Tensor, size: int) -> list[torch.Tensor]:
+    return [images[i : i + size] for i in range(0, images.shape[0], size)]
+
+
+def fit_gan(
+    make_generator: Callable[[], nn.Module],
+    make_discriminator: Callable[[], nn.Module],
+    x_labeled: torch.Tensor,
+    y_labeled: torch.Tensor,
+    x_unlabeled: torch.Tensor | None,
+    config: FitConfig,
+    x_val: torch.Tensor | None = None,
+    y_val: torch.Tensor | None = None,
+    progress: ProgressHook = no_progress,
+    task: str = "training GAN",
+) -> FitResult:
+    """Train G and D; returns a :class:`FitResult`.
+
+    x_labeled : (L, 1, S, S) float in [-1, 1]; y_labeled : (L,) int64;
+    x_unlabeled : (U, 1, S, S) float in [-1, 1] (ignored, may be None, for supervised-only);
+    x_val, y_val : optional validation images/labels for per-epoch accuracy and selection.
+    Raises :class:`~emocli.errors.TrainingError` on NaN losses or collapse.
+    """
+    pl.seed_everything(config.seed, workers=True, verbose=False)
+    generator, discriminator = make_generator(), make_discriminator()
+    module = SemiSupervisedGan(
+        generator,
+        discriminator,
+        nz=config.nz,
+        lr_d=config.lr_d,
+        lr_g=config.lr_g,
+        schedule=config.schedule,
+        supervised_every=config.supervised_every,
+        supervised_weight=config.supervised_weight,
+        g_loss=config.g_loss,
+        flip=config.flip,
+        collapse_patience=config.collapse_patience,
+    )
+    loaders: dict[str, DataLoader] = {
+        "labeled": _loader((x_labeled, y_labeled), config.labeled_batch_size, config.seed + 1)
+    }
+    if config.schedule != "supervised-only":
+        if x_unlabeled is None or x_unlabeled.shape[0] < 2:
+            raise ValueError("the semi-supervised schedules need unlabelled images")
+        loaders["unlabeled"] = _loader((x_unlabeled,), config.batch_size, config.seed + 2)
+    combined = CombinedLoader(loaders, mode="max_size_cycle")
+
+    torch_gen = torch.Generator().manual_seed(config.seed + 3)
+    fixed_noise = torch.randn(GRID_SIDE * GRID_SIDE, config.nz, generator=torch_gen)
+    recal_rows = torch.randperm(x_labeled.shape[0], generator=torch_gen)[:RECALIBRATION_IMAGES]
+    recal = _batches(x_labeled[recal_rows], RECALIBRATION_BATCH)
+    history: dict[str, list[float]] = {}
+    grids: list[np.ndarray] = []
+    best: dict[str, Any] = {"acc": -1.0, "epoch": -1, "d": None, "g": None}
+
+    def end_of_epoch(gan: SemiSupervisedGan) -> None:
+        device = gan.device
+        for key, value in gan.epoch_means().items():
+            history.setdefault(key, []).append(value)
+        history.setdefault("epoch", []).append(float(gan.current_epoch))
+        recalibrate_batchnorm(gan.discriminator, (b.to(device) for b in recal))
+        train_acc = _accuracy(gan.discriminator, x_labeled, y_labeled)
+        history.setdefault("train_accuracy", []).append(train_acc)
+        if x_val is not None and y_val is not None and len(y_val):
+            acc = _accuracy(gan.discriminator, x_val, y_val)
+            history.setdefault("val_accuracy", []).append(acc)
+            if acc > best["acc"]:
+                best.update(
+                    acc=acc,
+                    epoch=gan.current_epoch,
+                    d=copy.deepcopy(gan.discriminator.state_dict()),
+                    g=copy.deepcopy(gan.generator.state_dict()),
+                )
+        gan.discriminator.train()
+        if config.schedule != "supervised-only":
+            was_training = gan.generator.training
+            gan.generator.eval()
+            with torch.no_grad():
+                fake = gan.generator(fixed_noise.to(device)).float().cpu().numpy()
+            gan.generator.train(was_training)
+            grids.append(image_grid(from_unit_range(fake), GRID_SIDE))
+
+    module.epoch_hooks.append(end_of_epoch)
+    callbacks: list[pl.Callback] = []
+    if config.rich_progress:
+        from pytorch_lightning.callbacks import RichProgressBar
+
+        callbacks.append(RichProgressBar())
+    else:
+        callbacks.append(_ProgressCallback(progress, task))
+    trainer = pl.Trainer(
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=_devices(config.devices),
+        strategy=config.strategy,
+        logger=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        enable_progress_bar=config.rich_progress,
+        callbacks=callbacks,
+        limit_train_batches=config.steps_per_epoch or None,
+        num_sanity_val_steps=0,
+        fast_dev_run=config.fast_dev_run,
+        deterministic=False,
+        log_every_n_steps=50,
+    )
+    trainer.fit(module, train_dataloaders=combined)
+    discriminator, generator = module.discriminator.cpu(), module.generator.cpu()
+    best_epoch = -1
+    if config.select_best and best["d"] is not None:
+        discriminator.load_state_dict(best["d"])
+        generator.load_state_dict(best["g"])
+        best_epoch = int(best["epoch"])
+    else:
+        recalibrate_batchnorm(discriminator, (b.cpu() for b in recal))
+    discriminator.eval()
+    generator.eval()
+    stacked = np.stack(grids) if grids else np.zeros((0, 1, 1), np.uint8)
+    return FitResult(discriminator, generator, history, stacked, best_epoch)
+
+
+def _accuracy(d: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    probs = predict_probs(d, x)
+    return float((probs.argmax(axis=1) == y.numpy()).mean()) if len(y) else float("nan")
+
+
+def _devices(devices: str) -> Any:
+    text = str(devices).strip()
+    if text == "auto":
+        return "auto"
+    if "," in text:
+        return [int(t) for t in text.split(",") if t]
+    return int(text)

@@ -1,0 +1,443 @@
+"""pretrain-gan: a semi-supervised DCGAN whose discriminator is the emotion classifier.
+
+Inputs: one labelled ``faces`` artifact (SFEW, CK+, FER2013 ...) and one or more unlabelled
+``faces`` artifacts (CASIA-WebFace, UTKFace; their labels are ignored), resized to
+``size`` x ``size`` grey in [-1, 1].
+
+1. rows to learn from: the labelled artifact's ``train`` rows (or, with ``folds`` = K, every
+   labelled row, in K subject-independent folds); ``dev_fraction`` carves a ``val`` split
+   from ``train`` when the artifact has none; ``labels_per_class`` = n keeps n labelled
+   images per class, the other training images join the unlabelled pool;
+2. train G and D (:mod:`emocli.training.gan_train`) with Salimans's losses: adversarial
+   steps on unlabelled batches, a supervised discriminator step on a labelled batch every
+   ``supervised_every`` steps (``periodic``) or in every step (``mixed``), or the
+   supervised-only baseline (same D, labelled batches only);
+3. write a ``model`` artifact (D under ``weights/`` as ``dcgan_d``, loadable by finetune
+   --init and the model registry; G under ``generator/``; per-epoch ``history/``; the
+   per-epoch sample grids under ``samples/`` and as PNG files next to it) and a
+   ``predictions`` artifact (D's class probabilities for every labelled row; out-of-fold
+   with ``folds``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emocli.artifacts import ArtifactWriter, fingerprint_artifact
+from emocli.params import require, runtime_field
+from emocli.predictions import Predictions, write_predictions
+from emocli.progress import ProgressHook, no_progress
+from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+
+STAGE = StageInfo("pretrain-gan", 1)
+
+SCHEDULES = ("periodic", "mixed", "supervised-only")
+G_LOSSES = ("feature-matching", "non-saturating")
+#: Sizes the DCGAN pair supports by default (multiples of 2**len(widths) = 16).
+SIZE_MULTIPLE = 16
+#: Registry names of the two networks.
+D_ARCHITECTURE, G_ARCHITECTURE = "dcgan_d", "dcgan_g"
+#: How model inputs are scaled: uint8 grey -> x / 127.5 - 1 (the generator's tanh range).
+NORMALISATION = "minus_one_to_one"
+
+
+@dataclass(frozen=True)
+class PretrainGanParams:
+    """size : faces are resized to size x size grey (a multiple of 16; 32, 48, 64 ...).
+    d_widths / g_widths : channels of D's strided convolutions / G's transposed ones
+    (Radford et al.: 64-128-256-512 and 512-256-128-64); nz : length of G's noise vector.
+    schedule : periodic | mixed | supervised-only; supervised_every : periodic schedule's N;
+    supervised_weight : weight of the classification term in D's loss.
+    g_loss : feature-matching (Salimans; default for classification) | non-saturating.
+    epochs : passes over the unlabelled pool (over the labelled set for supervised-only);
+    steps_per_epoch : cap on steps per epoch (0 = a full pass).
+    batch_size / labeled_batch_size : unlabelled / labelled mini-batches; lr_d / lr_g : Adam.
+    labels_per_class : keep only n labelled training images per class (0 = all); the rest of
+    the training images are then used as unlabelled (``leftover_unlabeled``).
+    dev_fraction : carve this fraction of ``train`` as ``val`` when there is no ``val`` split.
+    max_unlabeled : cap on the unlabelled pool (seeded subsample; 0 = all).
+    folds : K > 1 = subject-independent K-fold cross-validation on every labelled row.
+    select_best : keep D from the epoch of best ``val`` accuracy (when a val split exists).
+    accelerator / devices / strategy : Lightning's flags (cpu, gpu, ddp ...).
+    """
+
+    size: int = 64
+    d_widths: tuple[int, ...] = (64, 128, 256, 512)
+    g_widths: tuple[int, ...] = (512, 256, 128, 64)
+    nz: int = 100
+    schedule: str = "periodic"
+    supervised_every: int = 1
+    supervised_weight: float = 1.0
+    g_loss: str = "feature-matching"
+    epochs: int = 25
+    steps_per_epoch: int = 0
+    batch_size: int = 64
+    labeled_batch_size: int = 64
+    lr_d: float = 2e-4
+    lr_g: float = 2e-4
+    flip: bool = True
+    labels_per_class: int = 0
+    leftover_unlabeled: bool = True
+    dev_fraction: float = 0.0
+    max_unlabeled: int = 0
+    folds: int = 0
+    select_best: bool = True
+    seed: int = 0
+    fast_dev_run: bool = False
+    collapse_patience: int = 200
+    accelerator: str = runtime_field("cpu")
+    devices: str = runtime_field("1")
+    strategy: str = runtime_field("auto")
+    rich_progress: bool = runtime_field(False)
+
+    def __post_init__(self) -> None:
+        require(self.size >= SIZE_MULTIPLE, f"--size must be at least {SIZE_MULTIPLE}")
+        require(
+            self.size % 2 ** len(self.g_widths) == 0,
+            f"--size {self.size} must be a multiple of 2**{len(self.g_widths)} "
+            f"(one doubling per generator width)",
+        )
+        require(len(self.d_widths) >= 1, "--d-widths needs at least one width")
+        require(all(w > 0 for w in (*self.d_widths, *self.g_widths)), "widths must be positive")
+        require(self.nz >= 1, "--nz must be positive")
+        require(self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}")
+        require(self.g_loss in G_LOSSES, f"--g-loss must be one of {', '.join(G_LOSSES)}")
+        require(self.supervised_every >= 1, "--supervised-every must be >= 1")
+        require(self.supervised_weight > 0, "--supervised-weight must be > 0")
+        require(self.epochs >= 1, "--epochs must be >= 1")
+        require(self.steps_per_epoch >= 0, "--steps-per-epoch must be >= 0")
+        require(self.batch_size >= 2 and self.labeled_batch_size >= 2, "batch sizes must be >= 2")
+        require(self.lr_d > 0 and self.lr_g > 0, "learning rates must be > 0")
+        require(self.labels_per_class >= 0, "--labels-per-class must be >= 0")
+        require(0.0 <= self.dev_fraction < 1.0, "--dev-fraction must be in [0, 1)")
+        require(self.max_unlabeled >= 0, "--max-unlabeled must be >= 0")
+        require(self.folds == 0 or self.folds >= 2, "--folds must be 0 (off) or >= 2")
+        require(self.collapse_patience >= 0, "--collapse-patience must be >= 0")
+
+
+@dataclass
+class _Data:
+    """Everything the training needs, in the labelled artifact's row order."""
+
+    classes: list[str]
+    images: np.ndarray  # (N, S, S) uint8, labelled artifact
+    label: np.ndarray
+    split: np.ndarray
+    sample_id: np.ndarray
+    subject: np.ndarray
+    clip_id: np.ndarray
+    unlabeled: np.ndarray  # (U, S, S) uint8 from the unlabelled artifacts
+    source: str
+
+
+def _train_rows(split: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Training rows: split ``train`` (or unsplit rows when no row is marked train), labelled."""
+    base = split == "train"
+    if not base.any():
+        base = split == ""
+    return np.flatnonzero(base & (label >= 0))
+
+
+def run(
+    params: PretrainGanParams,
+    labeled: Path,
+    unlabeled: Sequence[Path],
+    output: Path,
+    predictions_output: Path,
+    force: bool = False,
+    progress: ProgressHook = no_progress,
+) -> StageResult:
+    """Train the semi-supervised GAN on ``labeled`` + ``unlabeled`` faces artifacts.
+
+    Writes ``output`` (model) and ``predictions_output`` (predictions). Raises
+    :class:`~emocli.errors.ArtifactError` for unusable inputs and
+    :class:`~emocli.errors.TrainingError` when training diverges or collapses.
+    """
+    inputs = [fingerprint_artifact(labeled, "faces")]
+    inputs += [fingerprint_artifact(p, "faces") for p in unlabeled]
+    outputs = {
+        "model": OutputSpec(Path(output), "model"),
+        "predictions": OutputSpec(Path(predictions_output), "predictions"),
+    }
+
+    def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
+        data = _load(params, labeled, unlabeled, progress)
+        return _train_and_write(params, data, writers, Path(output), progress)
+
+    return run_stage(STAGE, params, inputs, outputs, build, force)
+
+
+def _load(
+    params: PretrainGanParams, labeled: Path, unlabeled: Sequence[Path], progress: ProgressHook
+) -> _Data:
+    from emocli.errors import ArtifactError
+    from emocli.training.gan_data import carve_dev_split, load_faces
+
+    progress("loading faces", 0, 1 + len(unlabeled))
+    lab = load_faces(labeled, params.size)
+    if not lab.classes:
+        raise ArtifactError(f"{labeled}: the labelled faces artifact has no classes")
+    if not (lab.label >= 0).any():
+        raise ArtifactError(f"{labeled}: no labelled rows (every label is -1)")
+    split = lab.split
+    if params.dev_fraction > 0 and not (split == "val").any() and params.folds == 0:
+        split = carve_dev_split(split, lab.label, lab.subject, params.dev_fraction, params.seed)
+    pools = []
+    for i, path in enumerate(unlabeled, start=1):
+        pools.append(load_faces(path, params.size).images)
+        progress("loading faces", 1 + i, 1 + len(unlabeled))
+    pool = np.concatenate(pools) if pools else np.zeros((0, params.size, params.size), np.uint8)
+    if params.schedule != "supervised-only" and len(pool) == 0 and not params.leftover_unlabeled:
+        raise ArtifactError(
+            "no unlabelled faces: pass --unlabeled ARTIFACT (or --schedule supervised-only)"
+        )
+    progress("loading faces", 1 + len(unlabeled), 1 + len(unlabeled))
+    return _Data(
+        classes=lab.classes,
+        images=lab.images,
+        label=lab.label,
+        split=split,
+        sample_id=lab.sample_id,
+        subject=lab.subject,
+        clip_id=lab.clip_id,
+        unlabeled=pool,
+        source=str(labeled),
+    )
+
+
+def _fit_config(params: PretrainGanParams) -> Any:
+    from emocli.training.gan_train import FitConfig
+
+    return FitConfig(
+        nz=params.nz,
+        epochs=params.epochs,
+        batch_size=params.batch_size,
+        labeled_batch_size=params.labeled_batch_size,
+        lr_d=params.lr_d,
+        lr_g=params.lr_g,
+        schedule=params.schedule,
+        supervised_every=params.supervised_every,
+        supervised_weight=params.supervised_weight,
+        g_loss=params.g_loss,
+        flip=params.flip,
+        steps_per_epoch=params.steps_per_epoch,
+        select_best=params.select_best,
+        seed=params.seed,
+        accelerator=params.accelerator,
+        devices=params.devices,
+        strategy=params.strategy,
+        fast_dev_run=params.fast_dev_run,
+        rich_progress=params.rich_progress,
+        collapse_patience=params.collapse_patience,
+    )
+
+
+def d_kwargs(params: PretrainGanParams, n_classes: int) -> dict[str, Any]:
+    """Constructor kwargs of the discriminator (``dcgan_d`` in the model registry)."""
+    return {
+        "in_channels": 1,
+        "input_size": params.size,
+        "n_classes": n_classes,
+        "widths": list(params.d_widths),
+    }
+
+
+def g_kwargs(params: PretrainGanParams) -> dict[str, Any]:
+    """Constructor kwargs of the generator (``dcgan_g``)."""
+    return {
+        "latent_dim": params.nz,
+        "out_channels": 1,
+        "output_size": params.size,
+        "widths": list(params.g_widths),
+    }
+
+
+def _train_and_write(
+    params: PretrainGanParams,
+    data: _Data,
+    writers: dict[str, ArtifactWriter],
+    output: Path,
+    progress: ProgressHook,
+) -> dict[str, Any]:
+    import torch
+
+    from emocli.models import build_model
+    from emocli.training.gan import predict_probs
+    from emocli.training.gan_data import few_label_subset, subject_folds, to_unit_range
+    from emocli.training.gan_train import fit_gan
+
+    k = len(data.classes)
+    config = _fit_config(params)
+    x_all = torch.from_numpy(to_unit_range(data.images))
+    y_all = torch.from_numpy(data.label.astype(np.int64))
+    probs = np.zeros((len(data.label), k), np.float32)
+    fold_col = np.full(len(data.label), -1, np.int64)
+    rng = np.random.default_rng(params.seed)
+
+    def make_d() -> torch.nn.Module:
+        return build_model(D_ARCHITECTURE, **d_kwargs(params, k))
+
+    def make_g() -> torch.nn.Module:
+        return build_model(G_ARCHITECTURE, **g_kwargs(params))
+
+    def pool_for(extra_rows: np.ndarray) -> torch.Tensor:
+        parts = [data.unlabeled]
+        if params.leftover_unlabeled and len(extra_rows):
+            parts.append(data.images[extra_rows])
+        pool = np.concatenate(parts)
+        if params.max_unlabeled and len(pool) > params.max_unlabeled:
+            pool = pool[np.sort(rng.choice(len(pool), params.max_unlabeled, replace=False))]
+        return torch.from_numpy(to_unit_range(pool))
+
+    runs: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # fold, train, val, predict
+    if params.folds:
+        labelled = np.flatnonzero(data.label >= 0)
+        folds = np.full(len(data.label), -1, np.int64)
+        folds[labelled] = subject_folds(
+            data.label[labelled], data.subject[labelled], params.folds, params.seed
+        )
+        for f in range(params.folds):
+            runs.append(
+                (
+                    f,
+                    labelled[folds[labelled] != f],
+                    np.zeros(0, np.int64),
+                    np.flatnonzero(folds == f),
+                )
+            )
+    else:
+        train = _train_rows(data.split, data.label)
+        val = np.flatnonzero((data.split == "val") & (data.label >= 0))
+        runs.append((-1, train, val, np.arange(len(data.label))))
+
+    fold_acc: list[float] = []
+    result = None
+    n_labeled_used = n_unlabeled_used = 0
+    for fold, train, val, predict in runs:
+        rest = np.zeros(0, np.int64)
+        if params.labels_per_class:
+            train, rest = few_label_subset(
+                data.label, train, params.labels_per_class, k, params.seed
+            )
+        if len(train) < 2:
+            from emocli.errors import ArtifactError
+
+            raise ArtifactError(f"{data.source}: fewer than 2 labelled training images")
+        pool = pool_for(rest) if params.schedule != "supervised-only" else None
+        n_labeled_used, n_unlabeled_used = len(train), 0 if pool is None else int(pool.shape[0])
+        task = "training GAN" if fold < 0 else f"training GAN, fold {fold + 1}/{params.folds}"
+        result = fit_gan(
+            make_g,
+            make_d,
+            x_all[train],
+            y_all[train],
+            pool,
+            config,
+            x_val=x_all[val] if len(val) else None,
+            y_val=y_all[val] if len(val) else None,
+            progress=progress,
+            task=task,
+        )
+        probs[predict] = predict_probs(result.discriminator, x_all[predict])
+        if fold >= 0:
+            fold_col[predict] = fold
+            held = predict[data.label[predict] >= 0]
+            fold_acc.append(float((probs[held].argmax(1) == data.label[held]).mean()))
+    assert result is not None
+
+    _write_model(writers["model"], params, data, result, output, fold_col)
+    preds = Predictions.build(
+        data.classes,
+        probs,
+        data.sample_id,
+        label=data.label,
+        clip_id=data.clip_id,
+        subject=data.subject,
+        split=data.split,
+        fold=fold_col,
+        modality="face",
+        level="frame",
+    )
+    write_predictions(writers["predictions"], preds)
+    writers["predictions"].set_attr("model", str(output))
+    summary: dict[str, Any] = {
+        "classes": len(data.classes),
+        "labeled_train": n_labeled_used,
+        "unlabeled": n_unlabeled_used,
+        "epochs": len(result.history.get("epoch", [])),
+        "schedule": params.schedule,
+    }
+    for split_name in ("train", "val", "test"):
+        rows = np.flatnonzero((data.split == split_name) & (data.label >= 0))
+        if len(rows) and not params.folds:
+            summary[f"{split_name}_accuracy"] = round(
+                float((probs[rows].argmax(1) == data.label[rows]).mean()), 4
+            )
+    if fold_acc:
+        summary["fold_accuracy"] = [round(a, 4) for a in fold_acc]
+        summary["cv_accuracy_mean"] = round(float(np.mean(fold_acc)), 4)
+        summary["cv_accuracy_std"] = round(float(np.std(fold_acc)), 4)
+    if result.best_epoch >= 0:
+        summary["best_epoch"] = result.best_epoch
+    return summary
+
+
+def _write_model(
+    writer: ArtifactWriter,
+    params: PretrainGanParams,
+    data: _Data,
+    result: Any,
+    output: Path,
+    fold_col: np.ndarray,
+) -> None:
+    from emocli.weights import write_state_dict
+
+    writer.set_classes(data.classes)
+    write_state_dict(writer, result.discriminator.state_dict(), "weights")
+    writer.set_attr("architecture", D_ARCHITECTURE)
+    writer.set_attr("model_kwargs", d_kwargs(params, len(data.classes)))
+    writer.set_attr(
+        "input",
+        {
+            "kind": "faces",
+            "size": params.size,
+            "channels": 1,
+            "normalisation": NORMALISATION,
+        },
+    )
+    write_state_dict(writer, result.generator.state_dict(), "generator")
+    writer.write_group(
+        "generator", {}, {"architecture": G_ARCHITECTURE, "model_kwargs": g_kwargs(params)}
+    )
+    history = {key: np.asarray(values, np.float64) for key, values in result.history.items()}
+    if history:
+        writer.write_group("history", history)
+    writer.set_attr("best_epoch", int(result.best_epoch))
+    if params.folds:
+        writer.set_attr("folds", params.folds)
+        writer.set_attr("weights_fold", params.folds - 1)
+    grids = result.grids
+    if len(grids):
+        writer.write_group(
+            "samples",
+            {"grids": grids, "epoch": np.arange(len(grids), dtype=np.int64)},
+            {"noise": "fixed N(0, 1) batch, seeded", "layout": "8x8 grid, 2 px gaps"},
+        )
+        _write_grid_pngs(writer, grids, output)
+
+
+def _write_grid_pngs(writer: ArtifactWriter, grids: np.ndarray, output: Path) -> None:
+    """One PNG per epoch in ``<model stem>-samples/epoch_NNN.png`` next to the artifact."""
+    import cv2
+
+    folder = f"{output.stem}-samples"
+    (output.parent / folder).mkdir(parents=True, exist_ok=True)
+    for epoch, grid in enumerate(grids):
+        ok, encoded = cv2.imencode(".png", grid)
+        if ok:
+            encoded.tofile(writer.sidecar(f"{folder}/epoch_{epoch + 1:03d}.png"))

@@ -1,0 +1,307 @@
+"""pretrain-gan: network shapes, Salimans loss terms, data helpers, the semi-supervised loop,
+the NaN/collapse guard, and the discriminator artifact as a classifier."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from emocli.artifacts import ArtifactWriter, open_artifact, read_group
+from emocli.cli import app
+from emocli.errors import TrainingError
+from emocli.models import build_model
+from emocli.predictions import load_predictions
+from emocli.training import gan_losses
+from emocli.training.gan import SemiSupervisedGan, discriminator_outputs, predict_probs
+from emocli.training.gan_data import (
+    carve_dev_split,
+    few_label_subset,
+    image_grid,
+    subject_folds,
+    to_unit_range,
+)
+from emocli.weights import read_state_dict
+from stages import pretrain_gan as stage
+
+CLASSES = ["happy", "sad", "surprise"]
+SIZE = 32
+TINY = {"d_widths": (8, 16, 32), "g_widths": (32, 16, 8), "nz": 16}
+
+
+def _faces(path: Path, n: int, size: int, labelled: bool, seed: int, splits: bool = True) -> Path:
+    """A tiny faces artifact: class k images are bright in the k-th third (learnable)."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, len(CLASSES), n) if labelled else np.full(n, -1)
+    images = rng.integers(0, 60, (n, size, size)).astype(np.uint8)
+    if labelled:
+        band = size // len(CLASSES)
+        for i, k in enumerate(label):
+            images[i, k * band : (k + 1) * band] += 150
+    split = np.where(np.arange(n) % 4 == 0, "test", "train") if splits else np.full(n, "")
+    writer = ArtifactWriter(path, "faces", stage="test", params={}, inputs=[], fingerprint="x")
+    writer.set_classes(CLASSES)
+    writer.add_column("images", images)
+    writer.add_column("label", label.astype(np.int64))
+    writer.add_column("sample_id", [f"s{seed}-{i}" for i in range(n)])
+    writer.add_column("split", split)
+    writer.add_column("subject", [f"p{i % 6}" for i in range(n)])
+    writer.add_column("clip_id", [""] * n)
+    writer.close()
+    writer.commit()
+    return path
+
+
+@pytest.fixture()
+def tiny_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    return (
+        _faces(tmp_path / "lab.h5", 48, SIZE, True, 1),
+        _faces(tmp_path / "unl.h5", 64, 40, False, 2),
+    )
+
+
+# ------------------------------------------------------------------ networks
+
+
+@pytest.mark.parametrize("size", [32, 48, 64])
+def test_generator_and_discriminator_shapes(size: int) -> None:
+    g = build_model("dcgan_g", latent_dim=20, output_size=size, widths=[32, 16, 8, 4])
+    d = build_model("dcgan_d", in_channels=1, input_size=size, n_classes=7, widths=[4, 8, 16, 32])
+    z = torch.randn(3, 20)
+    x = g(z)
+    assert x.shape == (3, 1, size, size)
+    assert float(x.detach().min()) >= -1.0 and float(x.detach().max()) <= 1.0
+    logits, feats = discriminator_outputs(d, x)
+    assert logits.shape == (3, 7)
+    assert feats.shape == (3, 32 * (size // 16) ** 2)
+    d.eval()
+    assert torch.allclose(d(x), discriminator_outputs(d, x)[0])
+
+
+# ------------------------------------------------------------------ Salimans losses
+
+# Two samples: logits [0, 0] -> Z = 2, D = 2/3; logits [ln 3, 0] -> Z = 4, D = 4/5.
+LOGITS = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]])
+
+
+def test_prob_real_is_z_over_z_plus_one() -> None:
+    assert torch.allclose(gan_losses.prob_real(LOGITS), torch.tensor([2 / 3, 4 / 5]))
+
+
+def test_salimans_terms_against_hand_computed_values() -> None:
+    real = (-math.log(2 / 3) - math.log(4 / 5)) / 2  # -log D(x)
+    fake = (-math.log(1 / 3) - math.log(1 / 5)) / 2  # -log(1 - D(G(z)))
+    sup = (-math.log(1 / 2) - math.log(3 / 4)) / 2  # CE with labels [1, 0]
+    labels = torch.tensor([1, 0])
+    assert gan_losses.unlabeled_real_loss(LOGITS).item() == pytest.approx(real, abs=1e-6)
+    assert gan_losses.fake_loss(LOGITS).item() == pytest.approx(fake, abs=1e-6)
+    assert gan_losses.supervised_loss(LOGITS, labels).item() == pytest.approx(sup, abs=1e-6)
+    terms = gan_losses.discriminator_loss(LOGITS, LOGITS, LOGITS, labels, supervised_weight=0.3)
+    assert terms["unsupervised"].item() == pytest.approx(0.5 * real + 0.5 * fake, abs=1e-6)
+    assert terms["total"].item() == pytest.approx(0.5 * real + 0.5 * fake + 0.3 * sup, abs=1e-6)
+    no_labels = gan_losses.discriminator_loss(LOGITS, LOGITS)
+    assert no_labels["supervised"].item() == 0.0
+    assert gan_losses.non_saturating_loss(LOGITS).item() == pytest.approx(real, abs=1e-6)
+
+
+def test_feature_matching_hand_computed_and_detached() -> None:
+    real = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)  # mean [2, 3]
+    fake = torch.tensor([[0.0, 0.0], [2.0, 2.0], [1.0, 1.0]], requires_grad=True)  # mean [1, 1]
+    loss = gan_losses.feature_matching_loss(real, fake)
+    assert loss.item() == pytest.approx((1.0 + 4.0) / 2)
+    loss.backward()
+    assert real.grad is None
+    assert fake.grad is not None and torch.all(fake.grad < 0)
+
+
+def test_losses_stay_finite_for_huge_logits() -> None:
+    big = torch.tensor([[1000.0, -1000.0], [-1000.0, -1000.0]])
+    for value in (gan_losses.unlabeled_real_loss(big), gan_losses.fake_loss(big)):
+        assert torch.isfinite(value)
+    assert gan_losses.fake_loss(big).item() == pytest.approx(500.0, rel=1e-3)
+
+
+# ------------------------------------------------------------------ data helpers
+
+
+def test_few_label_subset_keeps_n_per_class() -> None:
+    labels = np.repeat(np.arange(3), 10)
+    rows = np.arange(30)
+    kept, rest = few_label_subset(labels, rows, 4, 3, seed=0)
+    assert np.bincount(labels[kept]).tolist() == [4, 4, 4]
+    assert len(rest) == 18 and not set(kept) & set(rest)
+    again, _ = few_label_subset(labels, rows, 4, 3, seed=0)
+    assert np.array_equal(kept, again)
+
+
+def test_dev_split_moves_whole_subjects() -> None:
+    split = np.array(["train"] * 20 + ["test"] * 4)
+    subject = np.array([f"p{i % 5}" for i in range(24)])
+    labels = np.zeros(24, np.int64)
+    out = carve_dev_split(split, labels, subject, 0.4, seed=0)
+    val_subjects = set(subject[out == "val"])
+    assert len(val_subjects) == 2
+    assert not val_subjects & set(subject[out == "train"])
+    assert (out[20:] == "test").all()
+
+
+def test_subject_folds_are_subject_independent() -> None:
+    subject = np.array([f"p{i % 10}" for i in range(60)])
+    labels = np.arange(60) % 3
+    folds = subject_folds(labels, subject, 5, seed=0)
+    assert set(folds.tolist()) == set(range(5))
+    for person in np.unique(subject):
+        assert len(set(folds[subject == person])) == 1
+
+
+def test_image_grid_layout() -> None:
+    imgs = np.full((5, 4, 4), 200, np.uint8)
+    grid = image_grid(imgs, columns=3, pad=1)
+    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1)
+    assert grid[1, 1] == 200 and grid[0, 0] == 0
+
+
+# ------------------------------------------------------------------ the loop and the guard
+
+
+def test_fast_dev_run_semi_supervised_loop_on_cpu(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lab, unl = tiny_inputs
+    params = stage.PretrainGanParams(
+        size=SIZE, **TINY, batch_size=8, labeled_batch_size=8, fast_dev_run=True
+    )
+    result = stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
+    assert not result.up_to_date
+    preds = load_predictions(tmp_path / "p.h5")
+    assert preds.probs.shape == (48, 3) and preds.modality == "face"
+    assert np.allclose(preds.probs.sum(1), 1.0, atol=1e-5)
+
+
+def test_training_learns_and_writes_both_networks(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lab, unl = tiny_inputs
+    params = stage.PretrainGanParams(
+        size=SIZE,
+        **TINY,
+        batch_size=16,
+        labeled_batch_size=16,
+        epochs=3,
+        schedule="mixed",
+        lr_d=2e-3,
+        dev_fraction=0.2,
+    )
+    model, preds_path = tmp_path / "m.h5", tmp_path / "p.h5"
+    result = stage.run(params, lab, [unl], model, preds_path)
+    assert result.summary["epochs"] == 3
+    assert result.summary["train_accuracy"] > 0.5  # three bright bands are easy
+    with open_artifact(model, "model") as art:
+        assert art.attrs["architecture"] == "dcgan_d"
+        assert art.h5["generator"].attrs["architecture"] == "dcgan_g"
+        assert len(read_group(art, "history")["d_loss"]) == 3
+        grids = art.column("samples/grids")
+        assert grids.shape[0] == 3
+    pngs = sorted((tmp_path / "m-samples").glob("epoch_*.png"))
+    assert [p.name for p in pngs] == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    preds = load_predictions(preds_path)
+    assert (preds.split == "val").sum() > 0
+    # cached: the same call is up to date
+    assert stage.run(params, lab, [unl], model, preds_path).up_to_date
+
+
+def test_discriminator_from_artifact_reproduces_predictions(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lab, unl = tiny_inputs
+    params = stage.PretrainGanParams(
+        size=SIZE, **TINY, batch_size=16, labeled_batch_size=16, epochs=1
+    )
+    stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
+    with open_artifact(tmp_path / "m.h5", "model") as art:
+        d = build_model(art.attrs["architecture"], **art.attrs["model_kwargs"])
+        d.load_state_dict(read_state_dict(art))
+    with open_artifact(lab, "faces") as art:
+        x = torch.from_numpy(to_unit_range(art.column("images")))
+    probs = predict_probs(d, x)
+    assert np.array_equal(probs, load_predictions(tmp_path / "p.h5").probs)
+
+
+def test_folds_give_out_of_fold_predictions(tiny_inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    lab, unl = tiny_inputs
+    params = stage.PretrainGanParams(
+        size=SIZE, **TINY, batch_size=16, labeled_batch_size=16, epochs=1, folds=2
+    )
+    result = stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
+    preds = load_predictions(tmp_path / "p.h5")
+    assert set(preds.fold.tolist()) == {0, 1}
+    for fold in range(2):
+        assert (
+            len(set(preds.subject[preds.fold == fold]) & set(preds.subject[preds.fold != fold]))
+            == 0
+        )
+    assert len(result.summary["fold_accuracy"]) == 2
+
+
+def test_supervised_only_baseline_needs_no_unlabelled(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lab, _ = tiny_inputs
+    params = stage.PretrainGanParams(
+        size=SIZE, **TINY, labeled_batch_size=8, epochs=2, schedule="supervised-only"
+    )
+    result = stage.run(params, lab, [], tmp_path / "m.h5", tmp_path / "p.h5")
+    assert result.summary["unlabeled"] == 0
+    with open_artifact(tmp_path / "m.h5", "model") as art:
+        assert "samples" not in art.h5
+
+
+def test_nan_loss_stops_training_without_artifact(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab, unl = tiny_inputs
+    monkeypatch.setattr(gan_losses, "feature_matching_loss", lambda r, f: f.mean() * float("nan"))
+    params = stage.PretrainGanParams(size=SIZE, **TINY, batch_size=8, labeled_batch_size=8)
+    with pytest.raises(TrainingError, match="generator loss became nan"):
+        stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
+    assert not (tmp_path / "m.h5").exists() and not (tmp_path / "p.h5").exists()
+    assert not list(tmp_path.glob(".*tmp-*"))
+
+
+def test_collapse_guard_fires_after_patience() -> None:
+    g = build_model("dcgan_g", latent_dim=4, output_size=16, widths=[4, 2])
+    d = build_model("dcgan_d", in_channels=1, input_size=16, n_classes=2, widths=[2, 4])
+    gan = SemiSupervisedGan(g, d, nz=4, collapse_patience=3)
+    gan._watch_collapse(1e-5)
+    gan._watch_collapse(1e-5)
+    gan._watch_collapse(0.5)  # a healthy step resets the count
+    gan._watch_collapse(1e-5)
+    gan._watch_collapse(1e-5)
+    with pytest.raises(TrainingError, match="collapse"):
+        gan._watch_collapse(1e-5)
+
+
+def test_params_are_validated() -> None:
+    from emocli.errors import ParamsError
+
+    with pytest.raises(ParamsError, match="multiple"):
+        stage.PretrainGanParams(size=40)
+    with pytest.raises(ParamsError, match="g-loss"):
+        stage.PretrainGanParams(g_loss="wasserstein")
+
+
+def test_cli_writes_default_outputs(tiny_inputs: tuple[Path, Path], workdir: Path) -> None:
+    lab, unl = tiny_inputs
+    args = ["pretrain-gan", str(lab), "-u", str(unl), "--size", "32", "--epochs", "1"]
+    args += ["--d-widths", "8,16,32", "--g-widths", "32,16,8", "--nz", "16", "--batch-size", "16"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert (workdir / "models" / "lab-gan.h5").is_file()
+    assert (workdir / "predictions" / "lab-gan.h5").is_file()
+    assert "test" in res.output and "accuracy" in res.output
+    bad = CliRunner().invoke(app, ["pretrain-gan", str(lab), "--g-loss", "nope"])
+    assert bad.exit_code != 0 and "g-loss" in bad.output
