@@ -332,14 +332,14 @@ def normalise_each(spectrograms: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class NormStats:
-    """Global normalisation statistics: ``mean`` and ``std``, shape () or (n_mels,)."""
+    """Global normalisation statistics: ``mean`` and ``std``, shape (1,) (one scalar) or (n_mels,)."""
 
     mean: np.ndarray
     std: np.ndarray
 
     @classmethod
     def identity(cls) -> NormStats:
-        return cls(np.zeros((), np.float32), np.ones((), np.float32))
+        return cls(np.zeros(1, np.float32), np.ones(1, np.float32))
 
 
 class MomentAccumulator:
@@ -371,7 +371,7 @@ class MomentAccumulator:
             count, total, squares = float(self.count), self.total, self.squares
         else:
             count = float(self.count * self.total.size)
-            total, squares = np.array(self.total.sum()), np.array(self.squares.sum())
+            total, squares = self.total.sum(keepdims=True), self.squares.sum(keepdims=True)
         mean = total / count
         var = np.maximum(squares / count - mean**2, 0.0)
         std = np.maximum(np.sqrt(var), STD_FLOOR)
@@ -379,11 +379,9 @@ class MomentAccumulator:
 
 
 def apply_stats(spectrograms: np.ndarray, stats: NormStats) -> np.ndarray:
-    """(..., n_mels, T) -> ``(x - mean) / std`` with band statistics broadcast over time."""
-    mean = np.asarray(stats.mean, dtype=np.float32)
-    std = np.asarray(stats.std, dtype=np.float32)
-    if mean.ndim == 1:
-        mean, std = mean[:, None], std[:, None]
+    """(..., n_mels, T) -> ``(x - mean) / std``, statistics broadcast over time (and bands)."""
+    mean = np.asarray(stats.mean, dtype=np.float32).reshape(-1, 1)
+    std = np.asarray(stats.std, dtype=np.float32).reshape(-1, 1)
     return ((spectrograms - mean) / std).astype(np.float32)
 
 

@@ -292,10 +292,17 @@ def test_bad_inputs_are_rejected_with_reasons_or_processed(tmp_path: Path) -> No
     result = run(ExtractAudioParams(format="folder", workers=1), tmp_path / "bad", out)
     with open_artifact(out, "audio") as art:
         rejects = read_group(art, "rejects")
-        reasons = {Path(i).name: r for i, r in zip(rejects["sample_id"], rejects["reason"])}
-        kept = {Path(i).name: n for i, n in zip(art.column("sample_id"), art.column("length"))}
+        reasons = {
+            Path(i).name: r for i, r in zip(rejects["sample_id"], rejects["reason"], strict=True)
+        }
+        kept = {
+            Path(i).name: n
+            for i, n in zip(art.column("sample_id"), art.column("length"), strict=True)
+        }
         data = art.column("waveforms/data")
-        offsets = dict(zip([Path(i).name for i in art.column("sample_id")], art.column("offset")))
+        offsets = dict(
+            zip([Path(i).name for i in art.column("sample_id")], art.column("offset"), strict=True)
+        )
     for stem, outcome in expected.items():
         if outcome == "kept":
             assert stem in kept, stem

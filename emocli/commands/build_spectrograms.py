@@ -36,7 +36,12 @@ def command(
     n_fft: Annotated[
         int, typer.Option("--n-fft", help="FFT size, samples (0 = the frame length).")
     ] = 0,
-    window: Annotated[str, typer.Option("--window", help="Window (a scipy name).")] = "hamming",
+    window: Annotated[
+        str,
+        typer.Option(
+            "--window", help="Analysis window: hamming | hann | blackman | bartlett | boxcar."
+        ),
+    ] = "hamming",
     n_mels: Annotated[int, typer.Option("--n-mels", help="Mel filter banks.")] = 40,
     fmin: Annotated[float, typer.Option("--fmin", help="Lowest mel frequency, Hz.")] = 0.0,
     fmax: Annotated[
