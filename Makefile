@@ -70,3 +70,29 @@ demo: $(DEMO_DATA)/.done ## Set up, generate the demo data and run every stage o
 clean: ## Remove the demo data, the workspace and caches (keeps .venv)
 	rm -rf $(DEMO_DATA) $(DEMO_WORK) .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+# ---------------------------------------------------------------- recipes: thesis fusion
+
+# The thesis's own AFEW predictions (docs/results.md, section "fusion").
+THESIS_PREDICTIONS ?= $(DATASETS)/afew_thesis_predictions
+THESIS_WORK ?= bench-work/thesis-fusion
+THESIS_CSVS := audio_vgg16_spectrogram_images video_vgg16_sfew_frames video_vgg16_afew_frames
+THESIS_EMOCLI = $(EMOCLI) $(1) --workdir $(THESIS_WORK)
+THESIS_PRED := $(THESIS_WORK)/predictions
+
+.PHONY: thesis-fusion
+thesis-fusion: $(STAMP) ## Reproduce the thesis's AFEW fusion figures from its own predictions
+	@if [ ! -d "$(THESIS_PREDICTIONS)" ]; then echo "thesis-fusion: $(THESIS_PREDICTIONS) not found, skipping"; exit 0; fi
+	for name in $(THESIS_CSVS); do \
+	  $(call THESIS_EMOCLI,import-predictions $(THESIS_PREDICTIONS)/$$name.csv --labels $(THESIS_PREDICTIONS)/labels.csv); \
+	done
+	$(call THESIS_EMOCLI,evaluate $(foreach n,$(THESIS_CSVS),$(THESIS_PRED)/$(n).h5) --split val -o $(THESIS_WORK)/reports/single)
+	for video in sfew afew; do for method in mean weighted svm mlp; do \
+	  $(call THESIS_EMOCLI,fuse $(THESIS_PRED)/video_vgg16_$${video}_frames.h5 $(THESIS_PRED)/audio_vgg16_spectrogram_images.h5 \
+	    --method $$method -o $(THESIS_PRED)/fused-$$video-$$method.h5 --model-output $(THESIS_WORK)/models/fuser-$$video-$$method.h5); \
+	done; done
+	$(call THESIS_EMOCLI,fuse $(THESIS_PRED)/video_vgg16_sfew_frames.h5 $(THESIS_PRED)/audio_vgg16_spectrogram_images.h5 \
+	  --method svm --svm-c 1 --svm-gamma 0.1 -o $(THESIS_PRED)/fused-sfew-svm-thesis.h5 --model-output $(THESIS_WORK)/models/fuser-sfew-svm-thesis.h5)
+	$(call THESIS_EMOCLI,evaluate $(foreach m,mean weighted svm mlp svm-thesis,$(THESIS_PRED)/fused-sfew-$(m).h5) \
+	  $(foreach m,mean weighted svm mlp,$(THESIS_PRED)/fused-afew-$(m).h5) --split val -o $(THESIS_WORK)/reports/fused)
+	@echo "reports: $(THESIS_WORK)/reports/single/report.md $(THESIS_WORK)/reports/fused/report.md"

@@ -99,7 +99,7 @@ def command(
         typer.Option(
             "--output",
             "-o",
-            help="Report folder [default: <workdir>/reports/<input names>/].",
+            help="Report folder \\[default: <workdir>/reports/<input names>/].",
             show_default=False,
         ),
     ] = None,

@@ -15,7 +15,7 @@ def command(
     inputs: Annotated[
         Optional[list[Path]],  # noqa: UP045 - typer needs Optional on Python 3.10
         typer.Argument(
-            help="Predictions artifacts (e.g. video and audio) [default: the face/video and the "
+            help="Predictions artifacts (e.g. video and audio) \\[default: the face/video and the "
             "audio artifact in <workdir>/predictions/].",
             show_default=False,
         ),
@@ -25,7 +25,7 @@ def command(
         typer.Option(
             "--method",
             "-m",
-            help="mean | weighted | svm | mlp [default: mean, or the --fuser's method].",
+            help="mean | weighted | svm | mlp \\[default: mean, or the --fuser's method].",
             show_default=False,
         ),
     ] = None,
@@ -57,11 +57,23 @@ def command(
         int, typer.Option("--cv-folds", min=2, help="Folds of the cross-validation.")
     ] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of folds, SVM and MLP.")] = 0,
+    svm_c: Annotated[
+        Optional[list[float]],  # noqa: UP045
+        typer.Option(
+            "--svm-c", help="SVM C values to search (repeat) \\[default: 0.01 0.1 1 10 100]."
+        ),
+    ] = None,
+    svm_gamma: Annotated[
+        Optional[list[float]],  # noqa: UP045
+        typer.Option(
+            "--svm-gamma", help="SVM gamma values to search (repeat) \\[default: 0.001 0.01 0.1 1]."
+        ),
+    ] = None,
     model_output: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
             "--model-output",
-            help="Where a trained fuser goes [default: <workdir>/models/fuser-<method>.h5].",
+            help="Where a trained fuser goes \\[default: <workdir>/models/fuser-<method>.h5].",
             show_default=False,
         ),
     ] = None,
@@ -89,8 +101,11 @@ def command(
             stored = read_fuser(fuser).fuser.method
             chosen = chosen or stored
         chosen = (chosen or "mean").lower()
+        defaults = stage.FuseParams()
         params = stage.FuseParams(
             method=chosen,
+            svm_c=tuple(svm_c or defaults.svm_c),
+            svm_gamma=tuple(svm_gamma or defaults.svm_gamma),
             missing=missing,
             reduce=reduce,
             train_split=train_split,

@@ -35,7 +35,7 @@ def command(
         Optional[str],  # noqa: UP045
         typer.Option(
             "--modality",
-            help="face, video, audio ... [default: audio if the file name contains 'audio', "
+            help="face, video, audio ... \\[default: audio if the file name contains 'audio', "
             "else video].",
             show_default=False,
         ),
@@ -56,8 +56,7 @@ def command(
     workdir: Workdir = None,
     force: Force = False,
 ) -> None:
-    """Import per-sample class probabilities from a CSV, so emocli can fuse and evaluate models
-    it did not train.
+    """Import another system's per-sample class probabilities (CSV) to fuse and evaluate them.
 
     Example: emocli import-predictions audio_vgg16.csv --labels labels.csv
     """
