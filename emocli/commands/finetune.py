@@ -1,14 +1,291 @@
-"""`emocli finetune` (not implemented yet: issue #5)."""
+"""`emocli finetune`: train a classifier on faces or spectrograms, with transfer learning."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-from emocli.commands.common import not_implemented
+from emocli.commands.common import Force, Output, Workdir, Workers
 
-CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+_TRAIN = "Training"
+_TRANSFER = "Model and transfer"
+_DATA = "Data and splits"
+_HW = "Hardware"
 
 
-def command(ctx: typer.Context) -> None:
-    """Not implemented yet."""
-    not_implemented("finetune", "#5")
+def command(
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="A faces (preprocess-faces) or spectrograms (build-spectrograms) artifact.",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="Architecture: vgg16, vgg_m_2048, squeezenet1_1, dcgan_d, static_cnn, "
+            "audio_urbansound, audio_fayek, resnet_small. auto = the --init artifact's, else vgg16.",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = "auto",
+    model_kwargs: Annotated[
+        str,
+        typer.Option(
+            "--model-kwargs",
+            help='Extra constructor arguments as JSON, e.g. \'{"head": "torchvision"}\'.',
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = "{}",
+    init: Annotated[
+        str,
+        typer.Option(
+            "--init",
+            help="none | imagenet:PATH (a local torchvision .pth) | MODEL.h5 (an earlier finetune "
+            "or pretrain-gan model: every layer but the classifier is transferred).",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = "none",
+    freeze: Annotated[
+        str,
+        typer.Option(
+            "--freeze",
+            help="none | base (feature extraction) | all-but-last-N (the thesis: all-but-last-2).",
+            rich_help_panel=_TRANSFER,
+        ),
+    ] = "none",
+    optimizer: Annotated[
+        str,
+        typer.Option("--optimizer", help="sgd | adam | adamw | rmsprop.", rich_help_panel=_TRAIN),
+    ] = "adam",
+    lr: Annotated[
+        float, typer.Option("--lr", help="(Peak) learning rate.", rich_help_panel=_TRAIN)
+    ] = 1e-4,
+    weight_decay: Annotated[
+        float, typer.Option("--weight-decay", help="Weight decay.", rich_help_panel=_TRAIN)
+    ] = 0.0,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            "--scheduler", help="none | onecycle | cosine | plateau.", rich_help_panel=_TRAIN
+        ),
+    ] = "none",
+    label_smoothing: Annotated[
+        float, typer.Option("--label-smoothing", help="Label smoothing.", rich_help_panel=_TRAIN)
+    ] = 0.0,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", "-b", help="Batch size.", rich_help_panel=_TRAIN)
+    ] = 32,
+    epochs: Annotated[
+        int, typer.Option("--epochs", help="Most epochs.", rich_help_panel=_TRAIN)
+    ] = 30,
+    patience: Annotated[
+        int,
+        typer.Option(
+            "--patience",
+            help="Stop after this many epochs without improvement on the validation split (0 = off).",
+            rich_help_panel=_TRAIN,
+        ),
+    ] = 5,
+    monitor: Annotated[
+        str,
+        typer.Option(
+            "--monitor",
+            help="val_loss | val_accuracy: early stopping and best-epoch selection.",
+            rich_help_panel=_TRAIN,
+        ),
+    ] = "val_loss",
+    augment: Annotated[
+        str,
+        typer.Option(
+            "--augment",
+            help="auto (spec for faces, none for spectrograms) | spec (brightness 0.5-1, shear "
+            "0.2, zoom 0.1, flip) | strong | none.",
+            rich_help_panel=_TRAIN,
+        ),
+    ] = "auto",
+    class_weights: Annotated[
+        str,
+        typer.Option("--class-weights", help="none | balanced.", rich_help_panel=_TRAIN),
+    ] = "none",
+    tta: Annotated[
+        str,
+        typer.Option(
+            "--tta", help="none | flip (average with the mirror image).", rich_help_panel=_TRAIN
+        ),
+    ] = "none",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.", rich_help_panel=_TRAIN)] = 0,
+    input_column: Annotated[
+        str,
+        typer.Option(
+            "--input-column",
+            help="auto | images | features (spectrograms: features for audio_* models, else the "
+            "rendered images when present).",
+            rich_help_panel=_DATA,
+        ),
+    ] = "auto",
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            "--val-fraction",
+            help="Without a val split: hold out this share of train, by subject/clip (0 = none).",
+            rich_help_panel=_DATA,
+        ),
+    ] = 0.1,
+    group_by: Annotated[
+        str,
+        typer.Option(
+            "--group-by",
+            help="Grouping for held-out rows and folds: auto (subject, else group, else clip_id) "
+            "| subject | group | clip_id | none.",
+            rich_help_panel=_DATA,
+        ),
+    ] = "auto",
+    folds: Annotated[
+        int,
+        typer.Option(
+            "--folds", help="K-fold cross-validation by group (0 = off).", rich_help_panel=_DATA
+        ),
+    ] = 0,
+    fold: Annotated[
+        int,
+        typer.Option(
+            "--fold", help="Run only this fold (0-based; -1 = all).", rich_help_panel=_DATA
+        ),
+    ] = -1,
+    predict_on: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option(
+            "--predict-on",
+            help="Predict this artifact instead of the input's splits.",
+            rich_help_panel=_DATA,
+        ),
+    ] = None,
+    accelerator: Annotated[
+        str,
+        typer.Option(
+            "--accelerator",
+            help="Lightning accelerator: auto | cpu | gpu | mps.",
+            rich_help_panel=_HW,
+        ),
+    ] = "auto",
+    devices: Annotated[
+        str,
+        typer.Option(
+            "--devices",
+            help="Lightning devices: auto, a count or a list (0,1).",
+            rich_help_panel=_HW,
+        ),
+    ] = "auto",
+    strategy: Annotated[
+        str,
+        typer.Option("--strategy", help="Lightning strategy (auto, ddp ...).", rich_help_panel=_HW),
+    ] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision", help="32-true | 16-mixed | bf16-mixed | 64-true.", rich_help_panel=_HW
+        ),
+    ] = "32-true",
+    threads: Annotated[
+        int,
+        typer.Option(
+            "--threads", help="CPU threads for torch (0 = torch's default).", rich_help_panel=_HW
+        ),
+    ] = 0,
+    max_memory_mb: Annotated[
+        int,
+        typer.Option(
+            "--max-memory-mb",
+            help="Load the input into memory up to this size; larger inputs are read lazily.",
+            rich_help_panel=_HW,
+        ),
+    ] = 4096,
+    output: Output = None,
+    predictions: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--predictions",
+            help="Predictions artifact path [default: <workdir>/predictions/<input>-<model>.h5].",
+        ),
+    ] = None,
+    workdir: Workdir = None,
+    workers: Workers = 0,
+    force: Force = False,
+) -> None:
+    """Train a classifier on a faces or spectrograms artifact (transfer learning, k-fold);
+    write a model artifact and its predictions.
+
+    Example: emocli finetune emocli-work/faces/ckplus48.h5 --model resnet_small --folds 5
+    """
+    from emocli.console import console, execute, is_interactive, print_result
+    from emocli.progress import ProgressHook
+    from emocli.stage import StageResult
+    from emocli.workspace import resolve_workspace
+    from stages import finetune as stage
+
+    workspace = resolve_workspace(workdir)
+
+    def action(progress: ProgressHook) -> StageResult:
+        params = stage.FinetuneParams(
+            model=model,
+            model_kwargs=model_kwargs,
+            init=init,
+            freeze=freeze,
+            input_column=input_column,
+            augment=augment,
+            class_weights=class_weights,
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            scheduler=scheduler,
+            label_smoothing=label_smoothing,
+            batch_size=batch_size,
+            epochs=epochs,
+            patience=patience,
+            monitor=monitor,
+            val_fraction=val_fraction,
+            group_by=group_by,
+            folds=folds,
+            fold=fold,
+            tta=tta,
+            predict_on=str(predict_on) if predict_on else "",
+            precision=precision,
+            seed=seed,
+            accelerator=accelerator,
+            devices=devices,
+            strategy=strategy,
+            workers=workers,
+            threads=threads,
+            max_memory_mb=max_memory_mb,
+            progress_bar=False,
+        )
+        name = model if model != "auto" else Path(init).stem if init.endswith(".h5") else "vgg16"
+        suffix = f"-{name}" + (f"-fold{fold}" if fold >= 0 else "")
+        model_out = output or workspace.default_output("model", input, suffix)
+        pred_source = predict_on or input
+        pred_out = predictions or workspace.default_output("predictions", pred_source, suffix)
+        return stage.run(params, input, model_out, pred_out, force=force, progress=progress)
+
+    _ = is_interactive
+    result = execute(action)
+    if result.summary.get("distributed_rank"):
+        return  # a DDP worker process: rank 0 reports
+    print_result(result)
+    s = result.summary
+    if "cv_accuracy_mean" in s:
+        console.print(
+            f"{s['model']}: {len(s['fold_accuracy'])}-fold accuracy "
+            f"{100 * s['cv_accuracy_mean']:.2f} % ± {100 * s['cv_accuracy_std']:.2f} "
+            f"(folds: {', '.join(f'{100 * a:.1f}' for a in s['fold_accuracy'])}; by {s['group_by']})"
+        )
+    elif s.get("accuracy"):
+        parts = ", ".join(f"{k} {100 * v:.2f} %" for k, v in s["accuracy"].items())
+        console.print(
+            f"{s['model']}: accuracy {parts} (train {s['train']}, val {s['val']}, "
+            f"best epoch {s['best_epoch']}, {s['train_seconds']} s)"
+        )

@@ -1,0 +1,142 @@
+"""The DCGAN of Radford et al. (2016): a discriminator that classifies, and a generator.
+
+Both follow the paper's rules: strided (transposed) convolutions instead of pooling, batch
+norm everywhere but the discriminator's input and the generator's output layer, LeakyReLU 0.2
+in the discriminator, ReLU and a final tanh in the generator, no fully connected hidden
+layers, weights drawn from N(0, 0.02).
+
+:class:`DCGANDiscriminator` ends in ``n_classes`` logits (Salimans et al. 2016: K real
+classes; the "fake" probability comes from the log-sum-exp of the logits), so it serves both
+``pretrain-gan`` and ``finetune --model dcgan_d``. :meth:`DCGANDiscriminator.forward_features`
+exposes the last feature map (flattened) for feature matching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from emocli.models.base import EmotionNet, check_min_size, flat_features
+
+#: Channels of the discriminator's strided convolutions (64x64 input -> 4x4 map).
+DISCRIMINATOR_WIDTHS: tuple[int, ...] = (64, 128, 256, 512)
+#: Channels of the generator's transposed convolutions, from the 4x4 projection upwards.
+GENERATOR_WIDTHS: tuple[int, ...] = (512, 256, 128, 64)
+#: Length of the generator's noise vector.
+LATENT_DIM = 100
+#: Negative slope of the discriminator's LeakyReLU.
+LEAKY_SLOPE = 0.2
+#: Kernel, stride and padding of every strided convolution: each halves (doubles) the size.
+KERNEL, STRIDE, PADDING = 4, 2, 1
+
+
+def dcgan_init(model: nn.Module) -> None:
+    """Radford et al.'s initialisation: conv weights N(0, 0.02), batch-norm scales N(1, 0.02)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class DCGANDiscriminator(EmotionNet):
+    """``x : (B, in_channels, H, W)`` -> logits ``(B, n_classes)``.
+
+    Each width adds a 4x4 convolution of stride 2 (halving H and W): 64x64 with the default
+    four widths ends in a 512 x 4 x 4 map, flattened into the linear classifier.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 1,
+        input_size: int | Sequence[int] = 64,
+        n_classes: int = 7,
+        widths: Sequence[int] = DISCRIMINATOR_WIDTHS,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__(in_channels, input_size, n_classes)
+        self.widths = tuple(int(w) for w in widths)
+        if not self.widths:
+            raise ValueError("dcgan_d needs at least one width")
+        check_min_size("dcgan_d", self.input_size, 2 ** len(self.widths))
+        blocks: list[nn.Module] = []
+        channels = in_channels
+        for i, width in enumerate(self.widths):
+            layers: list[nn.Module] = [
+                nn.Conv2d(channels, width, KERNEL, STRIDE, PADDING, bias=i == 0)
+            ]
+            if i > 0:
+                layers.append(nn.BatchNorm2d(width))
+            layers.append(nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+            blocks.append(nn.Sequential(*layers))
+            channels = width
+        self.features = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(dropout)
+        self.n_features = flat_features(self.features, in_channels, self.input_size)
+        self.classifier = nn.Linear(self.n_features, n_classes)
+        dcgan_init(self)
+
+    def base_blocks(self) -> list[nn.Module]:
+        return list(self.features)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map, flattened: ``(B, n_features)``."""
+        return torch.flatten(self.features(x), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(self.forward_features(x)))
+
+
+class DCGANGenerator(nn.Module):
+    """``z : (B, latent_dim)`` (or ``(B, latent_dim, 1, 1)``) -> images ``(B, out_channels, S, S)``
+    in [-1, 1], S = ``output_size``.
+
+    The noise is projected to a ``widths[0]`` x s x s map (s = S / 2**len(widths)); each width
+    after the first, and the output layer, double the size with a 4x4 transposed convolution.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = LATENT_DIM,
+        out_channels: int = 1,
+        output_size: int = 64,
+        widths: Sequence[int] = GENERATOR_WIDTHS,
+    ) -> None:
+        super().__init__()
+        self.widths = tuple(int(w) for w in widths)
+        self.latent_dim = int(latent_dim)
+        self.out_channels = int(out_channels)
+        self.output_size = int(output_size)
+        factor = 2 ** len(self.widths)
+        if not self.widths or output_size % factor or output_size < factor:
+            raise ValueError(
+                f"dcgan_g: output_size {output_size} must be a multiple of 2**len(widths) = {factor}"
+            )
+        start = output_size // factor
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, self.widths[0], start, 1, 0, bias=False),
+            nn.BatchNorm2d(self.widths[0]),
+            nn.ReLU(inplace=True),
+        ]
+        for previous, width in zip(self.widths, self.widths[1:], strict=False):
+            layers += [
+                nn.ConvTranspose2d(previous, width, KERNEL, STRIDE, PADDING, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
+        layers += [
+            nn.ConvTranspose2d(self.widths[-1], out_channels, KERNEL, STRIDE, PADDING, bias=False),
+            nn.Tanh(),
+        ]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() == 2:
+            z = z[:, :, None, None]
+        return self.net(z)

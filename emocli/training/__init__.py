@@ -1,0 +1,1 @@
+"""Training building blocks: data modules, LightningModules, trainers and model stores."""

@@ -1,0 +1,139 @@
+"""Data augmentation on whole batches of tensors (CPU or GPU), before normalisation.
+
+SPEC's defaults reproduce the thesis's Keras ``ImageDataGenerator``: brightness factor in
+[0.5, 1.0], shear 0.2, zoom 0.1, horizontal flip. Keras takes the shear in degrees since
+2.2 (making 0.2 a no-op) but in radians before; emocli uses radians (an 11-degree shear),
+the intent of the setting. ``strong`` adds rotation, translation, contrast and random erasing
+(used by emocli's own FER2013 recipe). Spectrograms get none: flipping time or shearing
+frequency changes what they say.
+
+Every transform samples its parameters per image from ``torch`` (seeded by the trainer), in a
+handful of vectorised operations per batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+#: Names accepted by ``--augment``.
+PRESETS = ("spec", "strong", "none")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random transforms (all off when zero / (1, 1) / False).
+
+    brightness : multiplicative factor range on [0, 1] pixels (Keras ``brightness_range``);
+    shear : max shear angle, radians; zoom : max relative zoom (0.1 -> 0.9 .. 1.1);
+    hflip : mirror half the images; rotation : max angle, degrees; shift : max translation,
+    fraction of the side; contrast : factor range around each image's mean;
+    erase : probability of blanking one random rectangle (2 - 20 % of the area).
+    """
+
+    brightness: tuple[float, float] = (0.5, 1.0)
+    shear: float = 0.2
+    zoom: float = 0.1
+    hflip: bool = True
+    rotation: float = 0.0
+    shift: float = 0.0
+    contrast: tuple[float, float] = (1.0, 1.0)
+    erase: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def geometric(self) -> bool:
+        return bool(self.shear or self.zoom or self.hflip or self.rotation or self.shift)
+
+
+def preset(name: str) -> AugmentConfig | None:
+    """The configuration called ``name`` (``spec``, ``strong``) or ``None`` for ``none``."""
+    if name == "none":
+        return None
+    if name == "spec":
+        return AugmentConfig()
+    if name == "strong":
+        return AugmentConfig(
+            brightness=(0.6, 1.2),
+            shear=0.15,
+            zoom=0.15,
+            hflip=True,
+            rotation=12.0,
+            shift=0.1,
+            contrast=(0.7, 1.3),
+            erase=0.4,
+        )
+    raise ValueError(f"unknown augmentation preset {name!r}; choose one of {', '.join(PRESETS)}")
+
+
+def _uniform(n: int, low: float, high: float, ref: torch.Tensor) -> torch.Tensor:
+    return torch.rand(n, device=ref.device, dtype=ref.dtype) * (high - low) + low
+
+
+def _affine(x: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
+    n = x.shape[0]
+    zero = torch.zeros(n, device=x.device, dtype=x.dtype)
+    angle = _uniform(n, -1, 1, x) * math.radians(cfg.rotation) if cfg.rotation else zero
+    shear = _uniform(n, -cfg.shear, cfg.shear, x) if cfg.shear else zero
+    zoom = _uniform(n, 1 - cfg.zoom, 1 + cfg.zoom, x) if cfg.zoom else zero + 1
+    tx = _uniform(n, -2 * cfg.shift, 2 * cfg.shift, x) if cfg.shift else zero
+    ty = _uniform(n, -2 * cfg.shift, 2 * cfg.shift, x) if cfg.shift else zero
+    flip = (
+        torch.where(torch.rand(n, device=x.device) < 0.5, -1.0, 1.0).to(x.dtype)
+        if cfg.hflip
+        else zero + 1
+    )
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # output -> input coordinates: rotation @ shear (Keras: [[1, -sin s], [0, cos s]]) * zoom
+    a = cos * zoom
+    b = (-cos * torch.sin(shear) - sin * torch.cos(shear)) * zoom
+    c = sin * zoom
+    d = (-sin * torch.sin(shear) + cos * torch.cos(shear)) * zoom
+    theta = torch.stack([torch.stack([a * flip, b, tx], 1), torch.stack([c * flip, d, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _erase(x: torch.Tensor, probability: float) -> torch.Tensor:
+    n, _, h, w = x.shape
+    area = _uniform(n, 0.02, 0.2, x)
+    aspect = torch.exp(_uniform(n, math.log(0.3), math.log(3.3), x))
+    eh = (torch.sqrt(area * aspect) * h).clamp(1, h)
+    ew = (torch.sqrt(area / aspect) * w).clamp(1, w)
+    top = torch.rand(n, device=x.device, dtype=x.dtype) * (h - eh)
+    left = torch.rand(n, device=x.device, dtype=x.dtype) * (w - ew)
+    rows = torch.arange(h, device=x.device, dtype=x.dtype)[None, :, None]
+    cols = torch.arange(w, device=x.device, dtype=x.dtype)[None, None, :]
+    inside = (
+        (rows >= top[:, None, None])
+        & (rows < (top + eh)[:, None, None])
+        & (cols >= left[:, None, None])
+        & (cols < (left + ew)[:, None, None])
+    )
+    chosen = torch.rand(n, device=x.device) < probability
+    mask = (inside & chosen[:, None, None])[:, None]
+    fill = x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x)
+    return torch.where(mask, fill, x)
+
+
+def augment_batch(x: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
+    """Randomly transform a batch ``x : (B, C, H, W)`` float in [0, 1]; same shape back."""
+    if cfg.geometric:
+        x = _affine(x, cfg)
+    low, high = cfg.brightness
+    if (low, high) != (1.0, 1.0):
+        x = (x * _uniform(x.shape[0], low, high, x)[:, None, None, None]).clamp(0, 1)
+    low, high = cfg.contrast
+    if (low, high) != (1.0, 1.0):
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        factor = _uniform(x.shape[0], low, high, x)[:, None, None, None]
+        x = ((x - mean) * factor + mean).clamp(0, 1)
+    if cfg.erase > 0:
+        x = _erase(x, cfg.erase)
+    return x

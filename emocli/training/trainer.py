@@ -1,0 +1,323 @@
+"""Building and running the Lightning Trainer: callbacks, CSV history, NaN guard, best weights.
+
+:func:`fit` trains a :class:`~emocli.training.module.ClassifierModule` and returns its per-epoch
+history (parsed from Lightning's CSV logger), restoring the weights of the best validation
+epoch. A non-finite loss stops training with :class:`~emocli.errors.TrainingError`, so the
+stage writes no artifact. ``accelerator``, ``devices``, ``precision`` and ``strategy`` pass
+straight to Lightning: the same call trains on a CPU, a GPU or several (DDP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import math
+import signal
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, EarlyStopping, RichProgressBar
+from pytorch_lightning.loggers import CSVLogger
+
+from emocli.errors import TrainingError
+from emocli.progress import ProgressHook, no_progress
+from emocli.training.datamodule import HDF5DataModule, RowsDataset, RowSource, make_loader
+from emocli.training.module import ClassifierModule, flip_tta
+
+#: Metrics whose larger values are better (the others are minimised).
+MAXIMISED = ("val_accuracy", "train_accuracy")
+#: Lightning's loggers, silenced to warnings while emocli trains (library code never prints).
+_LIGHTNING_LOGGERS = (
+    "pytorch_lightning",
+    "lightning.pytorch",
+    "lightning.fabric",
+    "lightning_fabric",
+)
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """What the Lightning Trainer is built from.
+
+    patience : epochs without improvement of ``monitor`` before stopping (0 = never stop
+    early); devices : ``"auto"``, a count (``"2"``) or a list (``"0,1"``).
+    """
+
+    max_epochs: int
+    accelerator: str = "auto"
+    devices: str = "auto"
+    strategy: str = "auto"
+    precision: str = "32-true"
+    patience: int = 0
+    monitor: str = "val_loss"
+    progress_bar: bool = False
+    fast_dev_run: bool = False
+    deterministic: bool = True
+
+
+@dataclass
+class FitResult:
+    """history : ``{metric: (E,) float64}`` with ``epoch``; best_epoch : -1 without validation."""
+
+    history: dict[str, np.ndarray]
+    best_epoch: int
+    best_value: float
+    epochs_run: int
+    seconds: float
+    stopped_early: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class NaNGuard(Callback):
+    """Stops training with :class:`TrainingError` on the first non-finite training loss."""
+
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
+        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
+            raise TrainingError(
+                f"training diverged: the loss became {loss.item()} at epoch {trainer.current_epoch}, "
+                f"batch {batch_idx}; lower --lr, check the input artifact, or use --precision 32-true"
+            )
+
+
+class BestWeights(Callback):
+    """Keeps a CPU copy of the model's weights at the best value of ``monitor``."""
+
+    def __init__(self, monitor: str) -> None:
+        self.monitor = monitor
+        self.maximise = monitor in MAXIMISED
+        self.best = -math.inf if self.maximise else math.inf
+        self.best_epoch = -1
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is None:
+            return
+        value_f = float(value)
+        better = value_f > self.best if self.maximise else value_f < self.best
+        if better and math.isfinite(value_f):
+            self.best, self.best_epoch = value_f, trainer.current_epoch
+            model = pl_module.model
+            assert isinstance(model, torch.nn.Module)
+            self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+class HookProgress(Callback):
+    """Reports finished epochs to an emocli progress hook (the CLI draws it)."""
+
+    def __init__(self, hook: ProgressHook, task: str, total: int) -> None:
+        self.hook, self.task, self.total = hook, task, total
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.hook(self.task, 0, self.total)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.hook(self.task, trainer.current_epoch + 1, self.total)
+
+
+class EpochTimer(Callback):
+    """Logs each epoch's wall time (training + validation) as ``epoch_seconds``."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.started = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        pl_module.log("epoch_seconds", time.perf_counter() - self.started, on_epoch=True)
+
+
+def _devices(text: str) -> Any:
+    text = str(text).strip()
+    if text == "auto":
+        return "auto"
+    if "," in text:
+        return [int(d) for d in text.split(",") if d.strip()]
+    return int(text)
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Silence Lightning's informational logging and its advisory warnings."""
+    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module=r"(pytorch_)?lightning.*")
+            warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=r".*deterministic.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def build_trainer(
+    cfg: TrainerConfig,
+    log_dir: Path,
+    has_val: bool,
+    progress: ProgressHook = no_progress,
+    task: str = "training",
+) -> tuple[pl.Trainer, BestWeights]:
+    """A Trainer with NaN guard, best-weights keeper, epoch timer, CSV logger, progress hook
+    and (optionally) early stopping and the rich progress bar."""
+    best = BestWeights(cfg.monitor)
+    callbacks: list[Callback] = [
+        NaNGuard(),
+        best,
+        EpochTimer(),
+        HookProgress(progress, task, cfg.max_epochs),
+    ]
+    if has_val and cfg.patience > 0:
+        callbacks.append(
+            EarlyStopping(
+                monitor=cfg.monitor,
+                mode="max" if cfg.monitor in MAXIMISED else "min",
+                patience=cfg.patience,
+                check_finite=False,  # the NaN guard reports non-finite losses
+            )
+        )
+    if cfg.progress_bar:
+        callbacks.append(RichProgressBar(leave=True))
+    trainer = pl.Trainer(
+        accelerator=cfg.accelerator,
+        devices=_devices(cfg.devices),
+        strategy=cfg.strategy,
+        precision=cfg.precision,  # type: ignore[arg-type]
+        max_epochs=cfg.max_epochs,
+        callbacks=callbacks,
+        logger=CSVLogger(save_dir=str(log_dir), name="", version=""),
+        enable_checkpointing=False,
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if has_val else 0,
+        log_every_n_steps=1,
+        deterministic="warn" if cfg.deterministic else False,
+        fast_dev_run=cfg.fast_dev_run,
+    )
+    return trainer, best
+
+
+def read_history(metrics_csv: Path) -> dict[str, np.ndarray]:
+    """Per-epoch metrics from Lightning's ``metrics.csv``: ``{name: (E,) float64}`` + ``epoch``."""
+    if not metrics_csv.is_file():
+        return {}
+    per_epoch: dict[int, dict[str, float]] = {}
+    with open(metrics_csv, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if not row.get("epoch"):
+                continue
+            epoch = int(float(row["epoch"]))
+            slot = per_epoch.setdefault(epoch, {})
+            for key, value in row.items():
+                if key in ("epoch", "step") or value in ("", None):
+                    continue
+                slot[key] = float(value)
+    epochs = sorted(per_epoch)
+    names = sorted({k for e in epochs for k in per_epoch[e]})
+    history = {"epoch": np.asarray(epochs, dtype=np.float64)}
+    for name in names:
+        history[name] = np.asarray([per_epoch[e].get(name, np.nan) for e in epochs])
+    return history
+
+
+def fit(
+    module: ClassifierModule,
+    data: HDF5DataModule,
+    cfg: TrainerConfig,
+    progress: ProgressHook = no_progress,
+    task: str = "training",
+) -> FitResult:
+    """Train; restore the best validation weights; return the history.
+
+    Raises :class:`TrainingError` on a non-finite loss and ``KeyboardInterrupt`` on Ctrl-C
+    (Lightning's own handler would exit the process).
+    """
+    has_val = len(data.val_set) > 0
+    started = time.perf_counter()
+    previous_sigint = signal.getsignal(signal.SIGINT)
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    with tempfile.TemporaryDirectory(prefix="emocli-train-") as tmp, quiet_lightning():
+        trainer, best = build_trainer(cfg, Path(tmp), has_val, progress, task)
+        try:
+            trainer.fit(module, datamodule=data)
+        except SystemExit:
+            if trainer.interrupted:
+                signal.signal(signal.SIGINT, previous_sigint)
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            torch.use_deterministic_algorithms(deterministic_before)
+        history = read_history(Path(tmp) / "metrics.csv")
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    if best.state is not None:
+        module.model.load_state_dict(best.state)
+    epochs_run = int(trainer.current_epoch) if not cfg.fast_dev_run else 1
+    stopped = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in trainer.callbacks)  # type: ignore[attr-defined]
+    return FitResult(
+        history=history,
+        best_epoch=best.best_epoch,
+        best_value=best.best if best.best_epoch >= 0 else float("nan"),
+        epochs_run=epochs_run,
+        seconds=time.perf_counter() - started,
+        stopped_early=stopped,
+    )
+
+
+@torch.no_grad()
+def predict_probs(
+    module: ClassifierModule,
+    source: RowSource,
+    rows: np.ndarray,
+    batch_size: int,
+    tta: str = "none",
+    workers: int = 0,
+) -> np.ndarray:
+    """Class probabilities ``(len(rows), K)`` float32 of the given rows, in order.
+
+    tta : ``"flip"`` averages each image with its mirror image. Runs on the module's device in
+    plain PyTorch (all rows on this process, even after DDP training).
+    """
+    module.eval()
+    device = module.device
+    out: list[np.ndarray] = []
+    loader = make_loader(
+        RowsDataset(source, rows, np.zeros(len(rows), np.int64)),
+        batch_size,
+        shuffle=False,
+        workers=workers,
+    )
+    for x, _, _ in loader:
+        x = module._inputs(x.to(device), train=False)
+        if tta == "flip":
+            probs = flip_tta(module.model, x)
+        else:
+            probs = torch.softmax(module.model(x).float(), dim=1)
+        out.append(probs.cpu().numpy().astype(np.float32))
+    if not out:
+        return np.zeros((0, module.model.n_classes), np.float32)
+    return np.concatenate(out)

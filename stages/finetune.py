@@ -1,0 +1,667 @@
+"""finetune: train a registry classifier on a faces or spectrograms artifact (transfer learning).
+
+1. read the input (``images`` of a faces artifact; ``features`` or the rendered ``images`` of a
+   spectrograms artifact), labels in the artifact's ``classes``;
+2. choose rows: train on ``train`` (and unsplit) rows, validate on ``val`` rows, or on
+   ``val_fraction`` of the training rows held out by group (subject, else clip, else
+   stratified); with ``folds`` = K, K group-independent folds over every labelled non-test row
+   (``fold`` = i runs one of them);
+3. build the model (``init``: random, a torchvision ImageNet checkpoint ``imagenet:PATH``, or a
+   model artifact whose every layer but the classifier is transferred), freeze per ``freeze``,
+   train with Lightning (augmentation, class weights, early stopping on the validation split,
+   best-epoch weights restored; a NaN loss stops with an error and writes nothing);
+4. write a ``model`` artifact (weights, architecture + kwargs, classes, input description with
+   the normalisation, per-epoch history; a training-curve PNG next to it) and a
+   ``predictions`` artifact: class probabilities for every row of the input (or of
+   ``predict_on``), or the out-of-fold predictions with a ``fold`` column.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_artifact, fingerprint_raw
+from emocli.errors import ParamsError
+from emocli.params import require, runtime_field
+from emocli.progress import ProgressHook, no_progress
+from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+
+STAGE = StageInfo("finetune", 1)
+
+INIT_IMAGENET = "imagenet:"
+AUGMENTS = ("auto", "spec", "strong", "none")
+CLASS_WEIGHTS = ("none", "balanced")
+INPUT_COLUMNS = ("auto", "images", "features")
+MONITORS = ("val_loss", "val_accuracy")
+TTAS = ("none", "flip")
+PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true")
+#: Model used when neither --model nor an artifact --init names one (the sources' VGG16).
+DEFAULT_MODEL = "vgg16"
+
+
+@dataclass(frozen=True)
+class FinetuneParams:
+    """model : registry name (``auto`` = the --init artifact's architecture, else vgg16);
+    model_kwargs : JSON object of extra constructor arguments (``{"head": "torchvision"}``).
+    init : ``none``, ``imagenet:PATH`` (torchvision .pth) or a model artifact ``.h5``.
+    freeze : ``none``, ``base`` or ``all-but-last-N``.
+    input_column : ``auto`` (faces: images; spectrograms: features for audio_* models, else the
+    rendered images when present), ``images`` or ``features``.
+    augment : ``auto`` (``spec`` for faces, ``none`` for spectrograms), ``spec``, ``strong``,
+    ``none``. class_weights : ``none`` or ``balanced``.
+    patience : epochs without improvement of ``monitor`` before stopping (0 = off).
+    val_fraction : share of the training rows held out (by group) when the input has no
+    ``val`` split (0 = no validation: fixed epochs). group_by : ``auto`` | subject | group |
+    clip_id | none.
+    folds : K >= 2 = K-fold cross-validation; fold : run only fold i (0-based; -1 = all).
+    tta : ``flip`` averages each prediction with the mirror image's.
+    predict_on : another artifact of the same kind to predict instead of the input.
+    """
+
+    model: str = "auto"
+    model_kwargs: str = "{}"
+    init: str = "none"
+    freeze: str = "none"
+    input_column: str = "auto"
+    augment: str = "auto"
+    class_weights: str = "none"
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    scheduler: str = "none"
+    label_smoothing: float = 0.0
+    batch_size: int = 32
+    epochs: int = 30
+    patience: int = 5
+    monitor: str = "val_loss"
+    val_fraction: float = 0.1
+    group_by: str = "auto"
+    folds: int = 0
+    fold: int = -1
+    tta: str = "none"
+    predict_on: str = ""
+    precision: str = "32-true"
+    seed: int = 0
+    fast_dev_run: bool = False
+    accelerator: str = runtime_field("auto")
+    devices: str = runtime_field("auto")
+    strategy: str = runtime_field("auto")
+    workers: int = runtime_field(0)
+    threads: int = runtime_field(0)
+    channels_last: bool = runtime_field(True)
+    max_memory_mb: int = runtime_field(4096)
+    progress_bar: bool = runtime_field(False)
+
+    def __post_init__(self) -> None:
+        from emocli.models import MODELS
+        from emocli.training.module import OPTIMIZERS, SCHEDULERS
+        from emocli.transfer import parse_freeze
+
+        require(
+            self.model == "auto" or self.model in MODELS,
+            f"--model must be one of: {', '.join(sorted(MODELS))} (got {self.model!r})",
+        )
+        _parse_kwargs(self.model_kwargs)
+        require(
+            self.init == "none"
+            or self.init.startswith(INIT_IMAGENET)
+            or self.init.endswith((".h5", ".hdf5")),
+            f"--init must be none, imagenet:PATH or a model artifact .h5 (got {self.init!r})",
+        )
+        parse_freeze(self.freeze)
+        require(
+            self.input_column in INPUT_COLUMNS,
+            f"--input-column must be one of {', '.join(INPUT_COLUMNS)}",
+        )
+        require(self.augment in AUGMENTS, f"--augment must be one of {', '.join(AUGMENTS)}")
+        require(self.class_weights in CLASS_WEIGHTS, "--class-weights must be none or balanced")
+        require(self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
+        require(self.scheduler in SCHEDULERS, f"--scheduler must be one of {', '.join(SCHEDULERS)}")
+        require(self.lr > 0, "--lr must be > 0")
+        require(self.weight_decay >= 0, "--weight-decay must be >= 0")
+        require(0 <= self.momentum < 1, "--momentum must be in [0, 1)")
+        require(0 <= self.label_smoothing < 1, "--label-smoothing must be in [0, 1)")
+        require(self.batch_size >= 1, "--batch-size must be >= 1")
+        require(self.epochs >= 1, "--epochs must be >= 1")
+        require(self.patience >= 0, "--patience must be >= 0")
+        require(self.monitor in MONITORS, f"--monitor must be one of {', '.join(MONITORS)}")
+        require(0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)")
+        require(self.folds == 0 or self.folds >= 2, "--folds must be 0 (off) or >= 2")
+        require(
+            self.fold == -1 or (self.folds >= 2 and 0 <= self.fold < self.folds),
+            "--fold i needs --folds K with 0 <= i < K",
+        )
+        require(
+            not (self.folds and self.predict_on), "--predict-on cannot be combined with --folds"
+        )
+        require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")
+        require(self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}")
+        require(self.workers >= 0 and self.threads >= 0, "--workers and --threads must be >= 0")
+        require(self.max_memory_mb >= 0, "--max-memory-mb must be >= 0")
+
+    def kwargs(self) -> dict[str, Any]:
+        """The extra model constructor arguments given as JSON."""
+        return _parse_kwargs(self.model_kwargs)
+
+
+def _parse_kwargs(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise ParamsError(f"--model-kwargs is not valid JSON ({exc.msg}): {text!r}") from exc
+    if not isinstance(value, dict):
+        raise ParamsError(f"--model-kwargs must be a JSON object, got {text!r}")
+    reserved = {"in_channels", "input_size", "n_classes"} & set(value)
+    if reserved:
+        raise ParamsError(f"--model-kwargs cannot set {sorted(reserved)}: they come from the input")
+    return value
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass
+class Plan:
+    """One training run: row indices of the input to train on, validate on, and predict
+    out of fold (``fold`` = -1 and ``test`` empty outside k-fold)."""
+
+    fold: int
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+
+
+def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
+    """The training runs for ``table`` (a :class:`~emocli.training.datamodule.SampleTable`) and
+    the name of the grouping column used (``none`` when splits are stratified by class)."""
+    from emocli.training.datamodule import holdout_split, kfold_splits, resolve_groups
+
+    group_name, groups = resolve_groups(table, params.group_by)
+    labelled = table.label >= 0
+
+    def grouped(rows: np.ndarray) -> np.ndarray | None:
+        return groups[rows] if groups is not None else None
+
+    def with_val(train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        return holdout_split(train, table.label[train], grouped(train), params.val_fraction, seed)
+
+    if params.folds:
+        pool = np.flatnonzero(labelled & (table.split != "test"))
+        if len(pool) == 0:
+            raise ParamsError(f"{table.path}: no labelled rows to cross-validate")
+        splits = kfold_splits(pool, table.label[pool], grouped(pool), params.folds, params.seed)
+        plans = []
+        for i, (rest, test) in enumerate(splits):
+            if params.fold not in (-1, i):
+                continue
+            train, val = with_val(rest, params.seed + i)
+            plans.append(Plan(i, train, val, test))
+        return plans, group_name
+    train = np.flatnonzero(labelled & np.isin(table.split, ["train", ""]))
+    if len(train) == 0:
+        raise ParamsError(
+            f"{table.path}: no labelled 'train' rows to learn from (splits present: "
+            f"{sorted(set(table.split.tolist()))})"
+        )
+    val = np.flatnonzero(labelled & (table.split == "val"))
+    if len(val) == 0:
+        train, val = with_val(train, params.seed)
+    return [Plan(-1, train, val)], group_name
+
+
+# --------------------------------------------------------------------------- running
+
+
+def distributed_rank() -> int:
+    """This process's rank in a multi-process (DDP) run; 0 when alone."""
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+        value = os.environ.get(key, "")
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+def run(
+    params: FinetuneParams,
+    input: Path,
+    output: Path,
+    predictions_output: Path,
+    force: bool = False,
+    progress: ProgressHook = no_progress,
+) -> StageResult:
+    """Fine-tune on the ``faces``/``spectrograms`` artifact ``input``.
+
+    Writes ``output`` (model) and ``predictions_output`` (predictions). Raises
+    :class:`~emocli.errors.ArtifactError` / :class:`~emocli.errors.ParamsError` for unusable
+    inputs or options and :class:`~emocli.errors.TrainingError` when the loss diverges.
+    """
+    inputs = [fingerprint_artifact(input, ("faces", "spectrograms"))]
+    inputs += _init_inputs(params)
+    if params.predict_on:
+        inputs.append(fingerprint_artifact(params.predict_on, ("faces", "spectrograms")))
+    outputs = {
+        "model": OutputSpec(Path(output), "model"),
+        "predictions": OutputSpec(Path(predictions_output), "predictions"),
+    }
+    rank = distributed_rank()
+    if rank > 0:  # a DDP worker started by Lightning or a launcher: train, write nothing
+        _execute(params, Path(input), None, Path(output), progress)
+        return StageResult(STAGE.name, {}, False, "", {"distributed_rank": rank})
+
+    def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
+        return _execute(params, Path(input), writers, Path(output), progress)
+
+    return run_stage(STAGE, params, inputs, outputs, build, force)
+
+
+def _init_inputs(params: FinetuneParams) -> list[InputRef]:
+    if params.init.startswith(INIT_IMAGENET):
+        return [fingerprint_raw(params.init[len(INIT_IMAGENET) :])]
+    if params.init != "none":
+        return [fingerprint_artifact(params.init, "model")]
+    return []
+
+
+@dataclass
+class Trained:
+    """One finished training run."""
+
+    plan: Plan
+    module: Any
+    fit: Any
+    architecture: str
+    kwargs: dict[str, Any]
+    normalisation: dict[str, Any]
+    transfer: dict[str, Any]
+    frozen: list[str]
+
+
+def _resolve_architecture(params: FinetuneParams, table: Any) -> tuple[str, dict[str, Any], Any]:
+    """(architecture, constructor kwargs, source ModelInfo or None) for ``table``'s input."""
+    from emocli.training.model_store import read_model_info
+
+    shape = table.shape
+    fixed = {
+        "in_channels": shape[0],
+        "input_size": [shape[1], shape[2]],
+        "n_classes": len(table.classes),
+    }
+    source = None
+    arch = DEFAULT_MODEL if params.model == "auto" else params.model
+    base_kwargs: dict[str, Any] = {}
+    if params.init.endswith((".h5", ".hdf5")):
+        source = read_model_info(params.init)
+        if params.model not in ("auto", source.architecture):
+            raise ParamsError(
+                f"--init {params.init} holds a {source.architecture!r} model; use --model "
+                f"{source.architecture} (or leave --model out)"
+            )
+        arch = source.architecture
+        base_kwargs = {
+            k: v
+            for k, v in source.model_kwargs.items()
+            if k not in ("in_channels", "input_size", "n_classes")
+        }
+    return arch, {**base_kwargs, **params.kwargs(), **fixed}, source
+
+
+def _normalisation(
+    table: Any, source_rows: Any, train_rows: np.ndarray, source_model: Any, seed: int
+) -> dict[str, Any]:
+    """Input scaling: the --init model's when it saw the same kind of input, else the training
+    rows' per-channel mean and std (after scaling uint8 pixels to [0, 1])."""
+    from emocli.training.datamodule import channel_stats
+
+    scale = 255.0 if table.dtype == np.uint8 else 1.0
+    if source_model is not None:
+        same = (
+            source_model.input.get("kind", table.kind) == table.kind
+            and source_model.channels == table.shape[0]
+        )
+        src_scale, mean, std = source_model.normalisation()
+        if same and src_scale == scale:
+            return {"scale": scale, "mean": mean, "std": std, "from": str(source_model.path)}
+    mean, std = channel_stats(source_rows, train_rows, scale, seed)
+    return {"scale": scale, "mean": mean, "std": std, "from": "training rows"}
+
+
+def _augment_config(params: FinetuneParams, table: Any) -> Any:
+    from emocli.training.augment import preset
+
+    name = params.augment
+    if name == "auto":
+        name = "spec" if table.kind == "faces" else "none"
+    return preset(name)
+
+
+def _train_one(
+    params: FinetuneParams,
+    table: Any,
+    source: Any,
+    plan: Plan,
+    progress: ProgressHook,
+    task: str,
+) -> Trained:
+    import pytorch_lightning as pl
+
+    from emocli.models import build_classifier
+    from emocli.training.datamodule import HDF5DataModule, balanced_class_weights
+    from emocli.training.model_store import load_model
+    from emocli.training.module import (
+        ClassifierModule,
+        InputTransform,
+        OptimConfig,
+        steps_per_epoch,
+    )
+    from emocli.training.trainer import TrainerConfig, fit, quiet_lightning
+    from emocli.transfer import apply_freeze, load_imagenet, transfer_state
+
+    with quiet_lightning():
+        pl.seed_everything(params.seed, workers=True)
+    arch, kwargs, source_model = _resolve_architecture(params, table)
+    model = build_classifier(arch, **kwargs)
+    transfer: dict[str, Any] = {"source": "none"}
+    if params.init.startswith(INIT_IMAGENET):
+        transfer = load_imagenet(model, params.init[len(INIT_IMAGENET) :]).summary()
+    elif source_model is not None:
+        src_net, src_info = load_model(params.init)
+        report = transfer_state(
+            model,
+            src_net.state_dict(),
+            src_info.classes,
+            table.classes,
+            source=params.init,
+        )
+        transfer = report.summary()
+    frozen = apply_freeze(model, params.freeze)
+    norm = _normalisation(table, source, plan.train, source_model, params.seed)
+    labels = table.label
+    weights = None
+    if params.class_weights == "balanced":
+        weights = balanced_class_weights(labels[plan.train], len(table.classes)).tolist()
+    has_val = len(plan.val) > 0
+    world = _world_size(params.devices)
+    optim = OptimConfig(
+        optimizer=params.optimizer,
+        lr=params.lr,
+        weight_decay=params.weight_decay,
+        momentum=params.momentum,
+        scheduler=params.scheduler,
+        epochs=params.epochs,
+        steps_per_epoch=steps_per_epoch(len(plan.train), params.batch_size, world),
+        plateau_monitor=params.monitor if has_val else "train_loss",
+    )
+    module = ClassifierModule(
+        model,
+        InputTransform(norm["mean"], norm["std"], _augment_config(params, table)),
+        optim,
+        class_weights=weights,
+        label_smoothing=params.label_smoothing,
+        channels_last=params.channels_last,
+    )
+    data = HDF5DataModule(
+        source,
+        plan.train,
+        labels[plan.train],
+        plan.val,
+        labels[plan.val],
+        batch_size=params.batch_size,
+        workers=params.workers,
+    )
+    config = TrainerConfig(
+        max_epochs=params.epochs,
+        accelerator=params.accelerator,
+        devices=params.devices,
+        strategy=params.strategy,
+        precision=params.precision,
+        patience=params.patience,
+        monitor=params.monitor,
+        progress_bar=params.progress_bar,
+        fast_dev_run=params.fast_dev_run,
+    )
+    result = fit(module, data, config, progress=progress, task=task)
+    return Trained(plan, module, result, arch, kwargs, norm, transfer, frozen)
+
+
+def _world_size(devices: str) -> int:
+    text = str(devices).strip()
+    if "," in text:
+        return len([d for d in text.split(",") if d.strip()])
+    return int(text) if text.isdigit() and int(text) > 0 else 1
+
+
+def _execute(
+    params: FinetuneParams,
+    input: Path,
+    writers: dict[str, ArtifactWriter] | None,
+    output: Path,
+    progress: ProgressHook,
+) -> dict[str, Any]:
+    import torch
+
+    from emocli.models import parameter_count
+    from emocli.training.datamodule import open_source, read_table
+
+    if params.threads > 0:
+        torch.set_num_threads(params.threads)
+    audio_model = params.model.startswith("audio_")
+    table = read_table(input, params.input_column, audio_model=audio_model)
+    if not table.classes:
+        raise ParamsError(f"{input}: the input artifact has no classes to learn")
+    plans, group_name = plan_runs(params, table)
+    source = open_source(table, params.max_memory_mb * 2**20)
+    runs: list[Trained] = []
+    for i, plan in enumerate(plans):
+        task = f"training fold {plan.fold + 1}/{params.folds}" if plan.fold >= 0 else "training"
+        progress("folds", i, len(plans)) if len(plans) > 1 else None
+        runs.append(_train_one(params, table, source, plan, progress, task))
+    if writers is None:
+        return {}
+    last = runs[-1]
+    model = last.module.model
+    summary: dict[str, Any] = {
+        "model": last.architecture,
+        "parameters": parameter_count(model),
+        "trainable_parameters": parameter_count(model, trainable_only=True),
+        "frozen_tensors": len(last.frozen),
+        "input": {"kind": table.kind, "column": table.column, "shape": list(table.shape)},
+        "classes": len(table.classes),
+        "group_by": group_name,
+        "transfer": last.transfer,
+        "train_seconds": round(sum(r.fit.seconds for r in runs), 1),
+    }
+    _write_predictions(params, table, source, runs, writers["predictions"], output, summary)
+    _write_model_artifact(params, table, runs, writers["model"], output, summary)
+    return summary
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def map_labels_by_name(
+    labels: np.ndarray, source: list[str], target: list[str]
+) -> tuple[np.ndarray, int]:
+    """Labels re-indexed from class list ``source`` to ``target`` by name; a class the target
+    lacks becomes -1 (unlabelled). Returns the labels and how many rows lost their label."""
+    position = {name: i for i, name in enumerate(target)}
+    table = np.array([position.get(name, -1) for name in source] + [-1], dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    mapped = table[np.where(labels < 0, len(source), labels)]
+    return mapped, int(((labels >= 0) & (mapped < 0)).sum())
+
+
+def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float | None:
+    known = labels >= 0
+    if not known.any():
+        return None
+    return round(float((probs[known].argmax(1) == labels[known]).mean()), 4)
+
+
+def _write_predictions(
+    params: FinetuneParams,
+    table: Any,
+    source: Any,
+    runs: list[Trained],
+    writer: ArtifactWriter,
+    output: Path,
+    summary: dict[str, Any],
+) -> None:
+    from emocli.predictions import Predictions, write_predictions
+    from emocli.training.datamodule import open_source, read_table
+    from emocli.training.trainer import predict_probs
+
+    batch = max(1, params.batch_size * 2)
+    modality = "face" if table.kind == "faces" else "audio"
+    if params.folds:
+        rows_parts, prob_parts, fold_parts, fold_acc = [], [], [], []
+        for run_ in runs:
+            probs = predict_probs(
+                run_.module, source, run_.plan.test, batch, params.tta, params.workers
+            )
+            rows_parts.append(run_.plan.test)
+            prob_parts.append(probs)
+            fold_parts.append(np.full(len(run_.plan.test), run_.plan.fold, np.int64))
+            fold_acc.append(_accuracy(probs, table.label[run_.plan.test]) or 0.0)
+        rows = np.concatenate(rows_parts)
+        order = np.argsort(rows, kind="stable")
+        rows, probs = rows[order], np.concatenate(prob_parts)[order]
+        folds = np.concatenate(fold_parts)[order]
+        preds = Predictions.build(
+            table.classes,
+            probs,
+            table.sample_id[rows],
+            label=table.label[rows],
+            clip_id=table.clip_id[rows],
+            subject=table.subject[rows],
+            split=np.full(len(rows), "test", dtype=object),
+            fold=folds,
+            modality=modality,
+            level="frame",
+        )
+        summary["folds"] = [
+            {
+                "fold": r.plan.fold,
+                "train": len(r.plan.train),
+                "val": len(r.plan.val),
+                "test": len(r.plan.test),
+                "test_accuracy": acc,
+                "best_epoch": r.fit.best_epoch,
+                "epochs_run": r.fit.epochs_run,
+                "seconds": round(r.fit.seconds, 1),
+            }
+            for r, acc in zip(runs, fold_acc, strict=True)
+        ]
+        summary["fold_accuracy"] = fold_acc
+        summary["cv_accuracy_mean"] = round(float(np.mean(fold_acc)), 4)
+        summary["cv_accuracy_std"] = round(float(np.std(fold_acc)), 4)
+        summary["oof_accuracy"] = _accuracy(probs, table.label[rows])
+    else:
+        run_ = runs[0]
+        target, target_source = table, source
+        if params.predict_on:
+            target = read_table(params.predict_on, table.column)
+            if target.shape != table.shape:
+                raise ParamsError(
+                    f"--predict-on {params.predict_on}: its {target.column!r} rows are "
+                    f"{target.shape}, the model takes {table.shape}"
+                )
+            target_source = open_source(target, params.max_memory_mb * 2**20)
+        labels, lost = map_labels_by_name(target.label, target.classes, table.classes)
+        if lost:
+            summary["predict_on_unmapped_labels"] = lost
+        probs = predict_probs(
+            run_.module, target_source, np.arange(len(target)), batch, params.tta, params.workers
+        )
+        preds = Predictions.build(
+            table.classes,
+            probs,
+            target.sample_id,
+            label=labels,
+            clip_id=target.clip_id,
+            subject=target.subject,
+            split=target.split,
+            modality=modality,
+            level="frame",
+        )
+        summary.update(
+            train=len(run_.plan.train),
+            val=len(run_.plan.val),
+            epochs_run=run_.fit.epochs_run,
+            best_epoch=run_.fit.best_epoch,
+        )
+        accuracy = {}
+        for split in sorted(set(target.split.tolist())):
+            rows = target.split == split
+            acc = _accuracy(probs[rows], labels[rows])
+            if acc is not None:
+                accuracy[split or "unsplit"] = acc
+        if params.val_fraction > 0 and not (table.split == "val").any() and not params.predict_on:
+            acc = _accuracy(probs[run_.plan.val], labels[run_.plan.val])
+            if acc is not None:
+                accuracy["held_out_val"] = acc
+        summary["accuracy"] = accuracy
+    write_predictions(writer, preds)
+    writer.set_attr("model", str(output))
+
+
+def _merged_history(runs: list[Trained]) -> dict[str, np.ndarray]:
+    """Per-epoch history; after k-fold the folds' histories end to end with a ``fold`` column."""
+    if len(runs) == 1 and runs[0].plan.fold < 0:
+        return dict(runs[0].fit.history)
+    names = sorted({k for r in runs for k in r.fit.history})
+    merged: dict[str, list[np.ndarray]] = {name: [] for name in [*names, "fold"]}
+    for r in runs:
+        n = len(r.fit.history.get("epoch", []))
+        for name in names:
+            merged[name].append(np.asarray(r.fit.history.get(name, np.full(n, np.nan)), np.float64))
+        merged["fold"].append(np.full(n, r.plan.fold, np.float64))
+    return {k: np.concatenate(v) if v else np.zeros(0) for k, v in merged.items()}
+
+
+def _write_model_artifact(
+    params: FinetuneParams,
+    table: Any,
+    runs: list[Trained],
+    writer: ArtifactWriter,
+    output: Path,
+    summary: dict[str, Any],
+) -> None:
+    from emocli.plots import plot_history
+    from emocli.training.model_store import ModelInfo, write_model
+
+    last = runs[-1]
+    info = ModelInfo(
+        architecture=last.architecture,
+        model_kwargs=last.kwargs,
+        classes=list(table.classes),
+        input={
+            "kind": table.kind,
+            "column": table.column,
+            "size": [table.shape[1], table.shape[2]],
+            "channels": table.shape[0],
+            "normalisation": last.normalisation,
+            "upstream": table.upstream,
+        },
+        history=_merged_history(runs),
+    )
+    extra: dict[str, Any] = {
+        "best_epoch": int(last.fit.best_epoch),
+        "transfer": last.transfer,
+        "freeze": params.freeze,
+    }
+    if params.folds:
+        extra["folds"] = params.folds
+        extra["weights_fold"] = int(last.plan.fold)
+    write_model(writer, last.module.model, info, extra)
+    if last.fit.history:
+        title = f"{last.architecture} on {table.path.name}"
+        if last.plan.fold >= 0:
+            title += f" (fold {last.plan.fold})"
+        plot_history(writer.sidecar(f"{output.stem}.curves.png"), last.fit.history, title)
