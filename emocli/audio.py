@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -277,50 +276,72 @@ def preemphasis(waveform: np.ndarray, coef: float = PREEMPHASIS) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class Kernels:
+    """The fixed arrays of a front end, built once (with librosa) and shipped to workers.
+
+    window : (n_fft,) float32, librosa's periodic ``window`` of ``win_length`` centred in n_fft.
+    mel_basis : (n_mels, n_fft // 2 + 1) float32, ``librosa.filters.mel`` (Slaney).
+    """
+
+    window: np.ndarray
+    mel_basis: np.ndarray
+
+
 @functools.lru_cache(maxsize=8)
-def _mel_basis(
-    sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None
-) -> np.ndarray:
+def kernels_for(frontend: FrontEnd) -> Kernels:
+    """The :class:`Kernels` of ``frontend`` (cached; the only place librosa is imported)."""
     import librosa
 
-    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    window = librosa.filters.get_window(frontend.window, frontend.win_length, fftbins=True)
+    basis = librosa.filters.mel(
+        sr=frontend.sample_rate,
+        n_fft=frontend.n_fft,
+        n_mels=frontend.n_mels,
+        fmin=frontend.fmin,
+        fmax=frontend.fmax,
+    )
+    return Kernels(
+        librosa.util.pad_center(window, size=frontend.n_fft).astype(np.float32),
+        basis.astype(np.float32),
+    )
 
 
-def log_mel(waveforms: np.ndarray, frontend: FrontEnd) -> np.ndarray:
+def log_mel(
+    waveforms: np.ndarray, frontend: FrontEnd, kernels: Kernels | None = None
+) -> np.ndarray:
     """Log-mel spectrograms in dB of (..., samples) waveforms -> (..., n_mels, T) float32.
 
-    The same numbers as ``librosa.power_to_db(librosa.feature.melspectrogram(y=x, sr=sr,
-    n_fft=n_fft, hop_length=hop, win_length=win, window=window, center=center, n_mels=n_mels,
-    fmin=fmin, fmax=fmax), ref=1.0, amin=1e-10, top_db=top_db)``, with the mel filters built
-    once per front end. No pre-emphasis or padding here. Signals shorter than ``n_fft``
-    are zero-padded to one frame.
+    The same numbers (within float32 rounding, ~1e-5 dB) as ``librosa.power_to_db(
+    librosa.feature.melspectrogram(y=x, sr=sr, n_fft=n_fft, hop_length=hop, win_length=win,
+    window=window, center=center, n_mels=n_mels, fmin=fmin, fmax=fmax), ref=1.0,
+    amin=1e-10, top_db=top_db)`` (``top_db`` applied per spectrogram), computed the way
+    librosa does (its window and mel filters, zero padding when centred) but framed and
+    transformed in one batch: ``scipy.fft.rfft`` over strided frames and one matrix
+    product with the filters, about twice as fast as ``librosa.stft``. No pre-emphasis or
+    padding to length here; signals shorter than ``n_fft`` are zero-padded to one frame.
+    ``kernels`` defaults to :func:`kernels_for` ``(frontend)``.
     """
-    import librosa
+    import scipy.fft
 
+    kernels = kernels or kernels_for(frontend)
     y = np.asarray(waveforms, dtype=np.float32)
-    if not frontend.center and y.shape[-1] < frontend.n_fft:
-        y = pad_or_crop(y, frontend.n_fft)
-    with warnings.catch_warnings():  # centred frames of a clip shorter than n_fft are fine
-        warnings.filterwarnings("ignore", message="n_fft=.* is too large")
-        spec = librosa.stft(
-            y,
-            n_fft=frontend.n_fft,
-            hop_length=frontend.hop_length,
-            win_length=frontend.win_length,
-            window=frontend.window,
-            center=frontend.center,
-            pad_mode="constant",
-        )
-    power = np.abs(spec) ** 2
-    basis = _mel_basis(
-        frontend.sample_rate, frontend.n_fft, frontend.n_mels, frontend.fmin, frontend.fmax
-    )
-    mel = np.einsum("mf,...ft->...mt", basis, power, optimize=True)
+    n_fft, hop = frontend.n_fft, frontend.hop_length
+    if frontend.center:
+        pad = [(0, 0)] * (y.ndim - 1) + [(n_fft // 2, n_fft // 2)]
+        y = np.pad(y, pad, mode="constant")
+    if y.shape[-1] < n_fft:
+        y = pad_or_crop(y, n_fft)
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)[..., ::hop, :]
+    spectrum = scipy.fft.rfft(frames * kernels.window)
+    power = np.abs(spectrum)  # (..., T, n_fft // 2 + 1)
+    power **= 2
+    mel = np.swapaxes(power @ kernels.mel_basis.T, -1, -2)  # (..., n_mels, T)
     db = 10.0 * np.log10(np.maximum(DB_AMIN, mel)) - 10.0 * math.log10(DB_REF)
     if frontend.top_db is not None:
         peak = db.max(axis=(-2, -1), keepdims=True)
         db = np.maximum(db, peak - frontend.top_db)
-    return db.astype(np.float32)
+    return np.ascontiguousarray(db, dtype=np.float32)
 
 
 def normalise_each(spectrograms: np.ndarray) -> np.ndarray:
@@ -385,13 +406,15 @@ def apply_stats(spectrograms: np.ndarray, stats: NormStats) -> np.ndarray:
     return ((spectrograms - mean) / std).astype(np.float32)
 
 
-def spectrograms_of(waveforms: np.ndarray, frontend: FrontEnd) -> np.ndarray:
-    """Steps 2-5a for a batch: pad/crop, pre-emphasis, log-mel, per-spectrogram standardisation.
+def spectrograms_of(
+    waveforms: np.ndarray, frontend: FrontEnd, kernels: Kernels | None = None
+) -> np.ndarray:
+    """Steps 3-5a for a batch: pre-emphasis, log-mel, per-spectrogram standardisation.
 
     waveforms : (N, pad_samples) float32, already padded or cropped; returns (N, n_mels, T).
     """
     emphasised = preemphasis(np.asarray(waveforms, dtype=np.float32), frontend.preemphasis)
-    return normalise_each(log_mel(emphasised, frontend))
+    return normalise_each(log_mel(emphasised, frontend, kernels))
 
 
 def logmel_features(

@@ -34,11 +34,13 @@ from emocli.audio import (
     TOP_DB,
     WIN_SECONDS,
     FrontEnd,
+    Kernels,
     MomentAccumulator,
     NormStats,
     apply_stats,
     frame_lengths,
     frontend_from_artifact,
+    kernels_for,
     pad_or_crop,
     spectrogram_image,
     spectrograms_of,
@@ -241,6 +243,7 @@ class _Task:
     audio: str
     rows: tuple[tuple[int, int], ...]  # (offset, length) per clip
     frontend: FrontEnd
+    kernels: Kernels  # built in the parent: workers never import librosa (seconds each)
     stats: NormStats | None  # None: return moments (pass 1)
     image_size: int = 0
     image_cmap: str = "viridis"
@@ -275,14 +278,15 @@ def _waveforms(task: _Task) -> np.ndarray:
 def _moments(task: _Task) -> MomentAccumulator:
     """Worker, pass 1: per-band moments of the task's per-spectrogram-normalised spectrograms."""
     acc = MomentAccumulator(task.frontend.n_mels)
-    acc.add(spectrograms_of(_waveforms(task), task.frontend))
+    acc.add(spectrograms_of(_waveforms(task), task.frontend, task.kernels))
     return acc
 
 
 def _features(task: _Task) -> tuple[np.ndarray, np.ndarray | None]:
     """Worker, pass 2: (k, n_mels, T) normalised features and (k, S, S, 3) images or None."""
     assert task.stats is not None
-    features = apply_stats(spectrograms_of(_waveforms(task), task.frontend), task.stats)
+    spectrograms = spectrograms_of(_waveforms(task), task.frontend, task.kernels)
+    features = apply_stats(spectrograms, task.stats)
     images = None
     if task.image_size:
         images = np.stack(
@@ -306,6 +310,7 @@ def _tasks(
             str(audio),
             tuple((int(offsets[r]), int(lengths[r])) for r in chunk),
             frontend,
+            kernels_for(frontend),
             stats,
             params.as_image,
             params.image_cmap,
