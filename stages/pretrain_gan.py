@@ -42,15 +42,14 @@ G_LOSSES = ("feature-matching", "non-saturating")
 SIZE_MULTIPLE = 16
 #: Registry names of the two networks.
 D_ARCHITECTURE, G_ARCHITECTURE = "dcgan_d", "dcgan_g"
-#: How model inputs are scaled: uint8 grey -> x / 127.5 - 1 (the generator's tanh range).
-NORMALISATION = "minus_one_to_one"
 
 
 @dataclass(frozen=True)
 class PretrainGanParams:
     """size : faces are resized to size x size grey (a multiple of 16; 32, 48, 64 ...).
     d_widths / g_widths : channels of D's strided convolutions / G's transposed ones
-    (Radford et al.: 64-128-256-512 and 512-256-128-64); nz : length of G's noise vector.
+    (Radford et al.: 64-128-256-512 and 512-256-128-64); nz : length of G's noise vector;
+    d_dropout : dropout before D's classification layer (Salimans used dropout in D).
     schedule : periodic | mixed | supervised-only; supervised_every : periodic schedule's N;
     supervised_weight : weight of the classification term in D's loss.
     g_loss : feature-matching (Salimans; default for classification) | non-saturating.
@@ -63,13 +62,15 @@ class PretrainGanParams:
     max_unlabeled : cap on the unlabelled pool (seeded subsample; 0 = all).
     folds : K > 1 = subject-independent K-fold cross-validation on every labelled row.
     select_best : keep D from the epoch of best ``val`` accuracy (when a val split exists).
-    accelerator / devices / strategy : Lightning's flags (cpu, gpu, ddp ...).
+    accelerator / devices / strategy : Lightning's flags (cpu, gpu, ddp ...);
+    threads : torch CPU threads (0 = torch's default; 1 is much faster on a busy machine).
     """
 
     size: int = 64
     d_widths: tuple[int, ...] = (64, 128, 256, 512)
     g_widths: tuple[int, ...] = (512, 256, 128, 64)
     nz: int = 100
+    d_dropout: float = 0.0
     schedule: str = "periodic"
     supervised_every: int = 1
     supervised_weight: float = 1.0
@@ -94,6 +95,7 @@ class PretrainGanParams:
     devices: str = runtime_field("1")
     strategy: str = runtime_field("auto")
     rich_progress: bool = runtime_field(False)
+    threads: int = runtime_field(0)
 
     def __post_init__(self) -> None:
         require(self.size >= SIZE_MULTIPLE, f"--size must be at least {SIZE_MULTIPLE}")
@@ -105,6 +107,7 @@ class PretrainGanParams:
         require(len(self.d_widths) >= 1, "--d-widths needs at least one width")
         require(all(w > 0 for w in (*self.d_widths, *self.g_widths)), "widths must be positive")
         require(self.nz >= 1, "--nz must be positive")
+        require(0.0 <= self.d_dropout < 1.0, "--d-dropout must be in [0, 1)")
         require(self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}")
         require(self.g_loss in G_LOSSES, f"--g-loss must be one of {', '.join(G_LOSSES)}")
         require(self.supervised_every >= 1, "--supervised-every must be >= 1")
@@ -117,6 +120,7 @@ class PretrainGanParams:
         require(0.0 <= self.dev_fraction < 1.0, "--dev-fraction must be in [0, 1)")
         require(self.max_unlabeled >= 0, "--max-unlabeled must be >= 0")
         require(self.folds == 0 or self.folds >= 2, "--folds must be 0 (off) or >= 2")
+        require(self.threads >= 0, "--threads must be >= 0")
         require(self.collapse_patience >= 0, "--collapse-patience must be >= 0")
 
 
@@ -133,6 +137,7 @@ class _Data:
     clip_id: np.ndarray
     unlabeled: np.ndarray  # (U, S, S) uint8 from the unlabelled artifacts
     source: str
+    upstream: dict[str, Any]
 
 
 def _train_rows(split: np.ndarray, label: np.ndarray) -> np.ndarray:
@@ -207,6 +212,7 @@ def _load(
         clip_id=lab.clip_id,
         unlabeled=pool,
         source=str(labeled),
+        upstream=lab.upstream,
     )
 
 
@@ -244,6 +250,7 @@ def d_kwargs(params: PretrainGanParams, n_classes: int) -> dict[str, Any]:
         "input_size": params.size,
         "n_classes": n_classes,
         "widths": list(params.d_widths),
+        "dropout": params.d_dropout,
     }
 
 
@@ -267,6 +274,9 @@ def _train_and_write(
     import torch
 
     from emocli.models import build_model
+
+    if params.threads:
+        torch.set_num_threads(params.threads)
     from emocli.training.gan import predict_probs
     from emocli.training.gan_data import few_label_subset, subject_folds, to_unit_range
     from emocli.training.gan_train import fit_gan
@@ -395,28 +405,29 @@ def _write_model(
     output: Path,
     fold_col: np.ndarray,
 ) -> None:
+    from emocli.training.model_store import MINUS_ONE_TO_ONE, ModelInfo, write_model
     from emocli.weights import write_state_dict
 
-    writer.set_classes(data.classes)
-    write_state_dict(writer, result.discriminator.state_dict(), "weights")
-    writer.set_attr("architecture", D_ARCHITECTURE)
-    writer.set_attr("model_kwargs", d_kwargs(params, len(data.classes)))
-    writer.set_attr(
-        "input",
-        {
+    history = {key: np.asarray(values, np.float64) for key, values in result.history.items()}
+    info = ModelInfo(
+        architecture=D_ARCHITECTURE,
+        model_kwargs=d_kwargs(params, len(data.classes)),
+        classes=data.classes,
+        input={
             "kind": "faces",
-            "size": params.size,
+            "column": "images",
+            "size": [params.size, params.size],
             "channels": 1,
-            "normalisation": NORMALISATION,
+            "normalisation": MINUS_ONE_TO_ONE,
+            "upstream": data.upstream,
         },
+        history=history,
     )
+    write_model(writer, result.discriminator, info)
     write_state_dict(writer, result.generator.state_dict(), "generator")
     writer.write_group(
         "generator", {}, {"architecture": G_ARCHITECTURE, "model_kwargs": g_kwargs(params)}
     )
-    history = {key: np.asarray(values, np.float64) for key, values in result.history.items()}
-    if history:
-        writer.write_group("history", history)
     writer.set_attr("best_epoch", int(result.best_epoch))
     if params.folds:
         writer.set_attr("folds", params.folds)

@@ -17,7 +17,7 @@ from emocli.errors import TrainingError
 from emocli.models import build_model
 from emocli.predictions import load_predictions
 from emocli.training import gan_losses
-from emocli.training.gan import SemiSupervisedGan, discriminator_outputs, predict_probs
+from emocli.training.gan import SemiSupervisedGan, discriminator_outputs
 from emocli.training.gan_data import (
     carve_dev_split,
     few_label_subset,
@@ -25,7 +25,6 @@ from emocli.training.gan_data import (
     subject_folds,
     to_unit_range,
 )
-from emocli.weights import read_state_dict
 from stages import pretrain_gan as stage
 
 CLASSES = ["happy", "sad", "surprise"]
@@ -54,6 +53,15 @@ def _faces(path: Path, n: int, size: int, labelled: bool, seed: int, splits: boo
     writer.close()
     writer.commit()
     return path
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> object:
+    """One torch thread: much faster than two on a busy 2-core machine; restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture()
@@ -217,18 +225,36 @@ def test_training_learns_and_writes_both_networks(
 def test_discriminator_from_artifact_reproduces_predictions(
     tiny_inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    """finetune's loader rebuilds D from the artifact and gives the very same probabilities,
+    and finetune --init takes the GAN artifact."""
+    from emocli.training.model_store import load_model
+    from stages import finetune
+
     lab, unl = tiny_inputs
     params = stage.PretrainGanParams(
         size=SIZE, **TINY, batch_size=16, labeled_batch_size=16, epochs=1
     )
     stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
-    with open_artifact(tmp_path / "m.h5", "model") as art:
-        d = build_model(art.attrs["architecture"], **art.attrs["model_kwargs"])
-        d.load_state_dict(read_state_dict(art))
+    d, info = load_model(tmp_path / "m.h5")
+    assert info.architecture == "dcgan_d" and info.classes == CLASSES
     with open_artifact(lab, "faces") as art:
-        x = torch.from_numpy(to_unit_range(art.column("images")))
-    probs = predict_probs(d, x)
+        raw = torch.from_numpy(art.column("images"))[:, None]
+    with torch.no_grad():
+        x = info.transform()(raw)
+        assert torch.equal(x, torch.from_numpy(to_unit_range(raw[:, 0].numpy())))
+        probs = np.concatenate(
+            [torch.softmax(d(x[i : i + 256]), 1).numpy() for i in range(0, len(x), 256)]
+        )
     assert np.array_equal(probs, load_predictions(tmp_path / "p.h5").probs)
+
+    ft = finetune.FinetuneParams(
+        init=str(tmp_path / "m.h5"), epochs=1, batch_size=8, fast_dev_run=True, accelerator="cpu"
+    )
+    result = finetune.run(ft, lab, tmp_path / "ft.h5", tmp_path / "ft-p.h5")
+    assert result.summary
+    _, ft_info = load_model(tmp_path / "ft.h5")
+    assert ft_info.architecture == "dcgan_d"
+    assert ft_info.model_kwargs["widths"] == list(TINY["d_widths"])
 
 
 def test_folds_give_out_of_fold_predictions(tiny_inputs: tuple[Path, Path], tmp_path: Path) -> None:

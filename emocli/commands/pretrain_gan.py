@@ -67,6 +67,9 @@ def command(
     g_widths: Annotated[
         str, typer.Option("--g-widths", help="Channels of G's transposed convolutions.")
     ] = "512,256,128,64",
+    d_dropout: Annotated[
+        float, typer.Option("--d-dropout", help="Dropout before D's classification layer.")
+    ] = 0.0,
     flip: Annotated[bool, typer.Option("--flip/--no-flip", help="Random horizontal flips.")] = True,
     labels_per_class: Annotated[
         int,
@@ -101,6 +104,9 @@ def command(
     strategy: Annotated[
         str, typer.Option("--strategy", help="Lightning strategy (auto, ddp ...).")
     ] = "auto",
+    threads: Annotated[
+        int, typer.Option("--threads", min=0, help="Torch CPU threads (0 = default).")
+    ] = 0,
     rich_bar: Annotated[
         bool, typer.Option("--rich-bar", help="Lightning's RichProgressBar with live losses.")
     ] = False,
@@ -133,6 +139,7 @@ def command(
             d_widths=_widths(d_widths),
             g_widths=_widths(g_widths),
             nz=nz,
+            d_dropout=d_dropout,
             schedule=schedule,
             supervised_every=supervised_every,
             supervised_weight=supervised_weight,
@@ -154,6 +161,7 @@ def command(
             devices=devices,
             strategy=strategy,
             rich_progress=rich_bar,
+            threads=threads,
         )
     )
     out = output or workspace.default_output("model", labeled, "-gan")

@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,7 @@ class FaceSet:
     clip_id: np.ndarray
     classes: list[str]
     source_size: int
+    upstream: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -83,6 +85,14 @@ def load_faces(path: Path | str, size: int) -> FaceSet:
         def text(name: str) -> np.ndarray:
             return art.column(name) if art.has(name) else np.full(n, "", dtype=str)
 
+        upstream = {
+            "stage": art.attrs.get("stage", ""),
+            "params": art.params,
+            "fingerprint": art.fingerprint,
+        }
+        for key in ("size", "source_format"):
+            if key in art.attrs:
+                upstream[key] = art.attrs[key]
         label = art.column("label").astype(np.int64) if art.has("label") else np.full(n, -1)
         return FaceSet(
             images=images,
@@ -93,6 +103,7 @@ def load_faces(path: Path | str, size: int) -> FaceSet:
             clip_id=text("clip_id"),
             classes=art.classes,
             source_size=int(shape[1]),
+            upstream=upstream,
         )
 
 
