@@ -14,7 +14,7 @@ Workdir = Annotated[
     typer.Option(
         "--workdir",
         envvar=WORKDIR_ENV,
-        help="Workspace folder for default inputs and outputs [default: ./emocli-work].",
+        help="Workspace folder for default inputs and outputs \\[default: ./emocli-work].",
         show_default=False,
     ),
 ]
@@ -23,7 +23,7 @@ Output = Annotated[
     typer.Option(
         "--output",
         "-o",
-        help="Output artifact path [default: derived from the input, in the workspace].",
+        help="Output artifact path \\[default: derived from the input, in the workspace].",
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Rerun even if the output is up to date.")]
