@@ -170,6 +170,14 @@ def run(
         "predictions": OutputSpec(Path(predictions_output), "predictions"),
     }
 
+    from stages.finetune import distributed_rank
+
+    rank = distributed_rank()
+    if rank > 0:  # a DDP worker started by Lightning or a launcher: train, write nothing
+        data = _load(params, labeled, unlabeled, progress)
+        _train_and_write(params, data, None, Path(output), progress)
+        return StageResult(STAGE.name, {}, False, "", {"distributed_rank": rank})
+
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         data = _load(params, labeled, unlabeled, progress)
         return _train_and_write(params, data, writers, Path(output), progress)
@@ -267,10 +275,11 @@ def g_kwargs(params: PretrainGanParams) -> dict[str, Any]:
 def _train_and_write(
     params: PretrainGanParams,
     data: _Data,
-    writers: dict[str, ArtifactWriter],
+    writers: dict[str, ArtifactWriter] | None,
     output: Path,
     progress: ProgressHook,
 ) -> dict[str, Any]:
+    """Train (per fold), predict, and fill the writers (none on a DDP worker); the summary."""
     import torch
 
     from emocli.models import build_model
@@ -359,7 +368,8 @@ def _train_and_write(
             held = predict[data.label[predict] >= 0]
             fold_acc.append(float((probs[held].argmax(1) == data.label[held]).mean()))
     assert result is not None
-
+    if writers is None:
+        return {}
     _write_model(writers["model"], params, data, result, output, fold_col)
     preds = Predictions.build(
         data.classes,

@@ -173,6 +173,8 @@ def command(
         )
 
     result = execute(action)
+    if not result.outputs:  # a DDP worker process: rank 0 reports
+        return
     print_result(result)
     s = result.summary
     parts = [f"{s['labeled_train']} labelled + {s['unlabeled']} unlabelled training faces"]

@@ -195,7 +195,7 @@ def fit_gan(
         max_epochs=config.epochs,
         accelerator=config.accelerator,
         devices=_devices(config.devices),
-        strategy=config.strategy,
+        strategy=_strategy(config.strategy),
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
@@ -225,6 +225,11 @@ def fit_gan(
 def _accuracy(d: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     probs = predict_probs(d, x)
     return float((probs.argmax(axis=1) == y.numpy()).mean()) if len(y) else float("nan")
+
+
+def _strategy(strategy: str) -> str:
+    """Plain DDP cannot know that G's parameters sit out D's step (and vice versa)."""
+    return "ddp_find_unused_parameters_true" if strategy == "ddp" else strategy
 
 
 def _devices(devices: str) -> Any:

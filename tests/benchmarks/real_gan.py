@@ -1,0 +1,135 @@
+"""Real data: the semi-supervised DCGAN (pretrain-gan) against the same discriminator trained
+on the labels alone.
+
+Everything runs through the ``emocli`` command line in a scratch workspace:
+
+1. ``preprocess-faces`` turns FER2013, CK+48 and UTKFace (unlabelled) into faces artifacts;
+2. FER2013 with few labels (``--labels-per-class N``; the other training images are used
+   unlabelled, plus UTKFace), hyper-parameters chosen on a dev split carved from ``train/``
+   (``--dev-fraction``), accuracy on ``test/`` (PublicTest): ``--schedule supervised-only``
+   vs the GAN, same discriminator, same labels;
+3. CK+48, subject-independent 5-fold with UTKFace unlabelled.
+
+    python -m tests.benchmarks.run --real --only gan --out docs/results.md
+
+Scale knobs (environment): ``GAN_BENCH_LABELS`` (labels per class, comma-separated; default
+``100``), ``GAN_BENCH_CKPLUS`` (``0`` skips CK+).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.benchmarks.run import BenchContext
+
+TOPIC = "gan"
+#: Network and input size used on this 2-core machine (the source: 64 px, 64..512 widths).
+SIZE = "32"
+NETS = ["--size", SIZE, "--d-widths", "32,64,128", "--g-widths", "128,64,32"]
+#: FER2013 few-label settings (chosen on the dev split, see docs/results.md).
+FER_COMMON = [*NETS, "--dev-fraction", "0.1", "--d-dropout", "0.5", "--threads", "1"]
+FER_SUPERVISED = ["--schedule", "supervised-only", "--epochs", "150"]
+FER_GAN = ["--epochs", "8", "--steps-per-epoch", "200"]
+CKPLUS_GAN = [*NETS, "--folds", "5", "--epochs", "5", "--steps-per-epoch", "100"]
+CKPLUS_GAN += ["--d-dropout", "0.5", "--threads", "1"]
+
+
+class Runner:
+    """Runs emocli commands in a workspace; keeps each command line and its wall time."""
+
+    def __init__(self, ctx: BenchContext, work: Path) -> None:
+        self.ctx, self.work = ctx, work
+        self.log: list[tuple[str, float]] = []
+
+    def __call__(self, *args: str) -> float:
+        argv = [self.ctx.python, "-m", "emocli.cli", *args, "--workdir", str(self.work)]
+        started = time.perf_counter()
+        out = subprocess.run(argv, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if out.returncode != 0:
+            raise RuntimeError(f"{shlex.join(argv)} failed:\n{out.stdout}\n{out.stderr}")
+        shown = " ".join(
+            a.replace(str(self.ctx.datasets), "$DATASETS").replace(str(self.work), "$W")
+            for a in args
+        )
+        self.log.append((f"emocli {shown} --workdir $W", seconds))
+        return seconds
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    from emocli.artifacts import open_artifact
+
+    with open_artifact(path) as art:
+        return dict(art.attrs.get("summary") or {})
+
+
+def run(ctx: BenchContext) -> str:
+    work = ctx.workdir / "gan"
+    emocli = Runner(ctx, work)
+    faces = work / "faces"
+    emocli("preprocess-faces", str(ctx.datasets / "fer2013"), "--size", "48")
+    emocli("preprocess-faces", str(ctx.datasets / "utkface_unlabeled"), "--size", "48")
+    fer, utk = faces / "fer2013.h5", faces / "utkface_unlabeled.h5"
+    lines = [
+        "## Semi-supervised GAN (pretrain-gan)",
+        "",
+        "FER2013 with few labels: the discriminator trained adversarially (UTKFace + the "
+        "unused FER2013 training images as unlabelled faces) vs the identical discriminator "
+        "trained on the same labels alone. Dev split: 10 % of `train/`; test: `test/` "
+        "(PublicTest, 3,589 faces).",
+        "",
+        "| labels / class | supervised-only dev | GAN dev | supervised-only test | GAN test "
+        "| gain (test) |",
+        "|---|---|---|---|---|---|",
+    ]
+    labels = [int(n) for n in os.environ.get("GAN_BENCH_LABELS", "100").split(",") if n]
+    for n in labels:
+        out: dict[str, dict[str, Any]] = {}
+        for name, extra, unl in (
+            ("sup", FER_SUPERVISED, []),
+            ("gan", FER_GAN, ["-u", str(utk)]),
+        ):
+            model = work / "models" / f"fer-{name}-{n}.h5"
+            preds = work / "predictions" / f"fer-{name}-{n}.h5"
+            emocli(
+                "pretrain-gan",
+                str(fer),
+                *unl,
+                *FER_COMMON,
+                "--labels-per-class",
+                str(n),
+                *extra,
+                "-o",
+                str(model),
+                "--predictions-output",
+                str(preds),
+            )
+            out[name] = _summary(model)
+        s, g = out["sup"], out["gan"]
+        lines.append(
+            f"| {n} | {100 * s['val_accuracy']:.2f} | {100 * g['val_accuracy']:.2f} "
+            f"| {100 * s['test_accuracy']:.2f} | {100 * g['test_accuracy']:.2f} "
+            f"| {100 * (g['test_accuracy'] - s['test_accuracy']):+.2f} |"
+        )
+    if os.environ.get("GAN_BENCH_CKPLUS", "1") != "0":
+        emocli("preprocess-faces", str(ctx.datasets / "ckplus48"), "--size", "48")
+        model = work / "models" / "ckplus48-gan.h5"
+        emocli("pretrain-gan", str(faces / "ckplus48.h5"), "-u", str(utk), *CKPLUS_GAN)
+        s = _summary(model)
+        lines += [
+            "",
+            f"CK+48, subject-independent 5-fold, UTKFace unlabelled: mean accuracy "
+            f"{100 * s['cv_accuracy_mean']:.2f} % ± {100 * s['cv_accuracy_std']:.2f} "
+            f"(folds: {json.dumps([round(100 * a, 2) for a in s['fold_accuracy']])}; "
+            "the source: 95.66 % ± 1.02).",
+        ]
+    lines += ["", "Commands (wall time on the shared 2-core machine):", "", "```"]
+    lines += [f"{cmd}   # {sec / 60:.1f} min" for cmd, sec in emocli.log]
+    lines += ["```"]
+    return "\n".join(lines)
