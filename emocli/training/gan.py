@@ -264,7 +264,7 @@ class SemiSupervisedGan(pl.LightningModule):
             raise TrainingError(
                 f"GAN collapse at epoch {self.current_epoch}: the discriminator's adversarial "
                 f"loss stayed below {self.collapse_threshold:g} for {self._low_d_steps} steps "
-                f"(generator loss {g:.3g} and rising); try --g-loss feature-matching, a lower "
+                f"(generator loss {g:.3g} this epoch: G gets no useful gradient); try --g-loss feature-matching, a lower "
                 "--lr-d or another --seed. No artifact was written."
             )
 
