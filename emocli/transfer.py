@@ -48,7 +48,7 @@ class TransferReport:
         return {
             "source": self.source,
             "loaded": len(self.loaded),
-            "kept": self.kept,
+            "kept": sorted(self.kept),
             "converted_to_grey": self.converted,
             "head_replaced": self.head_replaced,
         }

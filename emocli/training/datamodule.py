@@ -123,7 +123,7 @@ def read_table(path: Path | str, column: str = "auto", audio_model: bool = False
             "params": art.params,
             "fingerprint": art.fingerprint,
         }
-        for key in ("size", "sample_rate", "source_format"):
+        for key in ("size", "sample_rate", "source_format", "frontend", "n_frames"):
             if key in art.attrs:
                 upstream[key] = art.attrs[key]
         if art.has("stats/mean"):
@@ -193,15 +193,12 @@ class H5Source:
         return self._h5[self.column]
 
     def read(self, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64)
-        order = np.argsort(rows, kind="stable")
+        unique, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
         try:
-            data = self._dataset()[rows[order]]
+            data = self._dataset()[unique]  # h5py wants strictly increasing indices
         except OSError as exc:
             raise ArtifactError(f"{self.path}: {self.column!r} cannot be read ({exc})") from exc
-        out = np.empty_like(data)
-        out[order] = data
-        return to_chw(out, self.layout)
+        return to_chw(data[inverse.reshape(-1)], self.layout)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -1,0 +1,212 @@
+"""`emocli finetune` end to end on tiny artifacts: outputs, k-fold, chains, caching, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from emocli.artifacts import open_artifact, read_group
+from emocli.cli import app
+from emocli.predictions import load_predictions
+from emocli.training.model_store import load_model, read_model_info
+from tests.test_training import CLASSES, make_faces, make_spectrograms
+
+runner = CliRunner()
+TINY = ["--model", "resnet_small", "--model-kwargs", '{"widths": [4, 8], "blocks": [1, 1]}']
+FAST = [
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.01",
+    "--accelerator",
+    "cpu",
+    "--devices",
+    "1",
+    "--threads",
+    "1",
+]
+
+
+class _Result:
+    """A CLI run: exit code and the output with line wraps undone."""
+
+    def __init__(self, args: list[str]) -> None:
+        result = runner.invoke(app, ["finetune", *args])
+        self.exit_code = result.exit_code
+        self.output = " ".join(result.output.split()).replace("- ", "-")
+
+
+def _run(*args: str) -> _Result:
+    return _Result(list(args))
+
+
+def test_finetune_writes_model_predictions_and_curves(tmp_path: Path, workdir: Path) -> None:
+    src = make_faces(tmp_path / "faces.h5", splits=lambda n: ["train"] * (n - 12) + ["test"] * 12)
+    result = _run(str(src), *TINY, *FAST, "--epochs", "3", "--patience", "2", "--tta", "flip")
+    assert result.exit_code == 0, result.output
+    model_path = workdir / "models" / "faces-resnet_small.h5"
+    pred_path = workdir / "predictions" / "faces-resnet_small.h5"
+    assert model_path.is_file() and pred_path.is_file()
+    assert (workdir / "models" / "faces-resnet_small.curves.png").stat().st_size > 1000
+    assert "accuracy" in result.output
+    model, info = load_model(model_path)
+    assert info.architecture == "resnet_small" and info.classes == CLASSES
+    assert info.model_kwargs["input_size"] == [16, 16] and info.model_kwargs["in_channels"] == 1
+    assert info.input["kind"] == "faces" and info.input["normalisation"]["scale"] == 255.0
+    assert info.input["upstream"]["stage"] == "preprocess-faces"
+    assert set(info.history) >= {"epoch", "train_loss", "val_loss", "val_accuracy", "lr"}
+    assert 1 <= len(info.history["epoch"]) <= 3
+    preds = load_predictions(pred_path)
+    assert len(preds) == 48 and preds.modality == "face" and preds.level == "frame"
+    assert sorted(set(preds.split.tolist())) == ["test", "train"]
+    assert (preds.fold == -1).all()
+    with open_artifact(pred_path) as art:
+        assert art.attrs["model"] == str(model_path)
+    # the model artifact reproduces the stored predictions
+    x = torch.from_numpy(np.stack([np.zeros((16, 16), np.uint8)]))[:, None]
+    with torch.no_grad():
+        assert model(info.transform()(x)).shape == (1, 3)
+
+
+def test_second_run_is_up_to_date_and_force_reruns(tmp_path: Path, workdir: Path) -> None:
+    src = make_faces(tmp_path / "faces.h5")
+    args = [str(src), *TINY, *FAST, "--epochs", "1"]
+    assert _run(*args).exit_code == 0
+    again = _run(*args)
+    assert again.exit_code == 0 and "up to date" in again.output
+    changed = _run(*args, "--threads", "2")  # runtime-only option: still up to date
+    assert "up to date" in changed.output
+    forced = _run(*args, "--force")
+    assert forced.exit_code == 0 and "wrote" in forced.output
+
+
+def test_kfold_writes_out_of_fold_predictions_grouped_by_subject(
+    tmp_path: Path, workdir: Path
+) -> None:
+    src = make_faces(tmp_path / "faces.h5", n_subjects=6, per_subject=6)
+    result = _run(str(src), *TINY, *FAST, "--epochs", "2", "--folds", "3", "--val-fraction", "0")
+    assert result.exit_code == 0, result.output
+    assert "3-fold accuracy" in result.output and "by subject" in result.output
+    preds = load_predictions(workdir / "predictions" / "faces-resnet_small.h5")
+    assert len(preds) == 36 and sorted(set(preds.fold.tolist())) == [0, 1, 2]
+    assert (preds.split == "test").all()
+    for fold in range(3):
+        subjects = set(preds.subject[preds.fold == fold].tolist())
+        others = set(preds.subject[preds.fold != fold].tolist())
+        assert subjects and not subjects & others
+    info = read_model_info(workdir / "models" / "faces-resnet_small.h5")
+    assert info.attrs["folds"] == 3 and info.attrs["weights_fold"] == 2
+    assert sorted(set(info.history["fold"].tolist())) == [0, 1, 2]
+    one = _run(
+        str(src),
+        *TINY,
+        *FAST,
+        "--epochs",
+        "1",
+        "--folds",
+        "3",
+        "--fold",
+        "1",
+        "--val-fraction",
+        "0",
+    )
+    assert one.exit_code == 0, one.output
+    single = load_predictions(workdir / "predictions" / "faces-resnet_small-fold1.h5")
+    assert set(single.fold.tolist()) == {1}
+    assert set(single.sample_id.tolist()) == set(preds.sample_id[preds.fold == 1].tolist())
+
+
+def test_chain_transfers_everything_but_the_classifier(tmp_path: Path, workdir: Path) -> None:
+    support = make_faces(tmp_path / "support.h5", classes=["angry", "happy", "neutral", "sad"])
+    target = make_faces(tmp_path / "target.h5", seed=5)
+    first = _run(
+        str(support), *TINY, *FAST, "--epochs", "1", "-o", str(tmp_path / "support-model.h5")
+    )
+    assert first.exit_code == 0, first.output
+    chain = _run(
+        str(target), "--init", str(tmp_path / "support-model.h5"), *FAST, "--epochs", "1",
+        "--freeze", "base", "--lr", "0.05", "-o", str(tmp_path / "chain.h5"),
+    )  # fmt: skip
+    assert chain.exit_code == 0, chain.output
+    source, _ = load_model(tmp_path / "support-model.h5")
+    chained, info = load_model(tmp_path / "chain.h5")
+    assert info.architecture == "resnet_small"  # --model auto takes the source's
+    assert info.input["normalisation"]["from"] == str(tmp_path / "support-model.h5")
+    src_state, new_state = source.state_dict(), chained.state_dict()
+    for key, value in new_state.items():
+        if key.startswith("classifier."):
+            assert value.shape[0] == 3  # replaced: 4 classes -> 3
+        else:  # frozen base: unchanged from the source
+            assert torch.equal(value, src_state[key]), key
+    transfer = info.attrs["transfer"]
+    assert transfer["head_replaced"] and transfer["kept"] == [
+        "classifier.bias",
+        "classifier.weight",
+    ]
+    wrong = _run(
+        str(target), "--init", str(tmp_path / "support-model.h5"), "--model", "vgg16", *FAST
+    )
+    assert wrong.exit_code != 0 and "use --model resnet_small" in wrong.output
+
+
+def test_predict_on_another_artifact_maps_labels_by_name(tmp_path: Path, workdir: Path) -> None:
+    src = make_faces(tmp_path / "faces.h5")
+    other = make_faces(
+        tmp_path / "other.h5", seed=3, n_subjects=2, classes=["happy", "sad", "contempt"]
+    )
+    result = _run(str(src), *TINY, *FAST, "--epochs", "1", "--predict-on", str(other))
+    assert result.exit_code == 0, result.output
+    preds = load_predictions(workdir / "predictions" / "other-resnet_small.h5")
+    assert len(preds) == 16 and preds.classes == CLASSES
+    with open_artifact(other) as art:
+        names = [art.classes[i] for i in art.column("label")]
+    expected = [CLASSES.index(n) if n in CLASSES else -1 for n in names]
+    assert preds.label.tolist() == expected
+
+
+def test_spectrogram_images_take_the_image_path(tmp_path: Path, workdir: Path) -> None:
+    src = make_spectrograms(tmp_path / "spec.h5", images=32)
+    args = [str(src), "--model", "vgg16", "--model-kwargs", '{"width_mult": 0.0625, "hidden": 8}']
+    result = _run(*args, *FAST, "--epochs", "1")
+    assert result.exit_code == 0, result.output
+    info = read_model_info(workdir / "models" / "spec-vgg16.h5")
+    assert info.input["column"] == "images" and info.channels == 3
+    assert info.model_kwargs["input_size"] == [32, 32]
+    with open_artifact(workdir / "models" / "spec-vgg16.h5") as art:
+        assert "history" in art.h5 and read_group(art, "history")["epoch"].tolist() == [0.0]
+        assert json.loads(art.h5.attrs["input"])["kind"] == "spectrograms"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "resnet9000"], "--model must be one of"),
+        (["--freeze", "some"], "all-but-last-N"),
+        (["--folds", "1"], "--folds must be 0"),
+        (["--fold", "2"], "--fold i needs --folds K"),
+        (["--model-kwargs", "{bad"], "not valid JSON"),
+        (["--model-kwargs", '{"n_classes": 3}'], "come from the input"),
+        (["--init", "imagenet:/nonexistent.pth"], "input not found"),
+        (["--folds", "10"], "10 folds need at least 10"),
+    ],
+)
+def test_bad_options_give_clear_errors(
+    tmp_path: Path, workdir: Path, args: list[str], message: str
+) -> None:
+    src = make_faces(tmp_path / "faces.h5")
+    result = _run(str(src), *FAST, *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not list((workdir / "models").glob("*.h5")) if (workdir / "models").exists() else True
+
+
+def test_wrong_input_kind_is_refused(tmp_path: Path, workdir: Path) -> None:
+    src = make_faces(tmp_path / "faces.h5")
+    _run(str(src), *TINY, *FAST, "--epochs", "1", "-o", str(tmp_path / "m.h5"))
+    result = _run(str(tmp_path / "m.h5"), *FAST)
+    assert result.exit_code != 0 and "faces or spectrograms artifact is expected" in result.output
