@@ -35,7 +35,7 @@ from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
 STAGE = StageInfo("finetune", 1)
 
 INIT_IMAGENET = "imagenet:"
-AUGMENTS = ("auto", "spec", "strong", "none")
+AUGMENTS = ("auto", "spec", "strong", "specaugment", "none")
 CLASS_WEIGHTS = ("none", "balanced")
 INPUT_COLUMNS = ("auto", "images", "features")
 MONITORS = ("val_loss", "val_accuracy")
@@ -54,11 +54,12 @@ class FinetuneParams:
     input_column : ``auto`` (faces: images; spectrograms: features for audio_* models, else the
     rendered images when present), ``images`` or ``features``.
     augment : ``auto`` (``spec`` for faces, ``none`` for spectrograms), ``spec``, ``strong``,
-    ``none``. class_weights : ``none`` or ``balanced``.
+    ``specaugment`` (spectrogram features), ``none``. class_weights : ``none`` or ``balanced``.
     patience : epochs without improvement of ``monitor`` before stopping (0 = off).
     val_fraction : share of the training rows held out (by group) when the input has no
     ``val`` split (0 = no validation: fixed epochs). group_by : ``auto`` | subject | group |
-    clip_id | none.
+    clip_id | none. test_subjects : subjects held out as the test split whatever the input's
+    split column says (``17-20``, ``01,03,10-12``), e.g. RAVDESS's speaker-independent protocol.
     folds : K >= 2 = K-fold cross-validation; fold : run only fold i (0-based; -1 = all).
     tta : ``flip`` averages each prediction with the mirror image's.
     predict_on : another artifact of the same kind to predict instead of the input.
@@ -83,6 +84,7 @@ class FinetuneParams:
     monitor: str = "val_loss"
     val_fraction: float = 0.1
     group_by: str = "auto"
+    test_subjects: str = ""
     folds: int = 0
     fold: int = -1
     tta: str = "none"
@@ -141,6 +143,10 @@ class FinetuneParams:
         require(
             not (self.folds and self.predict_on), "--predict-on cannot be combined with --folds"
         )
+        if self.test_subjects:
+            from emocli.training.datamodule import parse_subjects
+
+            parse_subjects(self.test_subjects)
         require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")
         require(self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}")
         require(self.workers >= 0 and self.threads >= 0, "--workers and --threads must be >= 0")
@@ -181,10 +187,23 @@ class Plan:
 def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
     """The training runs for ``table`` (a :class:`~emocli.training.datamodule.SampleTable`) and
     the name of the grouping column used (``none`` when splits are stratified by class)."""
-    from emocli.training.datamodule import holdout_split, kfold_splits, resolve_groups
+    from emocli.training.datamodule import (
+        holdout_split,
+        kfold_splits,
+        resolve_groups,
+        subject_mask,
+    )
 
     group_name, groups = resolve_groups(table, params.group_by)
     labelled = table.label >= 0
+    if params.test_subjects:
+        held = subject_mask(table.subject, params.test_subjects)
+        if not held.any():
+            raise ParamsError(
+                f"--test-subjects {params.test_subjects}: no row of {table.path} belongs to "
+                f"these subjects (it has {len(set(table.subject.tolist()))} subjects)"
+            )
+        table.split = np.where(held, "test", np.where(table.split == "test", "", table.split))
 
     def grouped(rows: np.ndarray) -> np.ndarray | None:
         return groups[rows] if groups is not None else None
@@ -333,11 +352,16 @@ def _normalisation(
 
 
 def _augment_config(params: FinetuneParams, table: Any) -> Any:
-    from emocli.training.augment import preset
+    from emocli.training.augment import IMAGE_PRESETS, preset
 
     name = params.augment
     if name == "auto":
         name = "spec" if table.kind == "faces" else "none"
+    if name in IMAGE_PRESETS and table.dtype != np.uint8:
+        raise ParamsError(
+            f"--augment {name} transforms pictures, but the {table.column!r} input is "
+            f"{table.dtype} values; use --augment specaugment or none for spectrogram features"
+        )
     return preset(name)
 
 

@@ -210,3 +210,23 @@ def test_wrong_input_kind_is_refused(tmp_path: Path, workdir: Path) -> None:
     _run(str(src), *TINY, *FAST, "--epochs", "1", "-o", str(tmp_path / "m.h5"))
     result = _run(str(tmp_path / "m.h5"), *FAST)
     assert result.exit_code != 0 and "faces or spectrograms artifact is expected" in result.output
+
+
+def test_test_subjects_and_specaugment_on_features(tmp_path: Path, workdir: Path) -> None:
+    src = make_spectrograms(tmp_path / "spec.h5")
+    args = [
+        str(src),
+        "--model",
+        "audio_fayek",
+        "--model-kwargs",
+        '{"widths": [2, 4], "kernel": 3, "hidden": 16}',
+    ]
+    result = _run(
+        *args, *FAST, "--epochs", "2", "--test-subjects", "4-5", "--augment", "specaugment"
+    )
+    assert result.exit_code == 0, result.output
+    preds = load_predictions(workdir / "predictions" / "spec-audio_fayek.h5")
+    assert sorted(set(preds.subject[preds.split == "test"].tolist())) == ["S004", "S005"]
+    assert "test" in result.output and preds.modality == "audio"
+    bad = _run(*args, *FAST, "--augment", "spec", "--force")
+    assert bad.exit_code != 0 and "use --augment specaugment or none" in bad.output

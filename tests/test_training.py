@@ -329,3 +329,41 @@ def test_training_is_deterministic_on_cpu(tmp_path: Path) -> None:
         model, _ = load_model(tmp_path / f"{name}.h5")
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_subject_selection_by_names_and_ranges() -> None:
+    from emocli.training.datamodule import subject_mask
+
+    subjects = np.array(["01", "16", "17", "20", "21", "S005", "bob"])
+    assert subject_mask(subjects, "17-20").tolist() == [
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert subject_mask(subjects, "01,bob,4-5").tolist() == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
+    with pytest.raises(ParamsError, match="two numbers"):
+        subject_mask(subjects, "a-b")
+
+
+def test_specaugment_masks_and_shifts_spectrograms() -> None:
+    cfg = preset("specaugment")
+    assert cfg is not None and not cfg.geometric
+    x = torch.arange(16 * 40, dtype=torch.float32).reshape(1, 1, 16, 40).repeat(6, 1, 1, 1)
+    out = augment_batch(x, cfg)
+    assert out.shape == x.shape and not torch.equal(out, x)
+    # values are only moved in time or replaced by the sample mean, never invented
+    mean = float(x[0].mean())
+    allowed = set(x[0].flatten().tolist()) | {mean}
+    assert set(out.flatten().tolist()) <= allowed

@@ -104,7 +104,7 @@ def command(
         typer.Option(
             "--augment",
             help="auto (spec for faces, none for spectrograms) | spec (brightness 0.5-1, shear "
-            "0.2, zoom 0.1, flip) | strong | none.",
+            "0.2, zoom 0.1, flip) | strong | specaugment (spectrogram features) | none.",
             rich_help_panel=_TRAIN,
         ),
     ] = "auto",
@@ -145,6 +145,14 @@ def command(
             rich_help_panel=_DATA,
         ),
     ] = "auto",
+    test_subjects: Annotated[
+        str,
+        typer.Option(
+            "--test-subjects",
+            help="Hold these subjects out as the test split, e.g. 17-20 (RAVDESS actors).",
+            rich_help_panel=_DATA,
+        ),
+    ] = "",
     folds: Annotated[
         int,
         typer.Option(
@@ -250,6 +258,7 @@ def command(
             monitor=monitor,
             val_fraction=val_fraction,
             group_by=group_by,
+            test_subjects=test_subjects,
             folds=folds,
             fold=fold,
             tta=tta,

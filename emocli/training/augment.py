@@ -4,8 +4,9 @@ SPEC's defaults reproduce the thesis's Keras ``ImageDataGenerator``: brightness 
 [0.5, 1.0], shear 0.2, zoom 0.1, horizontal flip. Keras takes the shear in degrees since
 2.2 (making 0.2 a no-op) but in radians before; emocli uses radians (an 11-degree shear),
 the intent of the setting. ``strong`` adds rotation, translation, contrast and random erasing
-(used by emocli's own FER2013 recipe). Spectrograms get none: flipping time or shearing
-frequency changes what they say.
+(used by emocli's own FER2013 recipe). Spectrograms get none by default: flipping time or
+shearing frequency changes what they say; ``specaugment`` (Park et al. 2019: random time
+shift, frequency and time masks) is the opt-in that suits them.
 
 Every transform samples its parameters per image from ``torch`` (seeded by the trainer), in a
 handful of vectorised operations per batch.
@@ -21,7 +22,9 @@ import torch
 import torch.nn.functional as F
 
 #: Names accepted by ``--augment``.
-PRESETS = ("spec", "strong", "none")
+PRESETS = ("spec", "strong", "specaugment", "none")
+#: Presets that treat the input as a picture in [0, 1] (brightness, flips ...).
+IMAGE_PRESETS = ("spec", "strong")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class AugmentConfig:
     hflip : mirror half the images; rotation : max angle, degrees; shift : max translation,
     fraction of the side; contrast : factor range around each image's mean;
     erase : probability of blanking one random rectangle (2 - 20 % of the area).
+    time_shift : max circular shift along the last (time) axis, fraction of its length;
+    freq_masks / time_masks : how many bands of rows / columns to blank (SpecAugment), each up
+    to ``mask_width`` of the axis, filled with the sample's mean.
     """
 
     brightness: tuple[float, float] = (0.5, 1.0)
@@ -43,6 +49,10 @@ class AugmentConfig:
     shift: float = 0.0
     contrast: tuple[float, float] = (1.0, 1.0)
     erase: float = 0.0
+    time_shift: float = 0.0
+    freq_masks: int = 0
+    time_masks: int = 0
+    mask_width: float = 0.15
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,6 +68,17 @@ def preset(name: str) -> AugmentConfig | None:
         return None
     if name == "spec":
         return AugmentConfig()
+    if name == "specaugment":
+        return AugmentConfig(
+            brightness=(1.0, 1.0),
+            shear=0.0,
+            zoom=0.0,
+            hflip=False,
+            time_shift=0.1,
+            freq_masks=2,
+            time_masks=2,
+            mask_width=0.15,
+        )
     if name == "strong":
         return AugmentConfig(
             brightness=(0.6, 1.2),
@@ -122,8 +143,38 @@ def _erase(x: torch.Tensor, probability: float) -> torch.Tensor:
     return torch.where(mask, fill, x)
 
 
+def _band_masks(
+    x: torch.Tensor, fill: torch.Tensor, count: int, width: float, axis: int
+) -> torch.Tensor:
+    n, size = x.shape[0], x.shape[axis]
+    coords = torch.arange(size, device=x.device, dtype=x.dtype)
+    masked = torch.zeros(n, size, dtype=torch.bool, device=x.device)
+    for _ in range(count):
+        w = torch.floor(torch.rand(n, device=x.device, dtype=x.dtype) * width * size)
+        start = torch.rand(n, device=x.device, dtype=x.dtype) * (size - w)
+        masked |= (coords[None] >= start[:, None]) & (coords[None] < (start + w)[:, None])
+    shape = [n, 1, 1, 1]
+    shape[axis] = size
+    mask = masked.view(*shape)
+    return torch.where(mask, fill, x)
+
+
+def _time_shift(x: torch.Tensor, fraction: float) -> torch.Tensor:
+    n, t = x.shape[0], x.shape[-1]
+    shifts = ((torch.rand(n, device=x.device) * 2 - 1) * fraction * t).long()
+    index = (torch.arange(t, device=x.device)[None] - shifts[:, None]) % t
+    return torch.gather(x, 3, index[:, None, None, :].expand_as(x))
+
+
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
-    """Randomly transform a batch ``x : (B, C, H, W)`` float in [0, 1]; same shape back."""
+    """Randomly transform a batch ``x : (B, C, H, W)`` (images: float in [0, 1]; spectrograms:
+    any float, H = mel bands, W = frames); same shape back."""
+    if cfg.time_shift > 0:
+        x = _time_shift(x, cfg.time_shift)
+    if cfg.freq_masks or cfg.time_masks:
+        fill = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = _band_masks(x, fill, cfg.freq_masks, cfg.mask_width, axis=2)
+        x = _band_masks(x, fill, cfg.time_masks, cfg.mask_width, axis=3)
     if cfg.geometric:
         x = _affine(x, cfg)
     low, high = cfg.brightness

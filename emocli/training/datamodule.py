@@ -240,6 +240,39 @@ def channel_stats(
 # --------------------------------------------------------------------------- splits
 
 
+def parse_subjects(text: str) -> tuple[set[str], list[tuple[int, int]]]:
+    """``"01,03,10-12"`` -> ({"01", "03"}, [(10, 12)]): exact names and inclusive numeric ranges."""
+    names: set[str] = set()
+    ranges: list[tuple[int, int]] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        low, sep, high = part.partition("-")
+        if sep and low.strip().isdigit() and high.strip().isdigit():
+            ranges.append((int(low), int(high)))
+        elif sep:
+            raise ParamsError(f"subject range {part!r} must be two numbers, e.g. 17-20")
+        else:
+            names.add(part)
+    if not names and not ranges:
+        raise ParamsError(f"no subjects in {text!r}; give names or ranges such as 17-20")
+    return names, ranges
+
+
+def subject_mask(subjects: np.ndarray, text: str) -> np.ndarray:
+    """(N,) bool: rows whose subject is named in ``text`` or falls in one of its ranges
+    (numeric subjects such as RAVDESS actors ``"17"``; names compare exactly)."""
+    names, ranges = parse_subjects(text)
+
+    def selected(subject: str) -> bool:
+        if subject in names:
+            return True
+        digits = subject.lstrip("Ss")
+        return digits.isdigit() and any(lo <= int(digits) <= hi for lo, hi in ranges)
+
+    return np.array([selected(str(s)) for s in subjects], dtype=bool)
+
+
 def resolve_groups(table: SampleTable, group_by: str) -> tuple[str, np.ndarray | None]:
     """The grouping column for leakage-free splits: ``auto`` takes the first of subject, group,
     clip_id that is filled in; ``none`` stratifies by class only."""
