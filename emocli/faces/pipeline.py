@@ -1,0 +1,158 @@
+"""One image -> one face (:func:`preprocess_image`); the frames of a clip -> the main face
+track (:func:`preprocess_frames`).
+
+Methodology 1: grey, CLAHE, Haar face detection, main face (largest, then most central),
+crop with a margin, resize. Methodology 2 (``params.align``): Haar eyes inside that face,
+false-positive heuristics, similarity transform that puts the pupils on fixed canonical
+points (which also crops tightly: the output spans ``1 / (1 - 2 eye_x)`` inter-pupil
+distances). Without a plausible eye pair the methodology-1 crop is kept and the status says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from emocli.faces.detect import Prepared, detect_faces, find_eyes, main_face, prepare, to_grey
+from emocli.faces.geometry import Box, align_on_eyes, box_centre, crop_resize, iou, square_around
+from emocli.faces.params import (
+    REASON_NO_FACE,
+    REASON_TOO_SMALL,
+    REASON_UNREADABLE,
+    STATUS_FACE,
+    STATUS_KEPT_WHOLE,
+    STATUS_WHOLE,
+    FaceParams,
+)
+
+#: A face in the next frame continues the track if its IoU with the last one is at least this.
+TRACK_IOU = 0.3
+
+
+class FaceResult(NamedTuple):
+    """face : (size, size) uint8, or None when rejected; status : how the face was made (a
+    ``STATUS_*``), or why it was rejected."""
+
+    face: np.ndarray | None
+    status: str
+
+
+def preprocess_image(image: np.ndarray, params: FaceParams) -> FaceResult:
+    """The whole per-image pipeline: any image array -> ``(face | None, status)``.
+
+    image : (H, W) grey or (H, W, 3|4) BGR(A), any of the dtypes :func:`to_grey` takes.
+    """
+    prepared = _prepare(image, params)
+    if isinstance(prepared, FaceResult):
+        return prepared
+    if params.detector == "none":
+        return finish_face(prepared, None, STATUS_WHOLE, params)
+    boxes = detect_faces(prepared, params)
+    if boxes:
+        return finish_face(prepared, boxes[main_face(boxes, prepared.content)], STATUS_FACE, params)
+    return _miss(prepared, params)
+
+
+def preprocess_frames(frames: Sequence[np.ndarray], params: FaceParams) -> list[FaceResult]:
+    """The frames of one clip -> one result per frame, following the main person's face.
+
+    frames : images as :func:`preprocess_image` takes them, in time order. Faces are detected
+    in every frame; the track starts from the face seen in most frames (ties: the largest and
+    most central, see :func:`face_track`) and follows it by overlap, so a face that appears
+    briefly (a passer-by, a false detection) does not replace the main person.
+    """
+    prepared = [_prepare(frame, params) for frame in frames]
+    usable = [p for p in prepared if isinstance(p, Prepared)]
+    if params.detector == "none":
+        return [
+            p if isinstance(p, FaceResult) else finish_face(p, None, STATUS_WHOLE, params)
+            for p in prepared
+        ]
+    boxes = [detect_faces(p, params) if isinstance(p, Prepared) else [] for p in prepared]
+    content = usable[0].content if usable else (0.0, 0.0, 1.0, 1.0)
+    track = face_track(boxes, content)
+    results = []
+    for p, box in zip(prepared, track, strict=True):
+        if isinstance(p, FaceResult):
+            results.append(p)
+        elif box is None:
+            results.append(_miss(p, params))
+        else:
+            results.append(finish_face(p, box, STATUS_FACE, params))
+    return results
+
+
+def face_track(boxes: Sequence[Sequence[Box]], content: Box) -> list[Box | None]:
+    """The main face in each frame: one box per frame, or None where the track is lost.
+
+    boxes : the faces detected in each frame (same image geometry in every frame).
+    The anchor is the face with the most frames holding an overlapping face (IoU >=
+    :data:`TRACK_IOU`); ties go to the most prominent (largest, then most central). From the
+    anchor's frame the track extends forwards and backwards, each frame taking the face that
+    overlaps the previous one most.
+    """
+    candidates = [(i, box) for i, frame in enumerate(boxes) for box in frame]
+    if not candidates:
+        return [None] * len(boxes)
+
+    def support(box: Box) -> int:
+        return sum(any(iou(box, other) >= TRACK_IOU for other in frame) for frame in boxes)
+
+    start, anchor = max(candidates, key=lambda c: (support(c[1]), _prominence(c[1], content)))
+    track: list[Box | None] = [None] * len(boxes)
+    track[start] = anchor
+    for step in (1, -1):
+        last = anchor
+        k = start + step
+        while 0 <= k < len(boxes):
+            best = max(boxes[k], key=lambda b: iou(b, last), default=None)
+            if best is not None and iou(best, last) >= TRACK_IOU:
+                track[k] = last = best
+            k += step
+    return track
+
+
+def finish_face(prepared: Prepared, box: Box | None, status: str, params: FaceParams) -> FaceResult:
+    """Crop (methodology 1) or align (methodology 2) the face in ``box`` (None: the whole image).
+
+    A detected face is cropped as a square with ``params.margin``; the whole image as the
+    square around it (replicated borders, no distortion). With ``params.align`` the eyes are
+    searched in that region and, when found, the output is aligned on them (``status+eyes``).
+    """
+    face = square_around(box) if box is not None else square_around(prepared.content)
+    if params.align:
+        eyes = find_eyes(prepared.image, face, params)
+        if eyes is not None:
+            left_to, right_to = params.canonical_eyes
+            aligned = align_on_eyes(prepared.image, *eyes, left_to, right_to, params.size)
+            return FaceResult(aligned, f"{status}+eyes")
+    region = square_around(box, 1.0 + 2.0 * params.margin) if box is not None else face
+    return FaceResult(crop_resize(prepared.image, region, params.size), status)
+
+
+def _prepare(image: np.ndarray, params: FaceParams) -> Prepared | FaceResult:
+    try:
+        grey = to_grey(image)
+    except ValueError:
+        return FaceResult(None, REASON_UNREADABLE)
+    h, w = grey.shape
+    if min(h, w) < params.min_image_side:
+        return FaceResult(None, f"{REASON_TOO_SMALL}: {w}x{h} px")
+    return prepare(grey, params)
+
+
+def _miss(prepared: Prepared, params: FaceParams) -> FaceResult:
+    if params.on_miss == "keep":
+        return finish_face(prepared, None, STATUS_KEPT_WHOLE, params)
+    return FaceResult(None, REASON_NO_FACE)
+
+
+def _prominence(box: Box, content: Box) -> float:
+    """Larger and more central is more prominent: side minus distance to the centre,
+    both relative to the image diagonal."""
+    diagonal = math.hypot(content[2], content[3]) or 1.0
+    side = math.sqrt(box[2] * box[3])
+    return (side - math.dist(box_centre(box), box_centre(content))) / diagonal

@@ -1,0 +1,121 @@
+"""Sampling the frames of a video clip with PyAV (FFmpeg): every frame is decoded, one is
+kept every ``1 / fps`` seconds of presentation time, up to ``max_frames``.
+
+Used by ``preprocess-faces`` for AFEW / RAVDESS clips and by ``emocli predict`` on new clips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emocli.errors import InputError
+
+#: Frames sampled per second of video by default (``--fps``).
+DEFAULT_FPS = 5.0
+#: Presentation times within this many seconds of a sampling instant count as on time.
+TIME_TOLERANCE = 1e-3
+#: PyAV pixel formats for the two kinds of frame arrays we hand out.
+PIXEL_FORMATS = {"grey": "gray", "bgr": "bgr24"}
+
+
+class VideoDecodeError(InputError):
+    """A clip cannot be used; ``reason`` is the short text stored in ``rejects/``."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One sampled frame.
+
+    index : position of the frame in the clip (0-based, decoding order).
+    time : presentation time, seconds from the start of the stream.
+    image : (H, W) uint8 grey or (H, W, 3) uint8 BGR.
+    """
+
+    index: int
+    time: float
+    image: np.ndarray
+
+
+def iter_frames(
+    path: Path | str, fps: float = DEFAULT_FPS, max_frames: int = 0, colour: str = "grey"
+) -> Iterator[Frame]:
+    """Yield the sampled frames of the first video stream of ``path``, in time order.
+
+    fps : frames kept per second of video (``<= 0``: every frame).
+    max_frames : stop after this many (``0``: no limit).
+    colour : ``grey`` ((H, W) arrays) or ``bgr`` ((H, W, 3) arrays).
+    Raises :class:`VideoDecodeError` if the file cannot be opened or has no video stream; a
+    decoding error after some frames ends the clip there (the frames so far are kept).
+    """
+    import av
+
+    if colour not in PIXEL_FORMATS:
+        raise ValueError(f"colour must be one of {sorted(PIXEL_FORMATS)}")
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise VideoDecodeError(path, f"cannot read file ({exc.strerror})") from exc
+    if size == 0:
+        raise VideoDecodeError(path, "empty file (0 bytes)")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoDecodeError(path, f"not a readable video file ({_message(exc)})") from exc
+    with container:
+        if not container.streams.video:
+            raise VideoDecodeError(path, "no video stream")
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1  # parallelism is across files
+        rate = float(stream.average_rate or stream.guessed_rate or 25.0)
+        step = 1.0 / fps if fps > 0 else 0.0
+        next_time: float | None = None
+        kept = 0
+        frames: Iterator[Any] = container.decode(stream)
+        index = -1
+        while True:
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except (av.FFmpegError, ValueError, OSError):
+                break  # a damaged tail: keep what was decoded
+            index += 1
+            time = float(frame.time) if frame.time is not None else index / rate
+            if next_time is None:
+                next_time = time
+            if time + TIME_TOLERANCE < next_time:
+                continue
+            yield Frame(index, time, frame.to_ndarray(format=PIXEL_FORMATS[colour]))
+            kept += 1
+            if max_frames and kept >= max_frames:
+                break
+            while step and next_time <= time + TIME_TOLERANCE:
+                next_time += step
+
+
+def sample_frames(
+    path: Path | str, fps: float = DEFAULT_FPS, max_frames: int = 0, colour: str = "grey"
+) -> list[Frame]:
+    """All sampled frames of a clip (see :func:`iter_frames`).
+
+    Raises :class:`VideoDecodeError` when no frame at all can be decoded.
+    """
+    frames = list(iter_frames(path, fps, max_frames, colour))
+    if not frames:
+        raise VideoDecodeError(path, "no decodable frames")
+    return frames
+
+
+def _message(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).split(":")[0].strip() or type(exc).__name__
