@@ -70,6 +70,8 @@ class DemoSpec:
             raise ValueError("frames_per_clip_sfew must be >= 0")
         if self.fps <= 0 or self.sample_rate <= 0:
             raise ValueError("fps and sample_rate must be > 0")
+        if self.sample_rate % self.fps:
+            raise ValueError("sample_rate must be a multiple of fps (whole samples per frame)")
         if self.image_size < 96 or self.image_size % 2:
             raise ValueError("image_size must be even and >= 96 pixels (face detection)")
         if not 0 < self.min_clip_s <= self.max_clip_s:
