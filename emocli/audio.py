@@ -280,8 +280,9 @@ def preemphasis(waveform: np.ndarray, coef: float = PREEMPHASIS) -> np.ndarray:
 class Kernels:
     """The fixed arrays of a front end, built once (with librosa) and shipped to workers.
 
-    window : (n_fft,) float32, librosa's periodic ``window`` of ``win_length`` centred in n_fft.
-    mel_basis : (n_mels, n_fft // 2 + 1) float32, ``librosa.filters.mel`` (Slaney).
+    window : (n_fft,) float64, librosa's periodic ``window`` of ``win_length`` centred in n_fft.
+    mel_basis : (n_mels, n_fft // 2 + 1) float64 holding the float32 values of
+        ``librosa.filters.mel`` (Slaney), as ``librosa.feature.melspectrogram`` uses them.
     """
 
     window: np.ndarray
@@ -302,8 +303,8 @@ def kernels_for(frontend: FrontEnd) -> Kernels:
         fmax=frontend.fmax,
     )
     return Kernels(
-        librosa.util.pad_center(window, size=frontend.n_fft).astype(np.float32),
-        basis.astype(np.float32),
+        librosa.util.pad_center(window, size=frontend.n_fft).astype(np.float64),
+        basis.astype(np.float64),
     )
 
 
@@ -318,14 +319,15 @@ def log_mel(
     amin=1e-10, top_db=top_db)`` (``top_db`` applied per spectrogram), computed the way
     librosa does (its window and mel filters, zero padding when centred) but framed and
     transformed in one batch: ``scipy.fft.rfft`` over strided frames and one matrix
-    product with the filters, about twice as fast as ``librosa.stft``. No pre-emphasis or
-    padding to length here; signals shorter than ``n_fft`` are zero-padded to one frame.
+    product with the filters. Computed in float64: ~35 % slower than float32, but within 4e-7
+    of librosa's float64 result after normalisation (float32: 2e-5 on RAVDESS clips). No
+    pre-emphasis or padding to length here; signals shorter than ``n_fft`` are zero-padded to one frame.
     ``kernels`` defaults to :func:`kernels_for` ``(frontend)``.
     """
     import scipy.fft
 
     kernels = kernels or kernels_for(frontend)
-    y = np.asarray(waveforms, dtype=np.float32)
+    y = np.asarray(waveforms, dtype=np.float64)
     n_fft, hop = frontend.n_fft, frontend.hop_length
     if frontend.center:
         pad = [(0, 0)] * (y.ndim - 1) + [(n_fft // 2, n_fft // 2)]
@@ -413,7 +415,7 @@ def spectrograms_of(
 
     waveforms : (N, pad_samples) float32, already padded or cropped; returns (N, n_mels, T).
     """
-    emphasised = preemphasis(np.asarray(waveforms, dtype=np.float32), frontend.preemphasis)
+    emphasised = preemphasis(np.asarray(waveforms, dtype=np.float64), frontend.preemphasis)
     return normalise_each(log_mel(emphasised, frontend, kernels))
 
 

@@ -53,8 +53,8 @@ from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
 
 STAGE = StageInfo("build-spectrograms", 1)
 
-#: Clips per worker task.
-BATCH_ROWS = 32
+#: Clips per worker task (16 clips of 5 s: ~80 MB of float64 intermediates).
+BATCH_ROWS = 16
 #: Spectrograms per class drawn in the preview PNG.
 PREVIEW_PER_CLASS = 4
 #: Analysis windows offered (scipy / librosa names; the thesis: Hamming).

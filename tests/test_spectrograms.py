@@ -16,7 +16,7 @@ from emocli.cli import app
 from emocli.errors import InputError, ParamsError
 from stages import extract_audio
 from stages.build_spectrograms import BuildSpectrogramsParams, run, subject_mask, training_rows
-from tests.test_audio import SR, make_ravdess, tone, write_audio
+from tests.test_audio import SR, make_bad_inputs, make_ravdess, tone, write_audio
 
 runner = CliRunner()
 ONE = {"workers": 1}
@@ -35,8 +35,8 @@ def split_dataset(root: Path, val_freq: float = 2000.0, val_amp: float = 0.3) ->
     return root
 
 
-def extract(source: Path, out: Path) -> Path:
-    extract_audio.run(extract_audio.ExtractAudioParams(workers=1), source, out)
+def extract(source: Path, out: Path, fmt: str = "auto") -> Path:
+    extract_audio.run(extract_audio.ExtractAudioParams(format=fmt, workers=1), source, out)
     return out
 
 
@@ -266,6 +266,18 @@ def test_params_are_validated() -> None:
         BuildSpectrogramsParams(n_fft=256).frontend(SR, 1000)
     frontend = BuildSpectrogramsParams(n_fft=512).frontend(SR, 100)
     assert frontend == FrontEnd(SR, 512, n_fft=512)  # shorter than a frame: one frame
+
+
+def test_bad_inputs_that_survive_extraction_give_finite_spectrograms(tmp_path: Path) -> None:
+    make_bad_inputs(tmp_path / "bad")  # keeps a 1-sample clip and a 96 kHz 6-channel one
+    audio = extract(tmp_path / "bad", tmp_path / "bad.h5", "folder")
+    for pad in ("longest", "0.01"):  # 0.01 s is shorter than one 25 ms frame
+        out = tmp_path / f"bad-{pad}.h5"
+        result = run(BuildSpectrogramsParams(pad=pad, **ONE), audio, out)
+        with open_artifact(out) as art:
+            features = art.column("features")
+        assert features.shape[0] == 2 and np.all(np.isfinite(features))
+    assert result.summary["n_frames"] == 1
 
 
 def test_empty_audio_artifact_is_a_clear_error(tmp_path: Path) -> None:

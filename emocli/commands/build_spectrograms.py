@@ -14,8 +14,8 @@ def command(
     audio: Annotated[
         Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
         typer.Argument(
-            help="An audio artifact (from extract-audio) [default: the only one in "
-            "<workdir>/audio/].",
+            help="An audio artifact (from extract-audio); default: the only one in "
+            "<workdir>/audio/.",
             show_default=False,
         ),
     ] = None,
@@ -29,7 +29,7 @@ def command(
     ] = "longest",
     preemphasis: Annotated[
         float,
-        typer.Option("--preemphasis", help="Pre-emphasis a in y[t] = x[t] - a x[t-1]; 0 = off."),
+        typer.Option("--preemphasis", help="Pre-emphasis a in y(t) = x(t) - a x(t-1); 0 = off."),
     ] = 0.97,
     win_ms: Annotated[float, typer.Option("--win-ms", help="Frame (window) length, ms.")] = 25.0,
     hop_ms: Annotated[float, typer.Option("--hop-ms", help="Hop between frames, ms.")] = 10.0,

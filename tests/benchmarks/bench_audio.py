@@ -36,8 +36,10 @@ print(json.dumps({"seconds": time.perf_counter() - started,
 
 
 def _measure(ctx: BenchContext, workdir: Path, *args: str) -> dict[str, float]:
-    """Wall time and peak RSS (largest process) of one ``emocli`` command line."""
+    """Wall time, peak RSS (largest process) and the 1-minute load average before one
+    ``emocli`` command line (a load above the core count means other jobs competed)."""
     env = dict(os.environ, EMOCLI_WORKDIR=str(workdir))
+    load = os.getloadavg()[0]
     out = subprocess.run(
         [ctx.python, "-c", _MEASURE, ctx.python, "-m", "emocli.cli", *args],
         check=True,
@@ -45,7 +47,7 @@ def _measure(ctx: BenchContext, workdir: Path, *args: str) -> dict[str, float]:
         capture_output=True,
         text=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]), load=load)
 
 
 def _synthetic_speech(root: Path) -> Path:
@@ -152,18 +154,21 @@ def run(ctx: BenchContext) -> str:
         ).stdout
     )
     table = "\n".join(
-        f"| `{stage}` | {workers} | {m['seconds']:.1f} | {CLIPS / m['seconds']:.0f} | {m['peak_mb']:.0f} |"
+        f"| `{stage}` | {workers} | {m['seconds']:.1f} | {CLIPS / m['seconds']:.0f} "
+        f"| {m['peak_mb']:.0f} | {m['load']:.1f} |"
         for stage, workers, m in rows
     )
     return f"""## Audio: extract-audio and build-spectrograms
 
 {source_note}; {platform.processor() or platform.machine()}, {os.cpu_count()} cores. Each
 line is one CLI run with `--force`, timed from the outside (process start-up, worker
-start-up and the atomic write included); peak memory is the largest single process.
+start-up and the atomic write included); peak memory is the largest single process; load
+is the 1-minute load average when the run started (above {os.cpu_count()}: other jobs shared
+the cores, and the times are upper bounds).
 build-spectrograms pads to the longest clip and computes band statistics on actors 01-16.
 
-| command | workers | seconds | clips/s | peak MB |
-|---|---|---|---|---|
+| command | workers | seconds | clips/s | peak MB | load |
+|---|---|---|---|---|---|
 {table}
 
 The log-mel front end alone on one core (3 s clip at 16 kHz, 298 frames of 40 bands):
