@@ -109,11 +109,20 @@ def demo_data_command(
 
     def action(progress: ProgressHook) -> dict:
         from emocli.demo import DemoSpec, generate_demo_data
+        from emocli.errors import InputError
 
-        return generate_demo_data(out_dir, DemoSpec(seed=seed), progress=progress)
+        try:
+            return generate_demo_data(out_dir, DemoSpec(seed=seed), progress=progress)
+        except FileExistsError as exc:
+            raise InputError(str(exc)) from exc
 
     summary = execute(action)
-    console.print(f"demo data written to [bold]{out_dir}[/]: {json.dumps(summary, sort_keys=True)}")
+    clips = sum(n for split in summary["afew"].values() for n in split.values())
+    stills = sum(n for split in summary["sfew"].values() for n in split.values())
+    console.print(
+        f"demo data written to [bold]{out_dir}[/]: {clips} clips (afew/), {stills} stills "
+        f"(sfew/), {summary['unlabeled']} unlabelled faces (unlabeled/)"
+    )
 
 
 def main() -> None:
