@@ -98,6 +98,7 @@ class FinetuneParams:
     workers: int = runtime_field(0)
     threads: int = runtime_field(0)
     channels_last: bool = runtime_field(True)
+    compile: bool = runtime_field(False)
     max_memory_mb: int = runtime_field(4096)
     progress_bar: bool = runtime_field(False)
 
@@ -429,6 +430,7 @@ def _train_one(
         class_weights=weights,
         label_smoothing=params.label_smoothing,
         channels_last=params.channels_last,
+        compile_model=params.compile,
     )
     data = HDF5DataModule(
         source,

@@ -205,6 +205,15 @@ def command(
             "--threads", help="CPU threads for torch (0 = torch's default).", rich_help_panel=_HW
         ),
     ] = 0,
+    compile_model: Annotated[
+        bool,
+        typer.Option(
+            "--compile/--no-compile",
+            help="torch.compile the network for training (faster steps after a compile of a "
+            "minute or more; needs a C++ compiler).",
+            rich_help_panel=_HW,
+        ),
+    ] = False,
     max_memory_mb: Annotated[
         int,
         typer.Option(
@@ -271,7 +280,8 @@ def command(
             workers=workers,
             threads=threads,
             max_memory_mb=max_memory_mb,
-            progress_bar=False,
+            compile=compile_model,
+            progress_bar=is_interactive(),
         )
         name = model if model != "auto" else Path(init).stem if init.endswith(".h5") else "vgg16"
         suffix = f"-{name}" + (f"-fold{fold}" if fold >= 0 else "")
@@ -280,7 +290,6 @@ def command(
         pred_out = predictions or workspace.default_output("predictions", pred_source, suffix)
         return stage.run(params, input, model_out, pred_out, force=force, progress=progress)
 
-    _ = is_interactive
     result = execute(action)
     if result.summary.get("distributed_rank"):
         return  # a DDP worker process: rank 0 reports

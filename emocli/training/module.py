@@ -100,6 +100,7 @@ class ClassifierModule(pl.LightningModule):
         class_weights: Sequence[float] | None = None,
         label_smoothing: float = 0.0,
         channels_last: bool = False,
+        compile_model: bool = False,
     ) -> None:
         super().__init__()
         self.model = model
@@ -111,6 +112,9 @@ class ClassifierModule(pl.LightningModule):
         self.register_buffer("class_weights", weights, persistent=False)
         if channels_last:
             self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # the compiled network shares the model's parameters; kept out of the module tree so
+        # state dicts keep the registry's names
+        self._train_net: Any = torch.compile(self.model) if compile_model else self.model
 
     def _inputs(self, x: torch.Tensor, train: bool) -> torch.Tensor:
         x = self.transform(x, train=train)
@@ -127,7 +131,7 @@ class ClassifierModule(pl.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         x, y, _ = batch
-        logits = self.model(self._inputs(x, train=True))
+        logits = self._train_net(self._inputs(x, train=True))
         loss = self._loss(logits, y)
         extra = self.model.regularization_loss()
         total = loss + extra if extra is not None else loss

@@ -1,0 +1,271 @@
+"""Real-data experiments of finetune (issue #5), through the CLI, on ``../shared/datasets``.
+
+1. FER2013: train on ``train/`` (28,709 faces), test on ``test/`` (PublicTest, 3,589);
+2. CK+48: subject-independent 5-fold, 7 classes, from scratch and the FER2013 -> CK+ chain;
+3. SFEW 2.0 ``Train``: a dev split by movie, from scratch vs the FER2013 -> SFEW chain;
+4. RAVDESS speech: actors 01-16 train, 17-20 test, 8 classes: ``audio_urbansound``,
+   ``audio_fayek``, ``resnet_small`` on log-mel features and VGG16 on spectrogram images.
+
+Every command is run with ``emocli`` in a scratch workspace, timed (wall clock, on the shared
+2-core machine), and its predictions scored with :mod:`emocli.metrics`. Set
+``EMOCLI_BENCH_FINETUNE`` to a comma-separated subset of ``fer,ck,sfew,ravdess`` to run part.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tests.benchmarks.run import BenchContext
+
+#: Parts of the benchmark, in the order they run (CK+ and SFEW chains need the FER2013 model).
+PARTS = ("fer", "ck", "sfew", "ravdess")
+#: Face size of every face artifact here (FER2013 and CK+48 are 48x48 already).
+FACE_SIZE = 48
+
+#: emocli's FER2013 recipe (resnet_small; see docs/results.md).
+FER_RECIPE = [
+    "--model", "resnet_small", "--optimizer", "sgd", "--lr", "0.1", "--weight-decay", "5e-4",
+    "--scheduler", "onecycle", "--label-smoothing", "0.1", "--augment", "strong",
+    "--batch-size", "64", "--epochs", "20", "--val-fraction", "0", "--tta", "flip",
+]  # fmt: skip
+#: Fine-tuning a FER2013 model on a small face set (CK+, SFEW).
+CHAIN_RECIPE = [
+    "--optimizer", "sgd", "--lr", "0.02", "--weight-decay", "5e-4", "--scheduler", "onecycle",
+    "--label-smoothing", "0.1", "--augment", "strong", "--batch-size", "32", "--tta", "flip",
+]  # fmt: skip
+#: The same network from scratch on a small face set.
+SCRATCH_RECIPE = [
+    "--model", "resnet_small", "--optimizer", "sgd", "--lr", "0.05", "--weight-decay", "5e-4",
+    "--scheduler", "onecycle", "--label-smoothing", "0.1", "--augment", "strong",
+    "--batch-size", "32", "--tta", "flip",
+]  # fmt: skip
+#: Audio: Adam, SpecAugment, early stopping on 2 held-out training actors.
+AUDIO_RECIPE = [
+    "--test-subjects", "17-20", "--val-fraction", "0.125", "--optimizer", "adam",
+    "--batch-size", "32", "--monitor", "val_accuracy",
+]  # fmt: skip
+
+
+@dataclass
+class Step:
+    """One timed CLI command."""
+
+    command: str
+    seconds: float
+    output: str = ""
+
+
+@dataclass
+class Log:
+    steps: list[Step] = field(default_factory=list)
+
+    def emocli(self, ctx: BenchContext, work: Path, *args: str) -> Step:
+        exe = str(Path(ctx.python).with_name("emocli"))
+        env = dict(os.environ, EMOCLI_WORKDIR=str(work), COLUMNS="200")
+        started = time.perf_counter()
+        proc = subprocess.run([exe, *args], env=env, capture_output=True, text=True, check=False)
+        step = Step(
+            "emocli " + " ".join(shlex.quote(a) for a in args),
+            time.perf_counter() - started,
+            proc.stdout + proc.stderr,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"{step.command} failed ({proc.returncode}):\n{step.output[-3000:]}")
+        self.steps.append(step)
+        return step
+
+
+def _metrics(pred_path: Path, split: str | None = "test") -> dict:
+    from emocli.metrics import classification_metrics, fold_summary
+    from emocli.predictions import load_predictions
+
+    preds = load_predictions(pred_path)
+    rows = (preds.label >= 0) & ((preds.split == split) if split else True)
+    y, p = preds.label[rows], preds.probs[rows].argmax(1)
+    out = {"all": classification_metrics(y, p, preds.classes), "classes": preds.classes}
+    folds = fold_summary(y, p, preds.fold[rows], preds.classes)
+    if folds is not None:
+        out["folds"] = folds
+    return out
+
+
+def _per_class(m: object) -> str:
+    names = m.classes  # type: ignore[attr-defined]
+    return ", ".join(f"{n} {100 * f:.1f}" for n, f in zip(names, m.f1, strict=True))  # type: ignore[attr-defined]
+
+
+def _summary(model_path: Path) -> dict:
+    from emocli.artifacts import open_artifact
+
+    with open_artifact(model_path, "model") as art:
+        return dict(art.attrs.get("summary") or {})
+
+
+def _fer(ctx: BenchContext, work: Path, log: Log) -> str:
+    fer = ctx.datasets / "fer2013"
+    log.emocli(
+        ctx,
+        work,
+        "preprocess-faces",
+        str(fer),
+        "--size",
+        str(FACE_SIZE),
+        "-o",
+        str(work / "faces/fer2013.h5"),
+    )
+    step = log.emocli(
+        ctx, work, "finetune", str(work / "faces/fer2013.h5"), *FER_RECIPE,
+        "-o", str(work / "models/fer2013.h5"), "--predictions", str(work / "predictions/fer2013.h5"),
+    )  # fmt: skip
+    m = _metrics(work / "predictions/fer2013.h5")["all"]
+    s = _summary(work / "models/fer2013.h5")
+    return (
+        f"| FER2013 `test/` (PublicTest, {m.n} faces) | resnet_small, scratch, {s.get('epochs_run')} epochs "
+        f"| **{100 * m.accuracy:.2f} %** | {100 * m.macro_f1:.1f} | {_per_class(m)} | {step.seconds / 60:.1f} |"
+    )
+
+
+def _ck(ctx: BenchContext, work: Path, log: Log) -> list[str]:
+    ck = ctx.datasets / "ckplus48"
+    log.emocli(
+        ctx,
+        work,
+        "preprocess-faces",
+        str(ck),
+        "--size",
+        str(FACE_SIZE),
+        "-o",
+        str(work / "faces/ckplus48.h5"),
+    )
+    rows = []
+    runs = [("scratch", ["--epochs", "30", *SCRATCH_RECIPE])]
+    if (work / "models/fer2013.h5").is_file():
+        runs.append(
+            (
+                "FER2013 -> CK+",
+                ["--init", str(work / "models/fer2013.h5"), "--epochs", "15", *CHAIN_RECIPE],
+            )
+        )
+    for name, args in runs:
+        tag = name.split()[0].lower()
+        step = log.emocli(
+            ctx, work, "finetune", str(work / "faces/ckplus48.h5"), *args, "--folds", "5", "--val-fraction", "0",
+            "-o", str(work / f"models/ck-{tag}.h5"), "--predictions", str(work / f"predictions/ck-{tag}.h5"),
+        )  # fmt: skip
+        res = _metrics(work / f"predictions/ck-{tag}.h5")
+        f = res["folds"]
+        rows.append(
+            f"| CK+48, 5 folds by subject ({res['all'].n} faces) | resnet_small, {name} "
+            f"| **{100 * f.mean['accuracy']:.2f} % ± {100 * f.std['accuracy']:.2f}** "
+            f"| {100 * f.mean['macro_f1']:.1f} | {_per_class(res['all'])} | {step.seconds / 60:.1f} |"
+        )
+    return rows
+
+
+def _sfew(ctx: BenchContext, work: Path, log: Log) -> list[str]:
+    sfew = ctx.datasets / "sfew2" / "Train"
+    log.emocli(
+        ctx,
+        work,
+        "preprocess-faces",
+        str(sfew),
+        "--size",
+        str(FACE_SIZE),
+        "-o",
+        str(work / "faces/sfew.h5"),
+    )
+    rows = []
+    common = ["--val-fraction", "0.2", "--group-by", "group", "--patience", "0"]
+    runs = [("scratch", ["--epochs", "30", *SCRATCH_RECIPE])]
+    if (work / "models/fer2013.h5").is_file():
+        runs.append(
+            (
+                "FER2013 -> SFEW",
+                ["--init", str(work / "models/fer2013.h5"), "--epochs", "15", *CHAIN_RECIPE],
+            )
+        )
+    for name, args in runs:
+        tag = name.split()[0].lower()
+        step = log.emocli(
+            ctx, work, "finetune", str(work / "faces/sfew.h5"), *args, *common,
+            "-o", str(work / f"models/sfew-{tag}.h5"), "--predictions", str(work / f"predictions/sfew-{tag}.h5"),
+        )  # fmt: skip
+        s = _summary(work / f"models/sfew-{tag}.h5")
+        acc = s.get("accuracy", {}).get("held_out_val")
+        rows.append(
+            f"| SFEW 2.0 Train, dev = 20 % of the movies ({s.get('val')} faces) | resnet_small, {name} "
+            f"| **{100 * acc:.2f} %** | | | {step.seconds / 60:.1f} |"
+        )
+    return rows
+
+
+def _ravdess(ctx: BenchContext, work: Path, log: Log) -> list[str]:
+    speech = ctx.datasets / "ravdess_speech_16k"
+    log.emocli(ctx, work, "extract-audio", str(speech), "-j", "2")
+    audio = str(work / "audio/ravdess_speech_16k.h5")
+    log.emocli(ctx, work, "build-spectrograms", audio, "--train-subjects", "01-16", "-j", "2")
+    log.emocli(
+        ctx, work, "build-spectrograms", audio, "--train-subjects", "01-16", "--as-image", "64", "-j", "2",
+        "-o", str(work / "spectrograms/ravdess_img64.h5"),
+    )  # fmt: skip
+    feats = str(work / "spectrograms/ravdess_speech_16k.h5")
+    images = str(work / "spectrograms/ravdess_img64.h5")
+    runs = [
+        ("audio_urbansound", feats, ["--model", "audio_urbansound", "--lr", "1e-3", "--epochs", "40", "--patience", "10", "--augment", "specaugment"]),
+        ("audio_fayek", feats, ["--model", "audio_fayek", "--lr", "1e-3", "--epochs", "40", "--patience", "10", "--augment", "specaugment"]),
+        ("resnet_small", feats, ["--model", "resnet_small", "--lr", "3e-3", "--epochs", "40", "--patience", "10", "--augment", "specaugment", "--weight-decay", "1e-4"]),
+        ("vgg16 (batch norm) on 64x64 spectrogram images", images, ["--model", "vgg16", "--model-kwargs", '{"batch_norm": true}', "--lr", "1e-4", "--epochs", "20", "--patience", "6", "--augment", "none"]),
+    ]  # fmt: skip
+    rows = []
+    for name, src, args in runs:
+        tag = name.split()[0]
+        step = log.emocli(
+            ctx, work, "finetune", src, *AUDIO_RECIPE, *args,
+            "-o", str(work / f"models/rav-{tag}.h5"), "--predictions", str(work / f"predictions/rav-{tag}.h5"),
+        )  # fmt: skip
+        m = _metrics(work / f"predictions/rav-{tag}.h5")["all"]
+        rows.append(
+            f"| RAVDESS actors 17-20 ({m.n} clips, 8 classes) | {name} | **{100 * m.accuracy:.2f} %** "
+            f"| {100 * m.macro_f1:.1f} | {_per_class(m)} | {step.seconds / 60:.1f} |"
+        )
+    return rows
+
+
+def run(ctx: BenchContext) -> str:
+    wanted = [p for p in os.environ.get("EMOCLI_BENCH_FINETUNE", ",".join(PARTS)).split(",") if p]
+    work = ctx.workdir / "finetune-real"
+    log = Log()
+    rows: list[str] = []
+    if "fer" in wanted and (ctx.datasets / "fer2013").is_dir():
+        rows.append(_fer(ctx, work, log))
+    if "ck" in wanted and (ctx.datasets / "ckplus48").is_dir():
+        rows += _ck(ctx, work, log)
+    if "sfew" in wanted and (ctx.datasets / "sfew2").is_dir():
+        rows += _sfew(ctx, work, log)
+    if "ravdess" in wanted and (ctx.datasets / "ravdess_speech_16k").is_dir():
+        rows += _ravdess(ctx, work, log)
+    commands = "\n".join(f"{s.command}   # {s.seconds / 60:.1f} min" for s in log.steps)
+    table = "\n".join(rows) or "| (no dataset found) | | | | | |"
+    return f"""## finetune: FER2013, CK+48, SFEW 2.0, RAVDESS
+
+Regenerate with `.venv/bin/python -m tests.benchmarks.run --real --only finetune --out
+docs/results.md` (part of `make bench-real`). Wall times are for the whole command on the
+shared 2-core CPU machine (other engineers' jobs were running; the load is not controlled).
+
+| task | model | accuracy | macro F1 | per-class F1 (%) | minutes |
+|---|---|---|---|---|---|
+{table}
+
+Commands, in order (scratch workspace `EMOCLI_WORKDIR={work}`):
+
+```
+{commands}
+```
+"""
