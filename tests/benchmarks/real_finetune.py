@@ -20,8 +20,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from tests.benchmarks.run import BenchContext
 
 #: Parts of the benchmark, in the order they run (CK+ and SFEW chains need the FER2013 model).
