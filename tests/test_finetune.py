@@ -230,3 +230,10 @@ def test_test_subjects_and_specaugment_on_features(tmp_path: Path, workdir: Path
     assert "test" in result.output and preds.modality == "audio"
     bad = _run(*args, *FAST, "--augment", "spec", "--force")
     assert bad.exit_code != 0 and "use --augment specaugment or none" in bad.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_unavailable_accelerator_is_a_clear_error(tmp_path: Path, workdir: Path) -> None:
+    src = make_faces(tmp_path / "faces.h5")
+    result = _run(str(src), *TINY, "--epochs", "1", "--accelerator", "gpu")
+    assert result.exit_code != 0 and "Lightning cannot use --accelerator gpu" in result.output

@@ -27,8 +27,9 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from emocli.errors import TrainingError
+from emocli.errors import ParamsError, TrainingError
 from emocli.progress import ProgressHook, no_progress
 from emocli.training.datamodule import HDF5DataModule, RowsDataset, RowSource, make_loader
 from emocli.training.module import ClassifierModule, flip_tta
@@ -201,7 +202,20 @@ def build_trainer(
         )
     if cfg.progress_bar:
         callbacks.append(RichProgressBar(leave=True))
-    trainer = pl.Trainer(
+    try:
+        trainer = _trainer(cfg, callbacks, log_dir, has_val)
+    except (MisconfigurationException, ValueError, RuntimeError) as exc:
+        raise ParamsError(
+            f"Lightning cannot use --accelerator {cfg.accelerator} --devices {cfg.devices} "
+            f"--strategy {cfg.strategy} --precision {cfg.precision} here: {exc}"
+        ) from exc
+    return trainer, best
+
+
+def _trainer(
+    cfg: TrainerConfig, callbacks: list[Callback], log_dir: Path, has_val: bool
+) -> pl.Trainer:
+    return pl.Trainer(
         accelerator=cfg.accelerator,
         devices=_devices(cfg.devices),
         strategy=cfg.strategy,
@@ -218,7 +232,6 @@ def build_trainer(
         deterministic="warn" if cfg.deterministic else False,
         fast_dev_run=cfg.fast_dev_run,
     )
-    return trainer, best
 
 
 def read_history(metrics_csv: Path) -> dict[str, np.ndarray]:
