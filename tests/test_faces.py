@@ -24,7 +24,7 @@ from emocli.faces import (
     to_grey,
 )
 from emocli.faces.detect import main_face
-from emocli.faces.geometry import crop_resize, iou
+from emocli.faces.geometry import crop_resize, fit_inside, inner_square, iou
 from emocli.faces.sheet import ClassSampler, contact_sheet
 from emocli.params import ParamsError
 
@@ -170,6 +170,12 @@ def test_crop_resize_replicates_borders_outside_the_image() -> None:
     assert out.shape == (10, 10)
     assert out[0, 0] == image[0, 0] and out[9, 9] == image[4, 4]
     assert crop_resize(image, (50, 50, 4, 4), 4).shape == (4, 4)  # wholly outside: edge pixels
+
+
+def test_squares_for_whole_images_and_pre_cropped_faces() -> None:
+    assert inner_square((0, 0, 143, 181)) == (0, 19, 143, 143)
+    assert fit_inside((-10, -5, 60, 60), (0, 0, 100, 50)) == (0, 0, 50, 50)
+    assert fit_inside((80, 10, 30, 30), (0, 0, 100, 50)) == (70, 10, 30, 30)
 
 
 def test_iou() -> None:

@@ -31,7 +31,7 @@ EYE_MIN_SIZE, EYE_MAX_SIZE = 0.1, 0.4
 #: Pupils must lie in this vertical band of the face box ("eyes in the upper half").
 PUPIL_BAND = (0.15, 0.55)
 #: Eye boxes of a pair may differ in side by at most this factor.
-EYE_SIZE_RATIO = 1.8
+EYE_SIZE_RATIO = 2.5
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,22 @@ def square_around(box: Box, scale: float = 1.0) -> Box:
     return cx - side / 2.0, cy - side / 2.0, side, side
 
 
+def inner_square(box: Box) -> Box:
+    """The largest square centred in ``box`` (side = its shorter side)."""
+    cx, cy = box_centre(box)
+    side = min(box[2], box[3])
+    return cx - side / 2.0, cy - side / 2.0, side, side
+
+
+def fit_inside(square: Box, bounds: Box) -> Box:
+    """``square`` shrunk to fit ``bounds`` if larger, then shifted to lie inside it."""
+    side = min(square[2], bounds[2], bounds[3])
+    cx, cy = box_centre(square)
+    x = min(max(cx - side / 2.0, bounds[0]), bounds[0] + bounds[2] - side)
+    y = min(max(cy - side / 2.0, bounds[1]), bounds[1] + bounds[3] - side)
+    return x, y, side, side
+
+
 def crop_resize(image: np.ndarray, box: Box, size: int) -> np.ndarray:
     """Crop ``box`` out of ``image`` and resize it to ``size`` x ``size``.
 

@@ -92,7 +92,7 @@ class FaceParams:
     pad: float = 0.25
     detect_max_side: int = 640
     eye_cascade: str = EYE_CASCADE
-    eye_min_neighbors: int = 3
+    eye_min_neighbors: int = 2
     eye_x: float = 0.3
     eye_y: float = 0.36
     max_eye_angle: float = 20.0

@@ -17,7 +17,16 @@ from typing import NamedTuple
 import numpy as np
 
 from emocli.faces.detect import Prepared, detect_faces, find_eyes, main_face, prepare, to_grey
-from emocli.faces.geometry import Box, align_on_eyes, box_centre, crop_resize, iou, square_around
+from emocli.faces.geometry import (
+    Box,
+    align_on_eyes,
+    box_centre,
+    crop_resize,
+    fit_inside,
+    inner_square,
+    iou,
+    square_around,
+)
 from emocli.faces.params import (
     REASON_NO_FACE,
     REASON_TOO_SMALL,
@@ -118,18 +127,23 @@ def face_track(boxes: Sequence[Sequence[Box]], content: Box) -> list[Box | None]
 def finish_face(prepared: Prepared, box: Box | None, status: str, params: FaceParams) -> FaceResult:
     """Crop (methodology 1) or align (methodology 2) the face in ``box`` (None: the whole image).
 
-    A detected face is cropped as a square with ``params.margin``; the whole image as the
-    square around it (replicated borders, no distortion). With ``params.align`` the eyes are
+    A detected face is cropped as a square with ``params.margin`` (in a pre-cropped image,
+    shifted or shrunk to stay inside the image: no smeared borders); the whole image as its
+    largest centred square (no borders, no distortion). With ``params.align`` the eyes are
     searched in that region and, when found, the output is aligned on them (``status+eyes``).
     """
-    face = square_around(box) if box is not None else square_around(prepared.content)
+    face = square_around(box) if box is not None else inner_square(prepared.content)
     if params.align:
         eyes = find_eyes(prepared.image, face, params)
         if eyes is not None:
             left_to, right_to = params.canonical_eyes
             aligned = align_on_eyes(prepared.image, *eyes, left_to, right_to, params.size)
             return FaceResult(aligned, f"{status}+eyes")
-    region = square_around(box, 1.0 + 2.0 * params.margin) if box is not None else face
+    region = face
+    if box is not None:
+        region = square_around(box, 1.0 + 2.0 * params.margin)
+        if prepared.cropped:
+            region = fit_inside(region, prepared.content)
     return FaceResult(crop_resize(prepared.image, region, params.size), status)
 
 
