@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -72,6 +73,7 @@ def run(ctx: BenchContext) -> str:
     if not speech.is_dir():
         return f"## Audio: extract-audio and build-spectrograms\n\nSkipped: {speech} not found."
     work = ctx.workdir / "audio-real"
+    shutil.rmtree(work, ignore_errors=True)  # a fresh workspace: the default-input chain needs it
     t_extract, c_extract = _emocli(ctx, work, "extract-audio", str(speech), "-j", "2", "--force")
     t_spec, c_spec = _emocli(
         ctx, work, "build-spectrograms", "--train-subjects", "01-16", "-j", "2", "--force"

@@ -1,21 +1,4 @@
-"""Pure signal functions for the audio path: decode, pad, pre-emphasis, log-mel, normalise, render.
-
-The thesis's front end (seeds/001, section IV-A), every step a function here:
-
-1. decode the audio track of any file FFmpeg reads (PyAV), average the channels to mono and
-   resample to a fixed rate (:func:`decode_audio`);
-2. zero-pad at the end, or centre-crop, to a common length (:func:`pad_or_crop`);
-3. pre-emphasis ``y[t] = x[t] - a x[t-1]`` with ``x[-1] = 0`` (:func:`preemphasis`);
-4. 25 ms Hamming frames every 10 ms, power spectrum, 40 mel bands, log in dB with librosa
-   (:func:`log_mel`);
-5. each spectrogram standardised by its own mean and std (:func:`normalise_each`), then by
-   the training set's statistics (:class:`NormStats`, :func:`apply_stats`);
-6. optionally rendered as a colour image for image networks (:func:`spectrogram_image`).
-
-:func:`logmel_features` chains 2-5 for one waveform with the :class:`FrontEnd` and
-:class:`NormStats` stored in a ``spectrograms`` artifact, so a trained model can preprocess a
-new recording exactly as its training data. Nothing here reads or writes artifacts.
-"""
+"""The log-mel front end: pad, pre-emphasis, log-mel (librosa's), standardise, global statistics."""
 
 from __future__ import annotations
 
@@ -23,15 +6,12 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emocli.errors import InputError
+from emocli.audio.decode import resample
 
-#: Default sample rate of extracted audio, Hz.
-SAMPLE_RATE = 16000
 #: Pre-emphasis coefficient ``a`` of ``y[t] = x[t] - a x[t-1]``.
 PREEMPHASIS = 0.97
 #: Frame (window) length and hop of the short-time analysis, seconds.
@@ -45,157 +25,10 @@ DB_AMIN = 1e-10
 TOP_DB = 80.0
 #: Global normalisation modes: per mel band, one scalar, or none.
 GLOBAL_NORMS = ("band", "scalar", "none")
+#: Waveforms transformed together inside :func:`spectrograms_of`.
+SUB_BATCH = 4
 #: A standard deviation below this is treated as this (silent or constant spectrograms).
 STD_FLOOR = 1e-6
-#: Full scale of the integer sample formats FFmpeg decodes to (value that maps to 1.0).
-_INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854775808e18}
-
-
-class AudioDecodeError(InputError):
-    """A file's audio cannot be used; ``reason`` is the short text stored in ``rejects/``."""
-
-    def __init__(self, path: Path | str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.reason = reason
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-def decode_audio(path: Path | str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The first audio stream of ``path`` as mono float32 at ``sample_rate``.
-
-    Any container and codec of the FFmpeg inside PyAV (wav, flac, mp3, ogg, m4a, avi, mp4,
-    mkv, flv ...). Channels are averaged (an unweighted mean, unlike FFmpeg's downmix
-    matrix); resampling is FFmpeg's swresample on the mono signal.
-
-    Returns (samples,) float32, nominally in [-1, 1]. Raises :class:`AudioDecodeError` with a
-    short reason for an empty or unreadable file, no audio stream, no samples, or samples
-    that are NaN or infinite.
-    """
-    import av
-
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise AudioDecodeError(path, f"cannot read file ({exc.strerror})") from exc
-    if size == 0:
-        raise AudioDecodeError(path, "empty file (0 bytes)")
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioDecodeError(path, f"not a readable media file ({_ffmpeg_message(exc)})") from exc
-    with container:
-        if not container.streams.audio:
-            raise AudioDecodeError(path, "no audio stream")
-        stream = container.streams.audio[0]
-        stream.codec_context.thread_count = 1  # parallelism is across files; threads cost here
-        mono = _MonoResampler(sample_rate)
-        try:
-            for frame in container.decode(stream):
-                mono.push(frame)
-        except (av.FFmpegError, ValueError) as exc:
-            raise AudioDecodeError(
-                path, f"decoding failed after {mono.seconds_in:.2f} s ({_ffmpeg_message(exc)})"
-            ) from exc
-        waveform = mono.finish()
-    if waveform.size == 0:
-        raise AudioDecodeError(path, "audio stream has no samples")
-    bad = int(np.count_nonzero(~np.isfinite(waveform)))
-    if bad:
-        raise AudioDecodeError(path, f"non-finite samples ({bad} NaN or Inf)")
-    return waveform
-
-
-def _ffmpeg_message(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).split(":")[0].strip() or type(exc).__name__
-
-
-def frame_to_channels(frame: Any) -> np.ndarray:
-    """A decoded PyAV ``AudioFrame`` as (channels, samples) float32 in [-1, 1]."""
-    fmt = frame.format
-    name = fmt.name.rstrip("p")
-    n_channels = len(frame.layout.channels)
-    data = frame.to_ndarray()
-    if not fmt.is_planar:
-        data = data.reshape(-1, n_channels).T
-    if name in ("flt", "dbl"):
-        return data.astype(np.float32, copy=False)
-    if name in _INT_SCALE:
-        offset = 128.0 if name == "u8" else 0.0
-        return ((data.astype(np.float64) - offset) / _INT_SCALE[name]).astype(np.float32)
-    raise ValueError(f"unsupported sample format {fmt.name}")
-
-
-class _MonoResampler:
-    """Collects decoded frames as mono float32 and resamples them (swresample) on the fly."""
-
-    def __init__(self, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
-        self.parts: list[np.ndarray] = []
-        self.resampler: Any = None
-        self.rate_in = 0
-        self.seconds_in = 0.0
-
-    def push(self, frame: Any) -> None:
-        channels = frame_to_channels(frame)
-        mono = channels[0] if channels.shape[0] == 1 else channels.mean(axis=0, dtype=np.float32)
-        rate = int(frame.sample_rate)
-        self.seconds_in += mono.size / max(rate, 1)
-        if rate != self.rate_in:  # first frame, or the stream changed rate: start afresh
-            self._flush()
-            self.rate_in = rate
-            self.resampler = None if rate == self.sample_rate else _swr(self.sample_rate)
-        if self.resampler is None:
-            self.parts.append(mono)
-        else:
-            self.parts.extend(_run_swr(self.resampler, mono, rate))
-
-    def _flush(self) -> None:
-        if self.resampler is not None:
-            self.parts.extend(_run_swr(self.resampler, None, self.rate_in))
-            self.resampler = None
-
-    def finish(self) -> np.ndarray:
-        self._flush()
-        if not self.parts:
-            return np.zeros(0, np.float32)
-        return np.concatenate(self.parts).astype(np.float32, copy=False)
-
-
-def _swr(rate_out: int) -> Any:
-    import av
-
-    return av.AudioResampler(format="flt", layout="mono", rate=rate_out)
-
-
-def _run_swr(resampler: Any, mono: np.ndarray | None, rate_in: int) -> list[np.ndarray]:
-    import av
-
-    frame = None
-    if mono is not None:
-        if mono.size == 0:
-            return []
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(mono[None, :]), format="flt", layout="mono"
-        )
-        frame.sample_rate = rate_in
-    return [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
-
-
-def resample(waveform: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Resample a mono waveform (samples,) with FFmpeg's swresample, as :func:`decode_audio` does."""
-    waveform = np.asarray(waveform, dtype=np.float32).reshape(-1)
-    if rate_in == rate_out:
-        return waveform
-    resampler = _swr(rate_out)
-    parts = _run_swr(resampler, waveform, rate_in) + _run_swr(resampler, None, rate_in)
-    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
-
-
-# --------------------------------------------------------------------------- the front end
 
 
 @dataclass(frozen=True)
@@ -413,10 +246,19 @@ def spectrograms_of(
 ) -> np.ndarray:
     """Steps 3-5a for a batch: pre-emphasis, log-mel, per-spectrogram standardisation.
 
-    waveforms : (N, pad_samples) float32, already padded or cropped; returns (N, n_mels, T).
+    waveforms : (N, pad_samples) float32, already padded or cropped; returns (N, n_mels, T)
+    float32. Rows go through in groups of :data:`SUB_BATCH`, whose float64 intermediates
+    stay in cache (~35 % faster than one big batch).
     """
-    emphasised = preemphasis(np.asarray(waveforms, dtype=np.float64), frontend.preemphasis)
-    return normalise_each(log_mel(emphasised, frontend, kernels))
+    waveforms = np.asarray(waveforms)
+    kernels = kernels or kernels_for(frontend)
+    frames = n_frames(waveforms.shape[-1], frontend.n_fft, frontend.hop_length, frontend.center)
+    out = np.empty((waveforms.shape[0], frontend.n_mels, frames), np.float32)
+    for start in range(0, waveforms.shape[0], SUB_BATCH):
+        rows = np.asarray(waveforms[start : start + SUB_BATCH], dtype=np.float64)
+        emphasised = preemphasis(rows, frontend.preemphasis)
+        out[start : start + SUB_BATCH] = normalise_each(log_mel(emphasised, frontend, kernels))
+    return out
 
 
 def logmel_features(
@@ -439,31 +281,3 @@ def frontend_from_artifact(artifact: Any) -> tuple[FrontEnd, NormStats]:
     frontend = FrontEnd.from_dict(artifact.attrs["frontend"])
     stats = NormStats(artifact.column("stats/mean"), artifact.column("stats/std"))
     return frontend, stats
-
-
-# --------------------------------------------------------------------------- images
-
-
-@functools.lru_cache(maxsize=4)
-def _colour_table(cmap: str) -> np.ndarray:
-    from matplotlib import colormaps
-
-    table = colormaps[cmap](np.linspace(0.0, 1.0, 256))[:, :3]
-    return np.round(table * 255).astype(np.uint8)
-
-
-def spectrogram_image(features: np.ndarray, size: int, cmap: str = "viridis") -> np.ndarray:
-    """Render a (n_mels, T) spectrogram as a (size, size, 3) uint8 image.
-
-    Scaled to its own min..max (as ``librosa.display.specshow`` shows it), low frequencies
-    at the bottom, resized (bilinear) to a square and coloured with the matplotlib
-    colour map ``cmap`` (``gray`` repeats one channel three times).
-    """
-    import cv2
-
-    data = np.asarray(features, dtype=np.float32)[::-1]
-    low, high = float(data.min()), float(data.max())
-    scaled = (data - low) / (high - low) if high > low else np.zeros_like(data)
-    resized = cv2.resize(scaled, (size, size), interpolation=cv2.INTER_LINEAR)
-    index = np.clip(np.round(resized * 255), 0, 255).astype(np.uint8)
-    return _colour_table(cmap)[index]

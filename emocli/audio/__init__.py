@@ -1,0 +1,91 @@
+"""Pure signal functions for the audio path: decode, pad, pre-emphasis, log-mel, normalise, render.
+
+The thesis's front end (seeds/001, section IV-A), every step a function here:
+
+1. decode the audio track of any file FFmpeg reads (PyAV), average the channels to mono and
+   resample to a fixed rate (:func:`decode_audio`);
+2. zero-pad at the end, or centre-crop, to a common length (:func:`pad_or_crop`);
+3. pre-emphasis ``y[t] = x[t] - a x[t-1]`` with ``x[-1] = 0`` (:func:`preemphasis`);
+4. 25 ms Hamming frames every 10 ms, power spectrum, 40 mel bands, log in dB with librosa
+   (:func:`log_mel`);
+5. each spectrogram standardised by its own mean and std (:func:`normalise_each`), then by
+   the training set's statistics (:class:`NormStats`, :func:`apply_stats`);
+6. optionally rendered as a colour image for image networks (:func:`spectrogram_image`).
+
+:func:`logmel_features` chains 2-5 for one waveform with the :class:`FrontEnd` and
+:class:`NormStats` stored in a ``spectrograms`` artifact, so a trained model can preprocess a
+new recording exactly as its training data. Nothing here reads or writes artifacts.
+
+Modules: :mod:`~emocli.audio.decode` (step 1), :mod:`~emocli.audio.frontend` (2-5),
+:mod:`~emocli.audio.image` (6); everything is re-exported here.
+"""
+
+from emocli.audio.decode import (
+    SAMPLE_RATE,
+    AudioDecodeError,
+    decode_audio,
+    frame_to_channels,
+    resample,
+)
+from emocli.audio.frontend import (
+    DB_AMIN,
+    DB_REF,
+    GLOBAL_NORMS,
+    HOP_SECONDS,
+    N_MELS,
+    PREEMPHASIS,
+    STD_FLOOR,
+    SUB_BATCH,
+    TOP_DB,
+    WIN_SECONDS,
+    FrontEnd,
+    Kernels,
+    MomentAccumulator,
+    NormStats,
+    apply_stats,
+    frame_lengths,
+    frontend_from_artifact,
+    kernels_for,
+    log_mel,
+    logmel_features,
+    n_frames,
+    normalise_each,
+    pad_or_crop,
+    preemphasis,
+    spectrograms_of,
+)
+from emocli.audio.image import spectrogram_image
+
+__all__ = [
+    "DB_AMIN",
+    "DB_REF",
+    "GLOBAL_NORMS",
+    "HOP_SECONDS",
+    "N_MELS",
+    "PREEMPHASIS",
+    "SAMPLE_RATE",
+    "STD_FLOOR",
+    "SUB_BATCH",
+    "TOP_DB",
+    "WIN_SECONDS",
+    "AudioDecodeError",
+    "FrontEnd",
+    "Kernels",
+    "MomentAccumulator",
+    "NormStats",
+    "apply_stats",
+    "decode_audio",
+    "frame_lengths",
+    "frame_to_channels",
+    "frontend_from_artifact",
+    "kernels_for",
+    "log_mel",
+    "logmel_features",
+    "n_frames",
+    "normalise_each",
+    "pad_or_crop",
+    "preemphasis",
+    "resample",
+    "spectrogram_image",
+    "spectrograms_of",
+]
