@@ -5,8 +5,9 @@ Inputs: one labelled ``faces`` artifact (SFEW, CK+, FER2013 ...) and one or more
 ``size`` x ``size`` grey in [-1, 1].
 
 1. rows to learn from: the labelled artifact's ``train`` rows (or, with ``folds`` = K, every
-   labelled row, in K subject-independent folds); ``dev_fraction`` carves a ``val`` split
-   from ``train`` when the artifact has none; ``labels_per_class`` = n keeps n labelled
+   labelled row, in K subject-independent folds); ``dev_fraction`` holds out part of
+   ``train`` as a dev set for model selection (else the ``val`` split is used, if any);
+   ``labels_per_class`` = n keeps n labelled
    images per class, the other training images join the unlabelled pool;
 2. train G and D (:mod:`emocli.training.gan_train`) with Salimans's losses: adversarial
    steps on unlabelled batches, a supervised discriminator step on a labelled batch every
@@ -58,10 +59,12 @@ class PretrainGanParams:
     batch_size / labeled_batch_size : unlabelled / labelled mini-batches; lr_d / lr_g : Adam.
     labels_per_class : keep only n labelled training images per class (0 = all); the rest of
     the training images are then used as unlabelled (``leftover_unlabeled``).
-    dev_fraction : carve this fraction of ``train`` as ``val`` when there is no ``val`` split.
+    dev_fraction : hold out this fraction of ``train`` as the dev set that selects the epoch
+    (0 = select on the ``val`` split when there is one). Predictions get a ``role`` column:
+    ``labeled``, ``unlabeled`` (training image used without its label), ``dev`` or ``""``.
     max_unlabeled : cap on the unlabelled pool (seeded subsample; 0 = all).
     folds : K > 1 = subject-independent K-fold cross-validation on every labelled row.
-    select_best : keep D from the epoch of best ``val`` accuracy (when a val split exists).
+    select_best : keep D from the epoch of best dev (or ``val``) accuracy.
     accelerator / devices / strategy : Lightning's flags (cpu, gpu, ddp ...);
     threads : torch CPU threads (0 = torch's default; 1 is much faster on a busy machine).
     """
@@ -189,7 +192,7 @@ def _load(
     params: PretrainGanParams, labeled: Path, unlabeled: Sequence[Path], progress: ProgressHook
 ) -> _Data:
     from emocli.errors import ArtifactError
-    from emocli.training.gan_data import carve_dev_split, load_faces
+    from emocli.training.gan_data import load_faces
 
     progress("loading faces", 0, 1 + len(unlabeled))
     lab = load_faces(labeled, params.size)
@@ -198,8 +201,6 @@ def _load(
     if not (lab.label >= 0).any():
         raise ArtifactError(f"{labeled}: no labelled rows (every label is -1)")
     split = lab.split
-    if params.dev_fraction > 0 and not (split == "val").any() and params.folds == 0:
-        split = carve_dev_split(split, lab.label, lab.subject, params.dev_fraction, params.seed)
     pools = []
     for i, path in enumerate(unlabeled, start=1):
         pools.append(load_faces(path, params.size).images)
@@ -287,7 +288,12 @@ def _train_and_write(
     if params.threads:
         torch.set_num_threads(params.threads)
     from emocli.training.gan import predict_probs
-    from emocli.training.gan_data import few_label_subset, subject_folds, to_unit_range
+    from emocli.training.gan_data import (
+        carve_dev_rows,
+        few_label_subset,
+        subject_folds,
+        to_unit_range,
+    )
     from emocli.training.gan_train import fit_gan
 
     k = len(data.classes)
@@ -296,6 +302,7 @@ def _train_and_write(
     y_all = torch.from_numpy(data.label.astype(np.int64))
     probs = np.zeros((len(data.label), k), np.float32)
     fold_col = np.full(len(data.label), -1, np.int64)
+    role = np.full(len(data.label), "", dtype=object)
     rng = np.random.default_rng(params.seed)
 
     def make_d() -> torch.nn.Module:
@@ -331,7 +338,12 @@ def _train_and_write(
             )
     else:
         train = _train_rows(data.split, data.label)
-        val = np.flatnonzero((data.split == "val") & (data.label >= 0))
+        if params.dev_fraction > 0:
+            val = carve_dev_rows(train, data.label, data.subject, params.dev_fraction, params.seed)
+            train = np.setdiff1d(train, val)
+            role[val] = "dev"
+        else:
+            val = np.flatnonzero((data.split == "val") & (data.label >= 0))
         runs.append((-1, train, val, np.arange(len(data.label))))
 
     fold_acc: list[float] = []
@@ -348,6 +360,10 @@ def _train_and_write(
 
             raise ArtifactError(f"{data.source}: fewer than 2 labelled training images")
         pool = pool_for(rest) if params.schedule != "supervised-only" else None
+        if fold < 0:
+            role[train] = "labeled"
+            if pool is not None and params.leftover_unlabeled:
+                role[rest] = "unlabeled"
         n_labeled_used, n_unlabeled_used = len(train), 0 if pool is None else int(pool.shape[0])
         task = "training GAN" if fold < 0 else f"training GAN, fold {fold + 1}/{params.folds}"
         result = fit_gan(
@@ -384,6 +400,7 @@ def _train_and_write(
         level="frame",
     )
     write_predictions(writers["predictions"], preds)
+    writers["predictions"].add_column("role", role.astype(str))
     writers["predictions"].set_attr("model", str(output))
     summary: dict[str, Any] = {
         "classes": len(data.classes),
@@ -392,12 +409,14 @@ def _train_and_write(
         "epochs": len(result.history.get("epoch", [])),
         "schedule": params.schedule,
     }
-    for split_name in ("train", "val", "test"):
-        rows = np.flatnonzero((data.split == split_name) & (data.label >= 0))
-        if len(rows) and not params.folds:
-            summary[f"{split_name}_accuracy"] = round(
-                float((probs[rows].argmax(1) == data.label[rows]).mean()), 4
-            )
+    if not params.folds:
+        groups = {f"{name}_accuracy": data.split == name for name in ("train", "val", "test")}
+        groups["labeled_accuracy"] = role == "labeled"
+        groups["dev_accuracy"] = role == "dev"
+        for key, mask in groups.items():
+            rows = np.flatnonzero(mask & (data.label >= 0))
+            if len(rows):
+                summary[key] = round(float((probs[rows].argmax(1) == data.label[rows]).mean()), 4)
     if fold_acc:
         summary["fold_accuracy"] = [round(a, 4) for a in fold_acc]
         summary["cv_accuracy_mean"] = round(float(np.mean(fold_acc)), 4)

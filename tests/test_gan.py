@@ -19,7 +19,7 @@ from emocli.predictions import load_predictions
 from emocli.training import gan_losses
 from emocli.training.gan import SemiSupervisedGan, discriminator_outputs
 from emocli.training.gan_data import (
-    carve_dev_split,
+    carve_dev_rows,
     few_label_subset,
     image_grid,
     subject_folds,
@@ -147,14 +147,15 @@ def test_few_label_subset_keeps_n_per_class() -> None:
 
 
 def test_dev_split_moves_whole_subjects() -> None:
-    split = np.array(["train"] * 20 + ["test"] * 4)
+    train = np.arange(20)
     subject = np.array([f"p{i % 5}" for i in range(24)])
     labels = np.zeros(24, np.int64)
-    out = carve_dev_split(split, labels, subject, 0.4, seed=0)
-    val_subjects = set(subject[out == "val"])
-    assert len(val_subjects) == 2
-    assert not val_subjects & set(subject[out == "train"])
-    assert (out[20:] == "test").all()
+    dev = carve_dev_rows(train, labels, subject, 0.4, seed=0)
+    dev_subjects = set(subject[dev])
+    assert len(dev_subjects) == 2 and dev.max() < 20
+    assert not dev_subjects & set(subject[np.setdiff1d(train, dev)])
+    no_subjects = carve_dev_rows(train, np.arange(20) % 2, np.full(24, ""), 0.2, seed=0)
+    assert np.bincount((np.arange(20) % 2)[no_subjects]).tolist() == [2, 2]
 
 
 def test_subject_folds_are_subject_independent() -> None:
@@ -216,8 +217,11 @@ def test_training_learns_and_writes_both_networks(
         assert grids.shape[0] == 3
     pngs = sorted((tmp_path / "m-samples").glob("epoch_*.png"))
     assert [p.name for p in pngs] == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
-    preds = load_predictions(preds_path)
-    assert (preds.split == "val").sum() > 0
+    assert len(load_predictions(preds_path)) == 48
+    with open_artifact(preds_path, "predictions") as art:
+        role = art.column("role")
+    assert (role == "dev").sum() > 0 and (role == "labeled").sum() > 0
+    assert result.summary["dev_accuracy"] >= 0
     # cached: the same call is up to date
     assert stage.run(params, lab, [unl], model, preds_path).up_to_date
 

@@ -4,8 +4,8 @@
   GAN's size, with its per-sample columns.
 * :func:`few_label_subset` keeps ``n`` labelled training images per class and returns the
   rest, whose labels are then ignored (they join the unlabelled pool).
-* :func:`carve_dev_split` turns a fraction of the training rows into ``val`` rows when the
-  artifact has none (grouped by subject when subjects are known).
+* :func:`carve_dev_rows` holds out a fraction of the training rows as a dev set for model
+  selection (grouped by subject when subjects are known).
 * :func:`subject_folds` assigns subject-independent, class-stratified cross-validation folds.
 * :func:`to_unit_range` maps uint8 grey images to the (B, 1, S, S) float tensors in [-1, 1]
   that the generator's ``tanh`` produces.
@@ -126,35 +126,31 @@ def few_label_subset(
     return kept_rows, rest
 
 
-def carve_dev_split(
-    split: np.ndarray, labels: np.ndarray, subject: np.ndarray, fraction: float, seed: int
+def carve_dev_rows(
+    rows: np.ndarray, labels: np.ndarray, subject: np.ndarray, fraction: float, seed: int
 ) -> np.ndarray:
-    """A copy of ``split`` where about ``fraction`` of the ``train`` rows become ``val``.
+    """About ``fraction`` of ``rows`` (training rows) held out as a dev set: sorted indices.
 
-    With subjects known, whole subjects move (no person in both); otherwise rows are drawn
-    per class (stratified). Returns the new (N,) str split column.
+    With subjects known, whole subjects move (no person on both sides); otherwise rows are
+    drawn per class (stratified). Seeded.
     """
-    out = split.astype(object).copy()
-    train = np.flatnonzero(split == "train")
-    if fraction <= 0 or len(train) == 0:
-        return out.astype(str)
+    if fraction <= 0 or len(rows) == 0:
+        return np.zeros(0, np.int64)
     rng = np.random.default_rng(seed)
-    subjects = subject[train]
+    subjects = subject[rows]
     if np.all(subjects != ""):
         unique = np.unique(subjects)
         rng.shuffle(unique)
         n_dev = max(1, round(fraction * len(unique)))
         dev_subjects = set(unique[:n_dev].tolist())
-        dev = train[np.array([s in dev_subjects for s in subjects])]
+        dev = rows[np.array([s in dev_subjects for s in subjects])]
     else:
         picks = []
-        for k in np.unique(labels[train]):
-            of_class = train[labels[train] == k]
-            n_dev = round(fraction * len(of_class))
-            picks.append(rng.choice(of_class, size=n_dev, replace=False))
+        for k in np.unique(labels[rows]):
+            of_class = rows[labels[rows] == k]
+            picks.append(rng.choice(of_class, size=round(fraction * len(of_class)), replace=False))
         dev = np.concatenate(picks)
-    out[dev] = "val"
-    return out.astype(str)
+    return np.sort(dev).astype(np.int64)
 
 
 def subject_folds(labels: np.ndarray, subject: np.ndarray, k: int, seed: int) -> np.ndarray:
