@@ -43,6 +43,8 @@ PREVIEW_PER_CLASS = 10
 PREVIEW_SEED = 0
 #: Row name of unlabelled faces on the preview.
 UNLABELLED_NAME = "unlabelled"
+#: Reject reason of a clip whose container opens but yields no frame.
+REASON_NO_FRAMES = "no decodable frames"
 _TEXT_COLUMNS = ("sample_id", "split", "subject", "clip_id", "group", "status")
 
 
@@ -117,16 +119,24 @@ def process_item(task: FaceTask) -> Outcome:
     """
     from emocli.datasets.fer2013 import pixels_to_image
     from emocli.faces import decode_image, preprocess_frames, preprocess_image
-    from emocli.video import VideoDecodeError, sample_frames
+    from emocli.video import VideoDecodeError, iter_frames
 
     try:
         if task.media == "video":
+            indices: list[int] = []
+
+            def images() -> Iterator[np.ndarray]:  # frames streamed: a long clip fits in memory
+                for frame in iter_frames(task.path, task.fps, task.max_frames, colour="grey"):
+                    indices.append(frame.index)
+                    yield frame.image
+
             try:
-                frames = sample_frames(task.path, task.fps, task.max_frames, colour="grey")
+                results = preprocess_frames(images(), task.face)
             except VideoDecodeError as exc:
                 return [(-1, None, exc.reason)]
-            results = preprocess_frames([f.image for f in frames], task.face)
-            return [(f.index, r.face, r.status) for f, r in zip(frames, results, strict=True)]
+            if not indices:
+                return [(-1, None, REASON_NO_FRAMES)]
+            return [(i, r.face, r.status) for i, r in zip(indices, results, strict=True)]
         if task.media == "pixels":
             grey = pixels_to_image(task.pixels)
             if grey is None:

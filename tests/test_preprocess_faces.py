@@ -126,6 +126,11 @@ def test_video_clips_sample_frames_and_reject_undecodable_ones(tmp_path: Path) -
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"RIFF garbage that no demuxer accepts" * 10)
     (root / "Train" / "Sad" / "000000003.mp4").write_bytes(b"")
+    zeroed = root / "Train" / "Sad" / "000000004.avi"  # a valid header, payload wiped
+    write_clip(zeroed, [scene(150)] * 3)
+    data = bytearray(zeroed.read_bytes())
+    data[len(data) // 10 : -200] = bytes(len(data) - 200 - len(data) // 10)
+    zeroed.write_bytes(bytes(data))
     out = tmp_path / "afew.h5"
     result = run(PreprocessFacesParams(workers=1, fps=5.0), root, out)
     with open_artifact(out, "faces") as art:
@@ -137,6 +142,7 @@ def test_video_clips_sample_frames_and_reject_undecodable_ones(tmp_path: Path) -
     reasons = dict(zip(rejects["sample_id"], rejects["reason"], strict=True))
     assert reasons["Train/Sad/000000002"].startswith("not a readable video file")
     assert reasons["Train/Sad/000000003"] == "empty file (0 bytes)"
+    assert reasons["Train/Sad/000000004"] == "no decodable frames"
     assert result.summary["media"] == "video" and result.summary["on_miss"] == "reject"
     capped = run(PreprocessFacesParams(workers=1, max_frames=2), root, tmp_path / "c.h5")
     assert capped.summary["faces"] == 2

@@ -11,7 +11,7 @@ distances). Without a plausible eye pair the methodology-1 crop is kept and the 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -49,6 +49,9 @@ class FaceResult(NamedTuple):
     status: str
 
 
+_NO_FACE = FaceResult(None, REASON_NO_FACE)
+
+
 def preprocess_image(image: np.ndarray, params: FaceParams) -> FaceResult:
     """The whole per-image pipeline: any image array -> ``(face | None, status)``.
 
@@ -65,37 +68,43 @@ def preprocess_image(image: np.ndarray, params: FaceParams) -> FaceResult:
     return _miss(prepared, params)
 
 
-def preprocess_frames(frames: Sequence[np.ndarray], params: FaceParams) -> list[FaceResult]:
+def preprocess_frames(frames: Iterable[np.ndarray], params: FaceParams) -> list[FaceResult]:
     """The frames of one clip -> one result per frame, following the main person's face.
 
-    frames : images as :func:`preprocess_image` takes them, in time order. Faces are detected
-    in every frame; the track starts from the face seen in most frames (ties: the largest and
-    most central, see :func:`face_track`) and follows it by overlap, so a face that appears
-    briefly (a passer-by, a false detection) does not replace the main person.
+    frames : images as :func:`preprocess_image` takes them, in time order; consumed one at a
+    time (a frame is dropped once its candidate faces are cropped, so memory grows by
+    faces, not frames). Every face found in a frame is cropped; the track then starts from
+    the face seen in most frames (ties: the largest and most central, see :func:`face_track`)
+    and follows it by overlap, so a face that appears briefly (a passer-by, a false
+    detection) does not replace the main person. A frame off the track is a miss.
     """
-    prepared = [_prepare(frame, params) for frame in frames]
-    usable = [p for p in prepared if isinstance(p, Prepared)]
-    if params.detector == "none":
-        return [
-            p if isinstance(p, FaceResult) else finish_face(p, None, STATUS_WHOLE, params)
-            for p in prepared
-        ]
-    boxes = [detect_faces(p, params) if isinstance(p, Prepared) else [] for p in prepared]
-    content = usable[0].content if usable else (0.0, 0.0, 1.0, 1.0)
-    track = face_track(boxes, content)
-    results = []
-    for p, box in zip(prepared, track, strict=True):
-        if isinstance(p, FaceResult):
-            results.append(p)
-        elif box is None:
-            results.append(_miss(p, params))
+    boxes: list[list[Box]] = []
+    faces: list[list[FaceResult]] = []
+    misses: list[FaceResult] = []
+    content: Box | None = None
+    for frame in frames:
+        prepared = _prepare(frame, params)
+        found: list[Box] = []
+        crops: list[FaceResult] = []
+        if isinstance(prepared, FaceResult):
+            miss = prepared
+        elif params.detector == "none":
+            miss = finish_face(prepared, None, STATUS_WHOLE, params)
         else:
-            results.append(finish_face(p, box, STATUS_FACE, params))
-    return results
+            content = content or prepared.content
+            found = detect_faces(prepared, params)
+            crops = [finish_face(prepared, box, STATUS_FACE, params) for box in found]
+            miss = _miss(prepared, params) if params.on_miss == "keep" else _NO_FACE
+        boxes.append(found)
+        faces.append(crops)
+        misses.append(miss)
+    track = face_track(boxes, content or (0.0, 0.0, 1.0, 1.0))
+    return [misses[i] if k is None else faces[i][k] for i, k in enumerate(track)]
 
 
-def face_track(boxes: Sequence[Sequence[Box]], content: Box) -> list[Box | None]:
-    """The main face in each frame: one box per frame, or None where the track is lost.
+def face_track(boxes: Sequence[Sequence[Box]], content: Box) -> list[int | None]:
+    """The main face in each frame: the index of its box in ``boxes[frame]``, or None where
+    the track is lost.
 
     boxes : the faces detected in each frame (same image geometry in every frame).
     The anchor is the face with the most frames holding an overlapping face (IoU >=
@@ -103,23 +112,29 @@ def face_track(boxes: Sequence[Sequence[Box]], content: Box) -> list[Box | None]
     anchor's frame the track extends forwards and backwards, each frame taking the face that
     overlaps the previous one most.
     """
-    candidates = [(i, box) for i, frame in enumerate(boxes) for box in frame]
+    candidates = [(i, k) for i, frame in enumerate(boxes) for k in range(len(frame))]
     if not candidates:
         return [None] * len(boxes)
 
     def support(box: Box) -> int:
         return sum(any(iou(box, other) >= TRACK_IOU for other in frame) for frame in boxes)
 
-    start, anchor = max(candidates, key=lambda c: (support(c[1]), _prominence(c[1], content)))
-    track: list[Box | None] = [None] * len(boxes)
+    def rank(c: tuple[int, int]) -> tuple[int, float]:
+        box = boxes[c[0]][c[1]]
+        return support(box), _prominence(box, content)
+
+    start, anchor = max(candidates, key=rank)
+    track: list[int | None] = [None] * len(boxes)
     track[start] = anchor
     for step in (1, -1):
-        last = anchor
+        last = boxes[start][anchor]
         k = start + step
         while 0 <= k < len(boxes):
-            best = max(boxes[k], key=lambda b: iou(b, last), default=None)
-            if best is not None and iou(best, last) >= TRACK_IOU:
-                track[k] = last = best
+            overlaps = [iou(b, last) for b in boxes[k]]
+            best = int(np.argmax(overlaps)) if overlaps else -1
+            if best >= 0 and overlaps[best] >= TRACK_IOU:
+                track[k] = best
+                last = boxes[k][best]
             k += step
     return track
 
