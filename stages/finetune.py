@@ -456,6 +456,19 @@ def _train_one(
     return Trained(plan, module, result, arch, kwargs, norm, transfer, frozen)
 
 
+def auto_threads() -> int:
+    """CPU threads for torch: the cores not already busy (1-minute load average), at least 1.
+
+    On a shared machine an oversubscribed thread pool is several times slower than one thread.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, round(cores - busy)))
+
+
 def _world_size(devices: str) -> int:
     text = str(devices).strip()
     if "," in text:
@@ -475,8 +488,7 @@ def _execute(
     from emocli.models import parameter_count
     from emocli.training.datamodule import open_source, read_table
 
-    if params.threads > 0:
-        torch.set_num_threads(params.threads)
+    torch.set_num_threads(params.threads or auto_threads())
     audio_model = params.model.startswith("audio_")
     table = read_table(input, params.input_column, audio_model=audio_model)
     if not table.classes:

@@ -202,7 +202,7 @@ def command(
     threads: Annotated[
         int,
         typer.Option(
-            "--threads", help="CPU threads for torch (0 = torch's default).", rich_help_panel=_HW
+            "--threads", help="CPU threads for torch (0 = the cores the load average leaves free).", rich_help_panel=_HW
         ),
     ] = 0,
     compile_model: Annotated[

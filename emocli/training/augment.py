@@ -88,7 +88,7 @@ def preset(name: str) -> AugmentConfig | None:
             rotation=12.0,
             shift=0.1,
             contrast=(0.7, 1.3),
-            erase=0.4,
+            erase=0.25,
         )
     raise ValueError(f"unknown augmentation preset {name!r}; choose one of {', '.join(PRESETS)}")
 
