@@ -379,20 +379,24 @@ def _build(
         seconds = _pad_seconds(params.pad)
         pad_samples = int(lengths.max()) if seconds is None else int(round(seconds * sample_rate))
         frontend = params.frontend(sample_rate, pad_samples)
-        mask, selection = training_rows(
-            columns["split"],
-            columns["label"],
-            columns["subject"],
-            params.train_split,
-            params.train_subjects,
-        )
+        if frontend.global_norm == "none":
+            mask, selection = np.zeros(n, dtype=bool), "none (no global normalisation)"
+        else:
+            mask, selection = training_rows(
+                columns["split"],
+                columns["label"],
+                columns["subject"],
+                params.train_split,
+                params.train_subjects,
+            )
         rows = np.flatnonzero(mask).tolist()
         acc = MomentAccumulator(frontend.n_mels)
         task = "spectrogram statistics"
         progress(task, 0, len(rows))
         done = 0
         tasks = _tasks(audio, offsets, lengths, rows, frontend, None, params)
-        for part in ordered_map(_moments, tasks, workers=params.workers, chunksize=1):
+        workers = params.workers if rows else 1  # no pool to start for no work
+        for part in ordered_map(_moments, tasks, workers=workers, chunksize=1):
             acc.merge(part)
             done = min(len(rows), done + BATCH_ROWS)
             progress(task, done, len(rows))

@@ -30,14 +30,15 @@ _MEASURE = """
 import json, resource, subprocess, sys, time
 started = time.perf_counter()
 subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)
-print(json.dumps({"seconds": time.perf_counter() - started,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"seconds": time.perf_counter() - started, "peak_mb": usage.ru_maxrss / 1024,
+                  "cpu": usage.ru_utime + usage.ru_stime}))
 """
 
 
 def _measure(ctx: BenchContext, workdir: Path, *args: str) -> dict[str, float]:
-    """Wall time, peak RSS (largest process) and the 1-minute load average before one
-    ``emocli`` command line (a load above the core count means other jobs competed)."""
+    """Wall time, CPU time of the emocli process, peak RSS (largest process) and the 1-minute
+    load average before one ``emocli`` command line (above the core count: other jobs competed)."""
     env = dict(os.environ, EMOCLI_WORKDIR=str(workdir))
     load = os.getloadavg()[0]
     out = subprocess.run(
@@ -155,7 +156,7 @@ def run(ctx: BenchContext) -> str:
     )
     table = "\n".join(
         f"| `{stage}` | {workers} | {m['seconds']:.1f} | {CLIPS / m['seconds']:.0f} "
-        f"| {m['peak_mb']:.0f} | {m['load']:.1f} |"
+        f"| {m['cpu']:.1f} | {m['peak_mb']:.0f} | {m['load']:.1f} |"
         for stage, workers, m in rows
     )
     return f"""## Audio: extract-audio and build-spectrograms
@@ -164,16 +165,18 @@ def run(ctx: BenchContext) -> str:
 line is one CLI run with `--force`, timed from the outside (process start-up, worker
 start-up and the atomic write included); peak memory is the largest single process; load
 is the 1-minute load average when the run started (above {os.cpu_count()}: other jobs shared
-the cores, and the times are upper bounds).
+the cores, and the times are upper bounds). "main CPU s" is the CPU time of the emocli
+process itself (worker processes are not counted): with 1 worker it is all the work, so
+it estimates the wall time on an idle core.
 build-spectrograms pads to the longest clip and computes band statistics on actors 01-16.
 
-| command | workers | seconds | clips/s | peak MB | load |
-|---|---|---|---|---|---|
+| command | workers | seconds | clips/s | main CPU s | peak MB | load |
+|---|---|---|---|---|---|---|
 {table}
 
 The log-mel front end alone on one core (3 s clip at 16 kHz, 298 frames of 40 bands):
-emocli's `spectrograms_of` (pre-emphasis, STFT, mel, dB, per-spectrogram standardisation, in
-batches of 32) **{timing["emocli_ms"]:.2f} ms per clip**; direct `librosa.feature.melspectrogram`
+emocli's `spectrograms_of` (pre-emphasis, STFT, mel, dB, per-spectrogram standardisation,
+float64, sub-batches of 4) **{timing["emocli_ms"]:.2f} ms per clip**; direct `librosa.feature.melspectrogram`
 + `power_to_db` clip by clip {timing["librosa_ms"]:.2f} ms per clip (reference: ~1 ms).
 
 Reproduce: `python -m tests.benchmarks.run --only audio --out docs/benchmarks.md`.

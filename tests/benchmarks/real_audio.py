@@ -113,9 +113,9 @@ upper bounds; `make bench` has the throughput figures):
 |---|---|
 | extract-audio, RAVDESS speech | {ea["clips"]} clips, **{ea["rejects"]} rejects**, {ea["total_seconds"]:.0f} s of audio, {ea["min_seconds"]:.2f}-{ea["max_seconds"]:.2f} s per clip (mean {ea["mean_seconds"]:.2f} s); {t_extract:.1f} s wall |
 | classes | {per_class} |
-| build-spectrograms | {bs["clips"]} spectrograms, features {shape[0]} x {shape[1]} x {shape[2]} float32 (padded to the longest clip, {bs["pad_seconds"]:.2f} s; {bs["padded"]} padded, {bs["cropped"]} cropped), **0 rejects**; {t_spec:.1f} s wall |
+| build-spectrograms | {bs["clips"]} spectrograms, features {shape[0]} x {shape[1]} x {shape[2]} float32 (padded to the longest clip, {bs["pad_seconds"]:.2f} s; {bs["padded"]} padded, {bs["cropped"]} cropped), every clip kept; {t_spec:.1f} s wall |
 | global statistics | per mel band, from {bs["stats_rows"]} rows: {bs["stats_selection"]} (actors {stats_actors[0]}-{stats_actors[-1]}; 17-20 never enter them) |
-| agreement with direct librosa calls | max abs difference {gap:.1e} over the first {CHECKED_CLIPS} clips (pre-emphasis, `melspectrogram`, `power_to_db`, both normalisations) |
+| agreement with direct librosa calls | max abs difference {gap:.1e} over the first {CHECKED_CLIPS} clips (float64 `preemphasis`, `melspectrogram`, `power_to_db`, both normalisations, against the stored features) |
 | extract-audio, `ravdess_av_sample` mp4 (H.264 + AAC) | {av_summary["clips"]} clip, {av_summary["rejects"]} rejects, audio track **{av_duration:.3f} s**, peak {av_peak:.2f}; {t_av:.1f} s wall |
 
 Front end (defaults, as the thesis): pre-emphasis 0.97, 25 ms Hamming frames (400 samples =
