@@ -81,14 +81,14 @@ def preset(name: str) -> AugmentConfig | None:
         )
     if name == "strong":
         return AugmentConfig(
-            brightness=(0.6, 1.2),
-            shear=0.15,
-            zoom=0.15,
+            brightness=(0.7, 1.3),
+            shear=0.1,
+            zoom=0.1,
             hflip=True,
-            rotation=12.0,
-            shift=0.1,
+            rotation=10.0,
+            shift=0.08,
             contrast=(0.7, 1.3),
-            erase=0.25,
+            erase=0.1,
         )
     raise ValueError(f"unknown augmentation preset {name!r}; choose one of {', '.join(PRESETS)}")
 

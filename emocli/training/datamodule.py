@@ -123,7 +123,14 @@ def read_table(path: Path | str, column: str = "auto", audio_model: bool = False
             "params": art.params,
             "fingerprint": art.fingerprint,
         }
-        for key in ("size", "sample_rate", "source_format", "frontend", "n_frames"):
+        for key in (
+            "size",
+            "sample_rate",
+            "source_format",
+            "preprocessing",
+            "frontend",
+            "n_frames",
+        ):
             if key in art.attrs:
                 upstream[key] = art.attrs[key]
         if art.has("stats/mean"):

@@ -26,6 +26,10 @@ from tests.benchmarks.run import BenchContext
 PARTS = ("fer", "ck", "sfew", "ravdess")
 #: Face size of every face artifact here (FER2013 and CK+48 are 48x48 already).
 FACE_SIZE = 48
+#: preprocess-faces for sets of pre-cropped faces (FER2013, CK+48): CLAHE only, whole image.
+PRECROPPED = ["--size", str(FACE_SIZE), "--detector", "none", "--no-align", "-j", "1"]
+#: preprocess-faces for SFEW's organiser crops: Haar face detection and eye alignment.
+WILD = ["--size", str(FACE_SIZE), "-j", "1"]
 
 #: emocli's FER2013 recipe (resnet_small; see docs/results.md).
 FER_RECIPE = [
