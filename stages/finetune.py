@@ -40,6 +40,7 @@ CLASS_WEIGHTS = ("none", "balanced")
 INPUT_COLUMNS = ("auto", "images", "features")
 MONITORS = ("val_loss", "val_accuracy")
 TTAS = ("none", "flip")
+VALIDATIONS = ("auto", "split", "holdout", "none")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true")
 #: Model used when neither --model nor an artifact --init names one (the sources' VGG16).
 DEFAULT_MODEL = "vgg16"
@@ -56,8 +57,12 @@ class FinetuneParams:
     augment : ``auto`` (``spec`` for faces, ``none`` for spectrograms), ``spec``, ``strong``,
     ``specaugment`` (spectrogram features), ``none``. class_weights : ``none`` or ``balanced``.
     patience : epochs without improvement of ``monitor`` before stopping (0 = off).
-    val_fraction : share of the training rows held out (by group) when the input has no
-    ``val`` split (0 = no validation: fixed epochs). group_by : ``auto`` | subject | group |
+    validation : where early stopping and best-epoch selection look: ``auto`` (the input's
+    ``val`` split, else a hold-out), ``split`` (the ``val`` split), ``holdout`` (ignore the
+    ``val`` split, e.g. FER2013's PublicTest when it is the test set: hold out training rows),
+    ``none`` (train ``epochs`` epochs, keep the last weights).
+    val_fraction : share of the training rows held out (by group) for a hold-out
+    (0 with ``auto`` and no ``val`` split = no validation). group_by : ``auto`` | subject | group |
     clip_id | none. test_subjects : subjects held out as the test split whatever the input's
     split column says (``17-20``, ``01,03,10-12``), e.g. RAVDESS's speaker-independent protocol.
     folds : K >= 2 = K-fold cross-validation; fold : run only fold i (0-based; -1 = all).
@@ -82,6 +87,7 @@ class FinetuneParams:
     epochs: int = 30
     patience: int = 5
     monitor: str = "val_loss"
+    validation: str = "auto"
     val_fraction: float = 0.1
     group_by: str = "auto"
     test_subjects: str = ""
@@ -136,6 +142,17 @@ class FinetuneParams:
         require(self.patience >= 0, "--patience must be >= 0")
         require(self.monitor in MONITORS, f"--monitor must be one of {', '.join(MONITORS)}")
         require(0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)")
+        require(
+            self.validation in VALIDATIONS, f"--validation must be one of {', '.join(VALIDATIONS)}"
+        )
+        require(
+            self.validation != "holdout" or self.val_fraction > 0,
+            "--validation holdout needs --val-fraction > 0",
+        )
+        require(
+            not (self.folds and self.validation == "split"),
+            "--validation split cannot be combined with --folds (folds hold out their own rows)",
+        )
         require(self.folds == 0 or self.folds >= 2, "--folds must be 0 (off) or >= 2")
         require(
             self.fold == -1 or (self.folds >= 2 and 0 <= self.fold < self.folds),
@@ -183,6 +200,7 @@ class Plan:
     train: np.ndarray
     val: np.ndarray
     test: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    val_source: str = "none"  # "split", "holdout" or "none"
 
 
 def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
@@ -209,8 +227,12 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
     def grouped(rows: np.ndarray) -> np.ndarray | None:
         return groups[rows] if groups is not None else None
 
-    def with_val(train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        return holdout_split(train, table.label[train], grouped(train), params.val_fraction, seed)
+    def with_val(train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+        if params.validation == "none" or params.val_fraction <= 0:
+            return train, train[:0], "none"
+        fraction = params.val_fraction
+        tr, val = holdout_split(train, table.label[train], grouped(train), fraction, seed)
+        return tr, val, "holdout"
 
     if params.folds:
         pool = np.flatnonzero(labelled & (table.split != "test"))
@@ -221,8 +243,8 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
         for i, (rest, test) in enumerate(splits):
             if params.fold not in (-1, i):
                 continue
-            train, val = with_val(rest, params.seed + i)
-            plans.append(Plan(i, train, val, test))
+            train, val, source = with_val(rest, params.seed + i)
+            plans.append(Plan(i, train, val, test, source))
         return plans, group_name
     train = np.flatnonzero(labelled & np.isin(table.split, ["train", ""]))
     if len(train) == 0:
@@ -231,9 +253,12 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
             f"{sorted(set(table.split.tolist()))})"
         )
     val = np.flatnonzero(labelled & (table.split == "val"))
-    if len(val) == 0:
-        train, val = with_val(train, params.seed)
-    return [Plan(-1, train, val)], group_name
+    if params.validation == "split" and len(val) == 0:
+        raise ParamsError(f"--validation split: {table.path} has no labelled 'val' rows")
+    if params.validation in ("split", "auto") and len(val):
+        return [Plan(-1, train, val, val_source="split")], group_name
+    train, val, source = with_val(train, params.seed)
+    return [Plan(-1, train, val, val_source=source)], group_name
 
 
 # --------------------------------------------------------------------------- running
@@ -640,7 +665,8 @@ def _write_predictions(
             acc = _accuracy(probs[rows], labels[rows])
             if acc is not None:
                 accuracy[split or "unsplit"] = acc
-        if params.val_fraction > 0 and not (table.split == "val").any() and not params.predict_on:
+        summary["validation"] = run_.plan.val_source
+        if run_.plan.val_source == "holdout" and not params.predict_on:
             acc = _accuracy(probs[run_.plan.val], labels[run_.plan.val])
             if acc is not None:
                 accuracy["held_out_val"] = acc

@@ -237,3 +237,24 @@ def test_unavailable_accelerator_is_a_clear_error(tmp_path: Path, workdir: Path)
     src = make_faces(tmp_path / "faces.h5")
     result = _run(str(src), *TINY, "--epochs", "1", "--accelerator", "gpu")
     assert result.exit_code != 0 and "Lightning cannot use --accelerator gpu" in result.output
+
+
+def test_validation_sources(tmp_path: Path, workdir: Path) -> None:
+    from emocli.artifacts import open_artifact as _open
+
+    def splits(n: int) -> list[str]:
+        return ["train"] * (n - 16) + ["val"] * 16
+
+    src = make_faces(tmp_path / "faces.h5", splits=splits)
+    for mode, expected in (("auto", "split"), ("holdout", "holdout"), ("none", "none")):
+        out = tmp_path / f"m-{mode}.h5"
+        result = _run(str(src), *TINY, *FAST, "--epochs", "1", "--validation", mode, "-o", str(out))
+        assert result.exit_code == 0, result.output
+        with _open(out) as art:
+            summary = art.attrs["summary"]
+        assert summary["validation"] == expected
+        assert summary["val"] == {"split": 16, "holdout": summary["val"], "none": 0}[expected]
+        assert summary["train"] == (32 if expected != "holdout" else 32 - summary["val"])
+    plain = make_faces(tmp_path / "plain.h5")
+    bad = _run(str(plain), *TINY, *FAST, "--validation", "split")
+    assert bad.exit_code != 0 and "no labelled 'val' rows" in bad.output

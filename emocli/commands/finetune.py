@@ -128,6 +128,15 @@ def command(
             rich_help_panel=_DATA,
         ),
     ] = "auto",
+    validation: Annotated[
+        str,
+        typer.Option(
+            "--validation",
+            help="Early stopping / best epoch on: auto (the val split, else a hold-out) | split | "
+            "holdout (ignore the val split, e.g. when it is your test set) | none (last epoch).",
+            rich_help_panel=_DATA,
+        ),
+    ] = "auto",
     val_fraction: Annotated[
         float,
         typer.Option(
@@ -202,7 +211,9 @@ def command(
     threads: Annotated[
         int,
         typer.Option(
-            "--threads", help="CPU threads for torch (0 = the cores the load average leaves free).", rich_help_panel=_HW
+            "--threads",
+            help="CPU threads for torch (0 = the cores the load average leaves free).",
+            rich_help_panel=_HW,
         ),
     ] = 0,
     compile_model: Annotated[
@@ -265,6 +276,7 @@ def command(
             epochs=epochs,
             patience=patience,
             monitor=monitor,
+            validation=validation,
             val_fraction=val_fraction,
             group_by=group_by,
             test_subjects=test_subjects,
