@@ -96,3 +96,9 @@ thesis-fusion: $(STAMP) ## Reproduce the thesis's AFEW fusion figures from its o
 	$(call THESIS_EMOCLI,evaluate $(foreach m,mean weighted svm mlp svm-thesis,$(THESIS_PRED)/fused-sfew-$(m).h5) \
 	  $(foreach m,mean weighted svm mlp,$(THESIS_PRED)/fused-afew-$(m).h5) --split val -o $(THESIS_WORK)/reports/fused)
 	@echo "reports: $(THESIS_WORK)/reports/single/report.md $(THESIS_WORK)/reports/fused/report.md"
+
+bench-finetune: $(STAMP) ## finetune's real-data runs only (FER2013, CK+48, SFEW, RAVDESS); part of bench-real
+	@if [ ! -d "$(DATASETS)" ]; then echo "bench-finetune: $(DATASETS) not found, skipping"; exit 0; fi
+	$(PY) -m tests.benchmarks.run --real --only finetune --datasets $(DATASETS) --out docs/results.md
+
+.PHONY: bench-finetune
