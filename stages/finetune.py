@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -513,7 +514,9 @@ def _execute(
     from emocli.models import parameter_count
     from emocli.training.datamodule import open_source, read_table
 
-    torch.set_num_threads(params.threads or auto_threads())
+    started, cpu_started = time.perf_counter(), time.process_time()
+    threads = params.threads or auto_threads()
+    torch.set_num_threads(threads)
     audio_model = params.model.startswith("audio_")
     table = read_table(input, params.input_column, audio_model=audio_model)
     if not table.classes:
@@ -539,9 +542,12 @@ def _execute(
         "group_by": group_name,
         "transfer": last.transfer,
         "train_seconds": round(sum(r.fit.seconds for r in runs), 1),
+        "threads": threads,
     }
     _write_predictions(params, table, source, runs, writers["predictions"], output, summary)
     _write_model_artifact(params, table, runs, writers["model"], output, summary)
+    summary["seconds"] = round(time.perf_counter() - started, 1)  # all but imports and writing
+    summary["cpu_seconds"] = round(time.process_time() - cpu_started, 1)
     return summary
 
 
