@@ -19,7 +19,7 @@ DATASETS ?= ../shared/datasets
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup test lint format bench bench-real demo clean
+.PHONY: help setup test lint format bench bench-real demo demo-data clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -55,17 +55,52 @@ bench-real: $(STAMP) ## Real-data experiments on $(DATASETS); regenerates docs/r
 	$(PY) -m tests.benchmarks.run --real --datasets $(DATASETS) --out docs/results.md
 
 # ---------------------------------------------------------------- the demo pipeline
+# Every stage on the synthetic demo data, each a file target that depends on the artifacts
+# it reads: a second `make demo` finds everything up to date and does nothing.
+# Commands run from inside $(DEMO_DATA) as a user would (`emocli preprocess-faces sfew/`),
+# with the workspace in $(DEMO_WORK) through EMOCLI_WORKDIR.
 
-$(DEMO_DATA)/.done: $(STAMP)
-	$(EMOCLI) demo-data $(DEMO_DATA) --seed 0
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+W := $(abspath $(DEMO_WORK))
+DEMO_GAN_FLAGS ?= --size 32 --epochs 5
+DEMO_FACE_FLAGS ?= --epochs 10 --lr 0.001
+DEMO_AUDIO_FLAGS ?= --model audio_urbansound --epochs 15 --lr 0.001
+
+$(DEMO_DATA)/.done: | $(STAMP)
+	emocli demo-data $(DEMO_DATA) --seed 0
 	touch $@
+
+$(W)/faces/sfew.h5: $(DEMO_DATA)/.done
+	cd $(DEMO_DATA) && emocli preprocess-faces sfew/
+$(W)/faces/afew.h5: $(DEMO_DATA)/.done
+	cd $(DEMO_DATA) && emocli preprocess-faces afew/ --fps 5
+$(W)/faces/unlabeled.h5: $(DEMO_DATA)/.done
+	cd $(DEMO_DATA) && emocli preprocess-faces unlabeled/
+$(W)/audio/afew.h5: $(DEMO_DATA)/.done
+	cd $(DEMO_DATA) && emocli extract-audio afew/
+$(W)/spectrograms/afew.h5: $(W)/audio/afew.h5
+	emocli build-spectrograms $<
+$(W)/models/gan.h5: $(W)/faces/sfew.h5 $(W)/faces/unlabeled.h5
+	emocli pretrain-gan $< -u $(W)/faces/unlabeled.h5 $(DEMO_GAN_FLAGS) \
+	  -o $@ --predictions-output $(W)/predictions/gan/sfew-gan.h5
+$(W)/models/face.h5: $(W)/faces/sfew.h5 $(W)/models/gan.h5 $(W)/faces/afew.h5
+	emocli finetune $< --init $(W)/models/gan.h5 $(DEMO_FACE_FLAGS) \
+	  --predict-on $(W)/faces/afew.h5 -o $@ --predictions $(W)/predictions/video-frames.h5
+$(W)/models/audio.h5: $(W)/spectrograms/afew.h5
+	emocli finetune $< $(DEMO_AUDIO_FLAGS) -o $@ --predictions $(W)/predictions/audio.h5
+$(W)/predictions/clips/video.h5: $(W)/models/face.h5
+	emocli fuse $(W)/predictions/video-frames.h5 --method mean -o $@
+$(W)/predictions/fused-svm.h5: $(W)/models/face.h5 $(W)/models/audio.h5
+	emocli fuse --method svm
+$(W)/reports/demo/metrics.json: $(W)/predictions/clips/video.h5 $(W)/predictions/fused-svm.h5
+	emocli evaluate $(W)/predictions/clips/video.h5 $(W)/predictions/audio.h5 \
+	  $(W)/predictions/fused-svm.h5 $(W)/predictions/gan/sfew-gan.h5 --split val -o $(W)/reports/demo
 
 demo-data: $(DEMO_DATA)/.done ## Generate the synthetic demo dataset
 
-demo: $(DEMO_DATA)/.done ## Set up, generate the demo data and run every stage on it
-	@echo "demo data: $(DEMO_DATA)/  workspace: $(DEMO_WORK)/"
-	@find $(DEMO_DATA) -name '*.mp4' | wc -l | xargs echo "  video clips:"
-	@find $(DEMO_DATA)/sfew -name '*.png' | wc -l | xargs echo "  face stills:"
+demo: $(W)/reports/demo/metrics.json ## Set up, generate the demo data and run every stage on it
+	@$(PY) -m emocli.demo.summary $(W)/reports/demo/metrics.json
+	@echo "report: $(W)/reports/demo/report.md"
 
 clean: ## Remove the demo data, the workspace and caches (keeps .venv)
 	rm -rf $(DEMO_DATA) $(DEMO_WORK) .pytest_cache .mypy_cache .ruff_cache
