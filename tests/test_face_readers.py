@@ -217,3 +217,23 @@ def test_missing_empty_and_mismatched_inputs(tmp_path: Path) -> None:
     _image(tmp_path / "flat" / "a.png")
     with pytest.raises(InputError, match="unknown face format"):
         read_face_source(tmp_path / "flat", "casia")
+
+
+@pytest.mark.real_data
+def test_real_layouts_are_recognised(shared_datasets: Path) -> None:
+    sfew = read_face_source(shared_datasets / "sfew2" / "Train")
+    assert (sfew.format, len(sfew.items), sfew.precropped) == ("sfew", 859, True)
+    assert all(i.clip_id and i.split == "train" for i in sfew.items)
+    ck48 = read_face_source(shared_datasets / "ckplus48")
+    assert (ck48.format, ck48.layout, len(ck48.items)) == ("ckplus", "ck48", 981)
+    assert len({i.subject for i in ck48.items}) == 118
+    assert "contempt" in ck48.classes and "angry" in ck48.classes
+    fer = read_face_source(shared_datasets / "fer2013")
+    splits = {s: sum(i.split == s for i in fer.items) for s in ("train", "val")}
+    assert (fer.layout, splits) == ("image-folder", {"train": 28709, "val": 3589})
+    csv = read_face_source(shared_datasets / "fer2013_sample.csv")
+    assert (csv.media, len(csv.items)) == ("pixels", 560)
+    ravdess = read_face_source(shared_datasets / "ravdess_av_sample")
+    assert ravdess.format == "ravdess-video" and ravdess.items[0].label == "neutral"
+    utk = read_face_source(shared_datasets / "utkface_unlabeled")
+    assert (utk.format, len(utk.items), utk.classes) == ("unlabeled", 9780, [])

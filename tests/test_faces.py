@@ -234,8 +234,38 @@ def test_two_faces_keeps_the_larger() -> None:
 def test_pre_cropped_small_faces_are_found_after_padding() -> None:
     tight = cv2.resize(draw_face(200)[40:170, 35:165], (48, 48), interpolation=cv2.INTER_AREA)
     assert preprocess_image(tight, FaceParams()).status.startswith("face")
-    no_padding = FaceParams(small_side=0)  # a raw cascade on the 48x48 crop
+    # one cascade on the equalised 48x48 crop, without padding: the face is missed
+    no_padding = FaceParams(small_side=0, detect_raw=False, fallback_cascade="")
     assert preprocess_image(tight, no_padding).status == "no face"
+
+
+def test_detection_passes_run_in_order_until_a_face_is_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from emocli.faces import detect
+
+    calls: list[tuple[str, str]] = []
+    box = (1.0, 2.0, 30.0, 30.0)
+
+    def fake(image: np.ndarray, prepared: detect.Prepared, cascade: str, params: FaceParams):  # type: ignore[no-untyped-def]
+        kind = "equalised" if image is prepared.image else "raw"
+        calls.append((cascade[:20], kind))
+        return [box] if (cascade, kind) == ("second.xml", "raw") else []
+
+    monkeypatch.setattr(detect, "_detect", fake)
+    grey = np.random.default_rng(0).integers(0, 255, (40, 40)).astype(np.uint8)
+    params = FaceParams(face_cascade="first.xml", fallback_cascade="second.xml")
+    assert detect.detect_faces(detect.prepare(grey, params), params) == [box]
+    assert calls == [
+        ("first.xml", "equalised"),
+        ("first.xml", "raw"),
+        ("second.xml", "equalised"),
+        ("second.xml", "raw"),
+    ]
+    calls.clear()
+    single = FaceParams(face_cascade="first.xml", fallback_cascade="", detect_raw=False)
+    assert detect.detect_faces(detect.prepare(grey, single), single) == []
+    assert calls == [("first.xml", "equalised")]
 
 
 def test_misses_are_rejected_or_kept_whole() -> None:

@@ -86,6 +86,20 @@ def command(
             "--cascade", help="Haar face cascade: a file name from cv2.data or an XML path."
         ),
     ] = "haarcascade_frontalface_default.xml",
+    fallback_cascade: Annotated[
+        str,
+        typer.Option(
+            "--fallback-cascade",
+            help="A second face cascade tried when the first finds nothing ('' = none).",
+        ),
+    ] = "haarcascade_frontalface_alt2.xml",
+    detect_raw: Annotated[
+        bool,
+        typer.Option(
+            "--detect-raw/--no-detect-raw",
+            help="When the equalised image shows no face, search the unequalised one too.",
+        ),
+    ] = True,
     scale_factor: Annotated[
         float, typer.Option("--scale-factor", help="Haar search: scale step between sizes.")
     ] = 1.1,
@@ -165,6 +179,8 @@ def command(
             clahe_clip=clahe_clip,
             clahe_tile=clahe_tile,
             face_cascade=cascade,
+            fallback_cascade=fallback_cascade,
+            detect_raw=detect_raw,
             scale_factor=scale_factor,
             min_neighbors=min_neighbors,
             min_face=min_face,

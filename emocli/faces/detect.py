@@ -41,11 +41,13 @@ class Prepared:
     image : (H', W') uint8, grey, CLAHE-equalised, possibly padded and scaled.
     content : (x, y, w, h) of the original image inside ``image`` (floats, pixels).
     cropped : the image was treated as a pre-cropped face (small, padded and upscaled).
+    raw : the same geometry before equalisation (``image`` itself when not needed).
     """
 
     image: np.ndarray
     content: Box
     cropped: bool
+    raw: np.ndarray
 
 
 def decode_image(path: Path | str) -> tuple[np.ndarray | None, str]:
@@ -112,20 +114,26 @@ def prepare(grey: np.ndarray, params: FaceParams) -> Prepared:
 
     grey : (H, W) uint8. A raw Haar cascade needs context around a face: an image whose
     longer side is below ``params.small_side`` gets a replicated border of ``params.pad`` of
-    that side and is scaled so that its longer side becomes ``small_side``.
+    that side and is scaled so that its longer side becomes ``small_side``. The unequalised
+    image gets the same geometry (``Prepared.raw``) for the fallback detection passes.
     """
     image = equalise(grey, params)
     h, w = image.shape
     if max(h, w) >= params.small_side:
-        return Prepared(image, (0.0, 0.0, float(w), float(h)), cropped=False)
+        return Prepared(image, (0.0, 0.0, float(w), float(h)), cropped=False, raw=grey)
     border = int(round(params.pad * max(h, w)))
-    if border:
-        image = cv2.copyMakeBorder(image, border, border, border, border, cv2.BORDER_REPLICATE)
     scale = params.small_side / max(h, w)
-    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+
+    def pad_and_scale(img: np.ndarray) -> np.ndarray:
+        if border:
+            img = cv2.copyMakeBorder(img, border, border, border, border, cv2.BORDER_REPLICATE)
+        return cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+
+    image = pad_and_scale(image)
+    raw = pad_and_scale(grey) if params.detect_raw and params.clahe_clip > 0 else image
     # the exact scale after rounding to whole pixels
     sx, sy = image.shape[1] / (w + 2 * border), image.shape[0] / (h + 2 * border)
-    return Prepared(image, (border * sx, border * sy, w * sx, h * sy), cropped=True)
+    return Prepared(image, (border * sx, border * sy, w * sx, h * sy), cropped=True, raw=raw)
 
 
 def cascade_folder() -> Path:
@@ -149,8 +157,28 @@ def load_cascade(name: str) -> cv2.CascadeClassifier:
 
 
 def detect_faces(prepared: Prepared, params: FaceParams) -> list[Box]:
-    """All faces the Haar cascade finds, as boxes in ``prepared.image`` coordinates."""
-    image = prepared.image
+    """All faces found, as boxes in ``prepared.image`` coordinates.
+
+    Passes, until one finds a face: the face cascade on the equalised image; on the
+    unequalised one (``detect_raw``: CLAHE sharpens the texture of tight, small crops and
+    can hide their face from the cascade); then the same with ``fallback_cascade``.
+    """
+    images = [prepared.image]
+    if params.detect_raw and prepared.raw is not prepared.image:
+        images.append(prepared.raw)
+    cascades = [params.face_cascade] + (
+        [params.fallback_cascade] if params.fallback_cascade else []
+    )
+    for cascade in cascades:
+        for image in images:
+            found = _detect(image, prepared, cascade, params)
+            if found:
+                return found
+    return []
+
+
+def _detect(image: np.ndarray, prepared: Prepared, cascade: str, params: FaceParams) -> list[Box]:
+    """One Haar pass; large images are searched at ``detect_max_side``."""
     h, w = image.shape
     shrink = min(1.0, params.detect_max_side / max(h, w))
     if shrink < 1.0:
@@ -160,7 +188,7 @@ def detect_faces(prepared: Prepared, params: FaceParams) -> list[Box]:
     min_side = max(MIN_CASCADE_WINDOW, int(fraction * shorter))
     if min_side > min(image.shape):
         return []
-    found = load_cascade(params.face_cascade).detectMultiScale(
+    found = load_cascade(cascade).detectMultiScale(
         image,
         scaleFactor=params.scale_factor,
         minNeighbors=params.min_neighbors,

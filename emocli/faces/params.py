@@ -45,6 +45,7 @@ ON_MISS: tuple[str, ...] = ("keep", "reject")
 
 #: OpenCV cascades (file names under ``cv2.data.haarcascades``, or paths to XML files).
 FACE_CASCADE = "haarcascade_frontalface_default.xml"
+FALLBACK_CASCADE = "haarcascade_frontalface_alt2.xml"
 EYE_CASCADE = "haarcascade_eye.xml"
 
 
@@ -59,6 +60,8 @@ class FaceParams:
     min_image_side : images whose shorter side is below this (pixels) are rejected.
     clahe_clip, clahe_tile : CLAHE clip limit and tiles per side (applied before detection).
     face_cascade, scale_factor, min_neighbors : the Haar face cascade and its search parameters.
+    detect_raw : when the equalised image shows no face, search the unequalised one too.
+    fallback_cascade : a second face cascade tried when the first finds nothing (``""``: none).
     min_face : smallest face searched, as a fraction of the image's shorter side.
     margin : crop margin added on each side of a detected face, as a fraction of its side.
     small_side : images whose longer side is below this (pixels) are treated as pre-cropped
@@ -85,6 +88,8 @@ class FaceParams:
     face_cascade: str = FACE_CASCADE
     scale_factor: float = 1.1
     min_neighbors: int = 3
+    detect_raw: bool = True
+    fallback_cascade: str = FALLBACK_CASCADE
     min_face: float = 0.1
     min_face_cropped: float = 0.3
     margin: float = 0.1

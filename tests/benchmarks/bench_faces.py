@@ -16,6 +16,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -46,20 +47,37 @@ def bare_opencv(paths: list[Path], size: int = 64) -> np.ndarray:
     face_cascade = cv2.CascadeClassifier(
         str(cascade_folder() / "haarcascade_frontalface_default.xml")
     )
+    fallback = cv2.CascadeClassifier(str(cascade_folder() / "haarcascade_frontalface_alt2.xml"))
     eye_cascade = cv2.CascadeClassifier(str(cascade_folder() / "haarcascade_eye.xml"))
     clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
     out = np.empty((len(paths), size, size), np.uint8)
     for k, path in enumerate(paths):
-        grey = clahe.apply(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE))
+        raw = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        grey = clahe.apply(raw)
         h, w = grey.shape
         min_side = max(24, int(0.1 * min(h, w)))
         if max(h, w) < 256:  # pre-cropped: pad and upscale
             border = round(0.25 * max(h, w))
-            grey = cv2.copyMakeBorder(grey, *(border,) * 4, cv2.BORDER_REPLICATE)
             scale = 256 / max(h, w)
-            grey = cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+            grey, raw = (
+                cv2.resize(
+                    cv2.copyMakeBorder(img, *(border,) * 4, cv2.BORDER_REPLICATE),
+                    None,
+                    fx=scale,
+                    fy=scale,
+                    interpolation=cv2.INTER_LINEAR,
+                )
+                for img in (grey, raw)
+            )
             min_side = max(24, int(0.3 * min(h, w) * scale))
-        faces = face_cascade.detectMultiScale(grey, 1.1, 3, minSize=(min_side, min_side))
+        faces: Any = ()
+        for cascade in (face_cascade, fallback):  # equalised, then raw; then the fallback cascade
+            for image in (grey, raw):
+                faces = cascade.detectMultiScale(image, 1.1, 3, minSize=(min_side, min_side))
+                if len(faces):
+                    break
+            if len(faces):
+                break
         if len(faces):
             x, y, fw, fh = max(faces, key=lambda f: f[2] * f[3])
         else:
