@@ -124,8 +124,7 @@ def _fer(ctx: BenchContext, work: Path, log: Log) -> str:
         work,
         "preprocess-faces",
         str(fer),
-        "--size",
-        str(FACE_SIZE),
+        *PRECROPPED,
         "-o",
         str(work / "faces/fer2013.h5"),
     )
@@ -150,8 +149,7 @@ def _ck(ctx: BenchContext, work: Path, log: Log) -> list[str]:
         work,
         "preprocess-faces",
         str(ck),
-        "--size",
-        str(FACE_SIZE),
+        *PRECROPPED,
         "-o",
         str(work / "faces/ckplus48.h5"),
     )
