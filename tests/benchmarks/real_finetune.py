@@ -66,6 +66,10 @@ class Step:
     cpu_seconds: float
     output: str = ""
 
+    @property
+    def cached(self) -> bool:
+        return "up to date" in self.output
+
 
 @dataclass
 class Log:
@@ -110,6 +114,15 @@ def _per_class(m: object) -> str:
     return ", ".join(f"{n} {100 * f:.1f}" for n, f in zip(names, m.f1, strict=True))  # type: ignore[attr-defined]
 
 
+def _times(step: Step, model_path: Path) -> str:
+    """``| wall min | CPU min |`` of a finetune run, as the stage measured it (also when the
+    step found its outputs up to date and reused them)."""
+    summary = _summary(model_path)
+    wall = summary.get("seconds", step.seconds)
+    cpu = summary.get("cpu_seconds", step.cpu_seconds)
+    return f"{wall / 60:.1f} | {cpu / 60:.1f} |"
+
+
 def _summary(model_path: Path) -> dict:
     from emocli.artifacts import open_artifact
 
@@ -138,7 +151,7 @@ def _fer(ctx: BenchContext, work: Path, log: Log) -> str:
     s = _summary(work / "models/fer2013.h5")
     return (
         f"| FER2013 `test/` (PublicTest, {m.n} faces) | resnet_small, scratch, {s.get('epochs_run')} epochs "
-        f"| **{100 * m.accuracy:.2f} %** | {100 * m.macro_f1:.1f} | {_per_class(m)} | {step.seconds / 60:.1f} | {step.cpu_seconds / 60:.1f} |"
+        f"| **{100 * m.accuracy:.2f} %** | {100 * m.macro_f1:.1f} | {_per_class(m)} | {_times(step, work / 'models/fer2013.h5')}"
     )
 
 
@@ -173,7 +186,7 @@ def _ck(ctx: BenchContext, work: Path, log: Log) -> list[str]:
         rows.append(
             f"| CK+48, 5 folds by subject ({res['all'].n} faces) | resnet_small, {name} "
             f"| **{100 * f.mean['accuracy']:.2f} % ± {100 * f.std['accuracy']:.2f}** "
-            f"| {100 * f.mean['macro_f1']:.1f} | {_per_class(res['all'])} | {step.seconds / 60:.1f} | {step.cpu_seconds / 60:.1f} |"
+            f"| {100 * f.mean['macro_f1']:.1f} | {_per_class(res['all'])} | {_times(step, work / f'models/ck-{tag}.h5')}"
         )
     return rows
 
@@ -204,7 +217,7 @@ def _sfew(ctx: BenchContext, work: Path, log: Log) -> list[str]:
         rows.append(
             f"| SFEW 2.0 Train, 5 dev splits by movie ({res['all'].n} faces) | resnet_small, {name} "
             f"| **{100 * f.mean['accuracy']:.2f} % ± {100 * f.std['accuracy']:.2f}** "
-            f"| {100 * f.mean['macro_f1']:.1f} | {_per_class(res['all'])} | {step.seconds / 60:.1f} | {step.cpu_seconds / 60:.1f} |"
+            f"| {100 * f.mean['macro_f1']:.1f} | {_per_class(res['all'])} | {_times(step, work / f'models/sfew-{tag}.h5')}"
         )
     return rows
 
@@ -236,7 +249,7 @@ def _ravdess(ctx: BenchContext, work: Path, log: Log) -> list[str]:
         m = _metrics(work / f"predictions/rav-{tag}.h5")["all"]
         rows.append(
             f"| RAVDESS actors 17-20 ({m.n} clips, 8 classes) | {name} | **{100 * m.accuracy:.2f} %** "
-            f"| {100 * m.macro_f1:.1f} | {_per_class(m)} | {step.seconds / 60:.1f} | {step.cpu_seconds / 60:.1f} |"
+            f"| {100 * m.macro_f1:.1f} | {_per_class(m)} | {_times(step, work / f'models/rav-{tag}.h5')}"
         )
     return rows
 
@@ -255,18 +268,25 @@ def run(ctx: BenchContext) -> str:
     if "ravdess" in wanted and (ctx.datasets / "ravdess_speech_16k").is_dir():
         rows += _ravdess(ctx, work, log)
     commands = "\n".join(
-        f"{s.command}   # {s.seconds / 60:.1f} min wall, {s.cpu_seconds / 60:.1f} min CPU"
+        f"{s.command}   # "
+        + (
+            "up to date (reused)"
+            if s.cached
+            else f"{s.seconds / 60:.1f} min wall, {s.cpu_seconds / 60:.1f} min CPU"
+        )
         for s in log.steps
     )
     table = "\n".join(rows) or "| (no dataset found) | | | | | | |"
     return f"""## finetune: FER2013, CK+48, SFEW 2.0, RAVDESS
 
 Regenerate with `.venv/bin/python -m tests.benchmarks.run --real --only finetune --out
-docs/results.md` (part of `make bench-real`). Times are for the whole command on the shared
-2-core CPU machine: wall clock, and the CPU time of the command's processes. Other engineers'
-jobs ran at the same time (load average 6-11 on 2 cores), so the wall times are upper bounds;
-`finetune --threads 0` then trains on one thread, and its CPU time is close to what an idle
-machine needs on one core.
+docs/results.md` (part of `make bench-real`, or `make bench-finetune`). Stages are cached:
+a rerun reuses every artifact whose inputs and parameters are unchanged, and the table keeps
+the times each finetune run measured when it was computed (its artifact's summary: wall
+clock and CPU time of the whole stage). The machine is the shared 2-core CPU box; other
+engineers' jobs ran at the same time (load average 4-11 on 2 cores), so wall times are upper
+bounds; `finetune --threads 0` then trains on one thread, and its CPU time is close to what
+an idle machine needs on one core.
 
 | task | model | accuracy | macro F1 | per-class F1 (%) | wall min | CPU min |
 |---|---|---|---|---|---|---|
