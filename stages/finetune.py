@@ -517,7 +517,12 @@ def _execute(
     started, cpu_started = time.perf_counter(), time.process_time()
     threads = params.threads or auto_threads()
     torch.set_num_threads(threads)
-    audio_model = params.model.startswith("audio_")
+    name = params.model
+    if name == "auto" and params.init.endswith((".h5", ".hdf5")):
+        from emocli.training.model_store import read_model_info
+
+        name = read_model_info(params.init).architecture
+    audio_model = name.startswith("audio_")
     table = read_table(input, params.input_column, audio_model=audio_model)
     if not table.classes:
         raise ParamsError(f"{input}: the input artifact has no classes to learn")
