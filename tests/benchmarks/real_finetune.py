@@ -292,6 +292,31 @@ an idle machine needs on one core.
 |---|---|---|---|---|---|---|
 {table}
 
+How these were made:
+
+- **No ImageNet weights** are available here (they are not shipped and the machine does not
+  download them), so every chain starts at FER2013: `--init imagenet:PATH` is implemented and
+  tested (a state dict with torchvision's names and shapes loads into `vgg16` and
+  `squeezenet1_1`, RGB filters summed for grey input), but not measured.
+- **`resnet_small`** is emocli's own architecture (a 4-stage ResNet with a stride-2 stem, 2.0 M
+  parameters with blocks 1-2-2-1, ~50 MMAC per 48x48 face), added because the thesis's
+  networks reach their figures only from ImageNet weights and VGG16 from scratch costs ~60x
+  more per image than this CPU allows. The recipe: SGD with Nesterov momentum, one-cycle
+  learning rate, label smoothing 0.1, the `strong` augmentation preset (flip, rotation,
+  shift, zoom, shear, brightness, contrast, small erasing), channels-last, flip TTA.
+- **FER2013**: faces through `preprocess-faces --detector none --no-align` (the images are
+  crops already: CLAHE only); `test/` (PublicTest) is filed as split `val`, and
+  `--validation none` keeps it out of training and of epoch selection: the last epoch's
+  weights are scored once.
+- **CK+48**: 5 folds grouped by subject (no person in two folds), every fold trained for a
+  fixed number of epochs (no validation, nothing selected on the test folds); the chain
+  replaces FER2013's 7-class head (CK+ has contempt, not neutral) and keeps the FER2013
+  normalisation.
+- **SFEW 2.0**: faces through Haar detection + eye alignment at 48x48; 5 dev splits by movie
+  (the artifact's `group` column), fixed epochs.
+- **RAVDESS**: `finetune --test-subjects 17-20`; two of the 16 training actors are held out
+  (by subject) for early stopping / best-epoch selection; the test actors are never seen.
+
 Commands, in order (scratch workspace `EMOCLI_WORKDIR={work}`):
 
 ```
