@@ -298,8 +298,8 @@ How these were made:
   download them), so every chain starts at FER2013: `--init imagenet:PATH` is implemented and
   tested (a state dict with torchvision's names and shapes loads into `vgg16` and
   `squeezenet1_1`, RGB filters summed for grey input), but not measured.
-X
-  parameters with blocks 1-2-2-1, ~50 MMAC per 48x48 face), added because the thesis's
+- **`resnet_small`** is emocli's own architecture (a 4-stage ResNet with a stride-2 stem; with
+  blocks 1-2-2-1: 1.6 M parameters, 57 MMAC per 48x48 face), added because the thesis's
   networks reach their figures only from ImageNet weights and VGG16 from scratch costs ~60x
   more per image than this CPU allows. The recipe: SGD with Nesterov momentum, one-cycle
   learning rate, label smoothing 0.1, the `strong` augmentation preset (flip, rotation,
