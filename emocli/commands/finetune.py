@@ -238,7 +238,7 @@ def command(
         Optional[Path],  # noqa: UP045
         typer.Option(
             "--predictions",
-            help="Predictions artifact path [default: <workdir>/predictions/<input>-<model>.h5].",
+            help="Predictions artifact path (default: the workspace's predictions/<input>-<model>.h5).",
         ),
     ] = None,
     workdir: Workdir = None,
