@@ -258,3 +258,41 @@ def test_validation_sources(tmp_path: Path, workdir: Path) -> None:
     plain = make_faces(tmp_path / "plain.h5")
     bad = _run(str(plain), *TINY, *FAST, "--validation", "split")
     assert bad.exit_code != 0 and "no labelled 'val' rows" in bad.output
+
+
+def test_load_model_errors_and_gan_style_artifacts(tmp_path: Path) -> None:
+    from emocli.artifacts import InputRef
+    from emocli.errors import ArtifactError
+    from emocli.models import TINY_CONFIGS, build_model
+    from emocli.stage import OutputSpec, StageInfo, run_stage
+    from emocli.training.model_store import ModelInfo, write_model
+    from tests.test_training import _FakeParams
+
+    torch.manual_seed(0)
+    kwargs = {"in_channels": 1, "input_size": 16, "n_classes": 3, **TINY_CONFIGS["dcgan_d"]}
+    net = build_model("dcgan_d", **kwargs)
+
+    def write(path: Path, info: ModelInfo, state_net: torch.nn.Module) -> None:
+        def build(writers: dict) -> dict:
+            write_model(writers["model"], state_net, info)
+            return {}
+
+        run_stage(StageInfo("pretrain-gan", 1), _FakeParams(), [InputRef("x", str(path), "faces")],
+                  {"model": OutputSpec(path, "model")}, build, force=True)  # fmt: skip
+
+    gan_input = {"kind": "faces", "size": 16, "channels": 1, "normalisation": "minus_one_to_one"}
+    write(tmp_path / "gan.h5", ModelInfo("dcgan_d", kwargs, CLASSES, gan_input), net)
+    model, info = load_model(tmp_path / "gan.h5")
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), net.state_dict().values(), strict=True)
+    )
+    assert info.normalisation() == (255.0, [0.5], [0.5])  # the GAN's x / 127.5 - 1
+    assert info.input_size == (16, 16) and info.channels == 1
+    other = build_model("dcgan_d", **{**kwargs, "widths": [4, 4]})
+    write(tmp_path / "bad.h5", ModelInfo("dcgan_d", kwargs, CLASSES, gan_input), other)
+    with pytest.raises(ArtifactError, match="do not fit a dcgan_d"):
+        load_model(tmp_path / "bad.h5")
+    write(tmp_path / "unknown.h5", ModelInfo("resnet9000", {}, CLASSES, gan_input), net)
+    with pytest.raises(ArtifactError, match="cannot rebuild"):
+        load_model(tmp_path / "unknown.h5")
