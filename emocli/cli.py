@@ -21,6 +21,7 @@ from emocli.commands import (
     finetune,
     fuse,
     import_predictions,
+    predict,
     preprocess_faces,
     pretrain_gan,
 )
@@ -50,6 +51,7 @@ _register("finetune", finetune, "Stages")
 _register("fuse", fuse, "Stages")
 _register("evaluate", evaluate, "Stages")
 _register("import-predictions", import_predictions, "Tools")
+_register("predict", predict, "Tools")
 
 
 def _version(value: bool) -> None:

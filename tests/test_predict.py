@@ -1,0 +1,326 @@
+"""`emocli predict`: new media -> per-clip and per-frame probabilities, with the models'
+own preprocessing; refusals of models whose preprocessing cannot be reproduced."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from emocli.artifacts import ArtifactWriter
+from emocli.audio import FrontEnd
+from emocli.cli import app
+from emocli.demo import DemoSpec, generate_demo_data
+from emocli.faces import FaceParams, preprocess_frames
+from emocli.fusion import WeightedFuser, write_fuser
+from emocli.models import TINY_CONFIGS, build_model
+from emocli.predict import clip_names, track_faces
+from emocli.training.model_store import ModelInfo, write_model
+from emocli.video import sample_frames
+
+CLASSES = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+FACE_SIZE = 32
+FPS = 5.0
+FRONTEND = FrontEnd(sample_rate=16000, pad_samples=16000)
+SPEC = DemoSpec(
+    clips_train=2, clips_val=0, unlabeled=0, frames_per_clip_sfew=1, image_size=96, max_clip_s=1.2
+)
+
+runner = CliRunner()
+
+
+def _write(path: Path, fill: Any) -> Path:
+    writer = ArtifactWriter(
+        path, "model", stage="test", params={}, inputs=[], fingerprint=path.stem
+    )
+    fill(writer)
+    writer.close()
+    writer.commit()
+    return path
+
+
+def face_model(path: Path, classes: list[str] = CLASSES, **input_overrides: Any) -> Path:
+    torch.manual_seed(0)
+    kwargs = {
+        "in_channels": 1,
+        "input_size": [FACE_SIZE, FACE_SIZE],
+        "n_classes": len(classes),
+        **TINY_CONFIGS["static_cnn"],
+    }
+    model = build_model("static_cnn", **kwargs)
+    upstream = {
+        "stage": "preprocess-faces",
+        "preprocessing": FaceParams(size=FACE_SIZE, on_miss="keep").to_dict(),
+        "params": {"fps": FPS, "max_frames": 0},
+    }
+    inp = {
+        "kind": "faces",
+        "column": "images",
+        "size": [FACE_SIZE, FACE_SIZE],
+        "channels": 1,
+        "normalisation": {"scale": 255.0, "mean": [0.5], "std": [0.5]},
+        "upstream": upstream,
+        **input_overrides,
+    }
+    info = ModelInfo("static_cnn", kwargs, classes, inp)
+    return _write(path, lambda w: write_model(w, model, info))
+
+
+def audio_model(path: Path, classes: list[str] = CLASSES) -> Path:
+    torch.manual_seed(1)
+    size = [FRONTEND.n_mels, FRONTEND.n_frames]
+    kwargs = {
+        "in_channels": 1,
+        "input_size": size,
+        "n_classes": len(classes),
+        **TINY_CONFIGS["audio_fayek"],
+    }
+    model = build_model("audio_fayek", **kwargs)
+    stats = {"mean": [0.0] * FRONTEND.n_mels, "std": [1.0] * FRONTEND.n_mels}
+    inp = {
+        "kind": "spectrograms",
+        "column": "features",
+        "size": size,
+        "channels": 1,
+        "normalisation": {"scale": 1.0, "mean": [0.0], "std": [1.0]},
+        "upstream": {"frontend": FRONTEND.to_dict(), "stats": stats, "params": {"as_image": 0}},
+    }
+    info = ModelInfo("audio_fayek", kwargs, classes, inp)
+    return _write(path, lambda w: write_model(w, model, info))
+
+
+def fuser_model(path: Path, modalities: list[str], weights: list[float]) -> Path:
+    def fill(writer: ArtifactWriter) -> None:
+        write_fuser(
+            writer,
+            WeightedFuser(np.asarray(weights)),
+            modalities=modalities,
+            classes=CLASSES,
+            train_split="train",
+            fitted_split=np.array(["train"]),
+            fitted_clip=np.array(["x"]),
+        )
+
+    return _write(path, fill)
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny demo dataset, a silent copy of a clip, a wav, and tiny model artifacts."""
+    import av
+    import soundfile
+
+    root = tmp_path_factory.mktemp("predict")
+    generate_demo_data(root / "demo", SPEC)
+    clips = sorted((root / "demo" / "afew").rglob("*.mp4"))
+    still = sorted((root / "demo" / "sfew").rglob("*.png"))[0]
+    silent = root / "silent.mp4"
+    frames = sample_frames(clips[0], fps=0, colour="bgr")
+    with av.open(str(silent), "w") as out:
+        stream = out.add_stream("mpeg4", rate=25)
+        stream.width, stream.height = frames[0].image.shape[1], frames[0].image.shape[0]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame.image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    wav = root / "speech.wav"
+    t = np.arange(int(1.3 * 16000)) / 16000
+    soundfile.write(wav, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+    models = root / "models"
+    return {
+        "clip0": clips[0],
+        "clip1": clips[1],
+        "still": still,
+        "silent": silent,
+        "wav": wav,
+        "face": face_model(models / "face.h5"),
+        "audio": audio_model(models / "audio.h5"),
+        "fuser": fuser_model(models / "fuser.h5", ["face", "audio"], [0.25, 0.75]),
+        "root": root,
+    }
+
+
+def _run(*args: Any) -> Any:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_videos_and_an_image_give_probabilities_timelines_and_face_tracks(
+    kit: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    clips = [kit["clip0"], kit["clip1"], kit["still"]]
+    result = _run("predict", *clips, "--face-model", kit["face"], "--audio-model", kit["audio"],
+                  "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Per-clip probabilities" in result.output
+    rows = _csv(out / "predictions.csv")
+    assert [r["file"] for r in rows] == [str(c) for c in clips]
+    document = json.loads((out / "predictions.json").read_text())
+    assert document["classes"] == CLASSES
+    for row, clip in zip(rows, document["clips"], strict=True):
+        probs = np.array([float(row[c]) for c in CLASSES])
+        assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+        assert row["predicted"] == CLASSES[int(probs.argmax())] == clip["predicted"]
+    assert rows[0]["modalities"] == "face+audio" and rows[0]["fusion"] == "mean"
+    assert rows[2]["modalities"] == "face" and rows[2]["fusion"] == "single"
+    # without a fuser, two modalities are averaged
+    face, audio = (np.array(list(document["clips"][0]["modality_probabilities"][m].values()))
+                   for m in ("face", "audio"))  # fmt: skip
+    fused = np.array(list(document["clips"][0]["probabilities"].values()))
+    np.testing.assert_allclose(fused, (face + audio) / 2, atol=2e-6)
+    for clip, name in zip(clips, clip_names(clips), strict=True):
+        timeline = _csv(out / f"timeline-{name}.csv")
+        expected = 1 if clip.suffix == ".png" else len(sample_frames(clip, FPS))
+        assert len(timeline) == expected
+        assert (out / f"timeline-{name}.png").read_bytes()[:4] == b"\x89PNG"
+        with_face = [r for r in timeline if r["x"]]
+        assert with_face, "the demo faces are found"
+        for r in with_face:
+            assert sum(float(r[c]) for c in CLASSES) == pytest.approx(1.0, abs=1e-5)
+            assert float(r["w"]) > 0 and float(r["h"]) > 0
+        assert len(_csv(out / f"track-{name}.csv")) == expected
+        assert (out / f"track-{name}.png").is_file()
+    assert not list(out.glob(".*tmp*")), "no temporary files are left"
+
+
+def test_the_face_track_reproduces_the_preprocessing_pipeline(kit: dict[str, Path]) -> None:
+    params = FaceParams(size=FACE_SIZE, on_miss="keep")
+    images = [f.image for f in sample_frames(kit["clip0"], FPS)]
+    track = track_faces(images, params)
+    reference = preprocess_frames(images, params)
+    assert [r.status for r in track.results] == [r.status for r in reference]
+    for mine, theirs in zip(track.results, reference, strict=True):
+        np.testing.assert_array_equal(mine.face, theirs.face)
+    h, w = images[0].shape
+    for box in track.boxes:
+        assert box is not None
+        x, y, bw, bh = box
+        assert x >= 0 and y >= 0 and x + bw <= w + 1 and y + bh <= h + 1
+
+
+def test_audio_files_and_videos_without_sound(kit: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _run("predict", kit["wav"], kit["silent"], "--face-model", kit["face"],
+                  "--audio-model", kit["audio"], "--fuser", kit["fuser"], "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    wav, silent = json.loads((out / "predictions.json").read_text())["clips"]
+    assert wav["modalities"] == ["audio"] and wav["frames"] == 0
+    assert not (out / "timeline-speech.csv").exists()
+    assert silent["modalities"] == ["face"]
+    assert any("audio modality missing" in n for n in silent["notes"])
+    assert any("fell back to the face" in n for n in silent["notes"])
+    assert silent["probabilities"] == silent["modality_probabilities"]["face"]
+    assert "audio modality missing" in result.output
+    # an audio file needs an audio model
+    result = _run("predict", kit["wav"], "--face-model", kit["face"], "-o", out)
+    assert result.exit_code != 0
+    assert "needs an --audio-model" in result.output
+
+
+def test_a_stored_fuser_weighs_the_modalities_in_its_order(
+    kit: dict[str, Path], tmp_path: Path
+) -> None:
+    fuser = fuser_model(tmp_path / "swapped.h5", ["audio", "video"], [0.25, 0.75])
+    result = _run("predict", kit["clip0"], "--face-model", kit["face"], "--audio-model",
+                  kit["audio"], "--fuser", fuser, "-o", tmp_path / "out")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    clip = json.loads((tmp_path / "out" / "predictions.json").read_text())["clips"][0]
+    face, audio = (np.array(list(clip["modality_probabilities"][m].values()))
+                   for m in ("face", "audio"))  # fmt: skip
+    np.testing.assert_allclose(
+        np.array(list(clip["probabilities"].values())), 0.25 * audio + 0.75 * face, atol=2e-6
+    )
+    assert clip["fusion"] == "weighted"
+
+
+def test_audio_classes_are_matched_by_name(kit: dict[str, Path], tmp_path: Path) -> None:
+    shuffled = audio_model(tmp_path / "shuffled.h5", CLASSES[::-1])
+    for name, model in (("a", shuffled), ("b", kit["audio"])):
+        result = _run("predict", kit["wav"], "--face-model", kit["face"], "--audio-model", model,
+                      "-o", tmp_path / name)  # fmt: skip
+        assert result.exit_code == 0, result.output
+    mine, theirs = (_csv(tmp_path / name / "predictions.csv")[0] for name in ("a", "b"))
+    # same weights (same seed), class names reversed: output k now means CLASSES[6 - k]
+    for k, name in enumerate(CLASSES):
+        assert float(mine[name]) == pytest.approx(float(theirs[CLASSES[6 - k]]), abs=2e-6)
+    assert list(mine)[-7:] == CLASSES, "outputs follow the face model's classes"
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no-preprocessing", "lacks the face preprocessing parameters"),
+        ("audio-as-face", "trained on spectrograms, not on faces"),
+        ("face-as-audio", "trained on faces, not on spectrograms"),
+        ("classes", "are not the classes"),
+        ("fuser-modalities", "trained on the modalities"),
+        ("fuser-needs-audio", "give the model of audio"),
+        ("size", "its face preprocessing makes"),
+    ],
+)
+def test_models_whose_preprocessing_cannot_be_reproduced_are_refused(
+    kit: dict[str, Path], tmp_path: Path, case: str, message: str
+) -> None:
+    face, audio, fuser = kit["face"], None, None
+    if case == "no-preprocessing":
+        face = face_model(tmp_path / "bare.h5", upstream={"stage": "preprocess-faces"})
+    elif case == "audio-as-face":
+        face = kit["audio"]
+    elif case == "face-as-audio":
+        audio = kit["face"]
+    elif case == "classes":
+        audio = audio_model(tmp_path / "five.h5", CLASSES[:5])
+    elif case == "fuser-modalities":
+        audio, fuser = kit["audio"], fuser_model(tmp_path / "f.h5", ["face", "text"], [0.5, 0.5])
+    elif case == "fuser-needs-audio":
+        fuser = kit["fuser"]
+    elif case == "size":
+        face = face_model(tmp_path / "big.h5", size=[48, 48])
+    args: list[Any] = ["predict", kit["clip0"], "--face-model", face, "-o", tmp_path / "out"]
+    if audio is not None:
+        args += ["--audio-model", audio]
+    if fuser is not None:
+        args += ["--fuser", fuser]
+    result = _run(*args)
+    assert result.exit_code != 0
+    assert "error:" in result.output and message in " ".join(result.output.split())
+    assert not (tmp_path / "out" / "predictions.csv").exists()
+
+
+def test_clip_names_are_unique_and_safe() -> None:
+    names = clip_names([Path("a/Angry/001.mp4"), Path("b/Happy/001.mp4"), Path("c/x y.png")])
+    assert names == ["Angry-001", "Happy-001", "x_y"]
+
+
+@pytest.mark.real_data
+def test_predict_on_a_ravdess_clip(
+    shared_datasets: Path, kit: dict[str, Path], tmp_path: Path
+) -> None:
+    clip = shared_datasets / "ravdess_av_sample" / "01-01-01-01-01-01-01.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} not available")
+    out = tmp_path / "out"
+    result = _run("predict", clip, "--face-model", kit["face"], "--audio-model", kit["audio"],
+                  "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "01-01-01-01-01-01-01" in result.output
+    row = _csv(out / "predictions.csv")[0]
+    assert row["modalities"] == "face+audio"
+    assert sum(float(row[c]) for c in CLASSES) == pytest.approx(1.0, abs=1e-5)
+    timeline = _csv(out / "timeline-01-01-01-01-01-01-01.csv")
+    assert len(timeline) == len(sample_frames(clip, FPS))
+    assert sum(bool(r["x"]) for r in timeline) >= len(timeline) // 2
+    assert (out / "timeline-01-01-01-01-01-01-01.png").is_file()
