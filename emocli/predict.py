@@ -183,6 +183,11 @@ def load_audio_model(path: Path) -> AudioModel:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactError(f"{path}: its log-mel front end cannot be rebuilt ({exc})") from exc
+    if norm.mean.size not in (1, frontend.n_mels) or norm.std.size != norm.mean.size:
+        raise ArtifactError(
+            f"{path}: its normalisation statistics have {norm.mean.size} means and "
+            f"{norm.std.size} deviations for {frontend.n_mels} mel bands"
+        )
     column = info.input.get("column", "features")
     settings = _params_of(upstream)
     if column == "features":

@@ -137,8 +137,11 @@ def plot_timeline(path: Path, clip: ClipResult, classes: Sequence[str]) -> Path:
     ax.set_ylabel("probability")
     title = clip.name
     if clip.probs is not None:
-        title += f": {clip.predicted(classes)} ({float(np.max(clip.probs)):.0%}, {clip.fusion})"
-    ax.set_title(title, fontsize=10)
+        title += (
+            f": {clip.predicted(classes)} ({float(np.max(clip.probs)):.0%}, "
+            f"{clip.fusion} of {'+'.join(clip.modalities)})"
+        )
+    ax.set_title(title + "\nper-frame face model probabilities (grey: no face)", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
     return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))

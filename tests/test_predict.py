@@ -72,26 +72,34 @@ def face_model(path: Path, classes: list[str] = CLASSES, **input_overrides: Any)
     return _write(path, lambda w: write_model(w, model, info))
 
 
-def audio_model(path: Path, classes: list[str] = CLASSES) -> Path:
+def audio_model(path: Path, classes: list[str] = CLASSES, as_image: int = 0) -> Path:
+    """A tiny audio model on (n_mels, T) features, or on ``as_image`` px spectrogram images."""
     torch.manual_seed(1)
-    size = [FRONTEND.n_mels, FRONTEND.n_frames]
+    architecture = "static_cnn" if as_image else "audio_fayek"
+    size = [as_image, as_image] if as_image else [FRONTEND.n_mels, FRONTEND.n_frames]
+    channels = 3 if as_image else 1
     kwargs = {
-        "in_channels": 1,
+        "in_channels": channels,
         "input_size": size,
         "n_classes": len(classes),
-        **TINY_CONFIGS["audio_fayek"],
+        **TINY_CONFIGS[architecture],
     }
-    model = build_model("audio_fayek", **kwargs)
+    model = build_model(architecture, **kwargs)
     stats = {"mean": [0.0] * FRONTEND.n_mels, "std": [1.0] * FRONTEND.n_mels}
+    normalisation = {"scale": 255.0 if as_image else 1.0, "mean": [0.0], "std": [1.0]}
     inp = {
         "kind": "spectrograms",
-        "column": "features",
+        "column": "images" if as_image else "features",
         "size": size,
-        "channels": 1,
-        "normalisation": {"scale": 1.0, "mean": [0.0], "std": [1.0]},
-        "upstream": {"frontend": FRONTEND.to_dict(), "stats": stats, "params": {"as_image": 0}},
+        "channels": channels,
+        "normalisation": normalisation,
+        "upstream": {
+            "frontend": FRONTEND.to_dict(),
+            "stats": stats,
+            "params": {"as_image": as_image, "image_cmap": "viridis"},
+        },
     }
-    info = ModelInfo("audio_fayek", kwargs, classes, inp)
+    info = ModelInfo(architecture, kwargs, classes, inp)
     return _write(path, lambda w: write_model(w, model, info))
 
 
@@ -257,6 +265,24 @@ def test_audio_classes_are_matched_by_name(kit: dict[str, Path], tmp_path: Path)
     for k, name in enumerate(CLASSES):
         assert float(mine[name]) == pytest.approx(float(theirs[CLASSES[6 - k]]), abs=2e-6)
     assert list(mine)[-7:] == CLASSES, "outputs follow the face model's classes"
+
+
+def test_an_audio_model_on_spectrogram_images_gets_the_same_rendering(
+    kit: dict[str, Path], tmp_path: Path
+) -> None:
+    from emocli.audio import NormStats, decode_audio, logmel_features, spectrogram_image
+    from emocli.predict import classify, load_audio_model
+
+    path = audio_model(tmp_path / "images.h5", as_image=24)
+    result = _run("predict", kit["wav"], "--audio-model", path, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    row = _csv(tmp_path / "out" / "predictions.csv")[0]
+    loaded = load_audio_model(path)
+    stats = NormStats(np.zeros(FRONTEND.n_mels, np.float32), np.ones(FRONTEND.n_mels, np.float32))
+    features = logmel_features(decode_audio(kit["wav"], 16000), 16000, FRONTEND, stats)
+    image = spectrogram_image(features, 24, "viridis").transpose(2, 0, 1)[None]
+    expected = classify(loaded.model, loaded.info, image)[0]
+    np.testing.assert_allclose([float(row[c]) for c in CLASSES], expected, atol=2e-6)
 
 
 @pytest.mark.parametrize(
