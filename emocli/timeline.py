@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from emocli.predict import ClipResult, PredictResult
+from emocli.predict import FUSION_SINGLE, ClipResult, PredictResult
 
 #: Resolution of the timeline PNGs (dots per inch).
 DPI = 110
@@ -137,10 +137,10 @@ def plot_timeline(path: Path, clip: ClipResult, classes: Sequence[str]) -> Path:
     ax.set_ylabel("probability")
     title = clip.name
     if clip.probs is not None:
-        title += (
-            f": {clip.predicted(classes)} ({float(np.max(clip.probs)):.0%}, "
-            f"{clip.fusion} of {'+'.join(clip.modalities)})"
-        )
+        via = "+".join(clip.modalities)
+        if clip.fusion != FUSION_SINGLE:
+            via = f"{clip.fusion} of {via}"
+        title += f": {clip.predicted(classes)} ({float(np.max(clip.probs)):.0%}, {via})"
     ax.set_title(title + "\nper-frame face model probabilities (grey: no face)", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
