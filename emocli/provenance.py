@@ -8,7 +8,7 @@ from typing import Any
 
 import h5py
 
-from emocli.artifacts import open_artifact
+from emocli.artifacts import REQUIRED_ATTRS, open_artifact
 
 
 def describe_artifact(path: Path | str) -> dict[str, Any]:
@@ -32,19 +32,7 @@ def describe_artifact(path: Path | str) -> dict[str, Any]:
                 split = str(splits[i]) if splits is not None and splits[i] else "(none)"
                 cls = names[label] if 0 <= label < len(names) else "(unlabelled)"
                 counts.setdefault(split, Counter())[cls] += 1
-        known = {
-            "kind",
-            "schema_version",
-            "emocli_version",
-            "stage",
-            "params",
-            "inputs",
-            "fingerprint",
-            "created_utc",
-            "classes",
-            "n_samples",
-            "summary",
-        }
+        known = {*REQUIRED_ATTRS, "summary"}
         return {
             "path": str(path),
             "kind": art.kind,
