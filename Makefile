@@ -19,7 +19,7 @@ DATASETS ?= ../shared/datasets
 
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup test lint format bench bench-real demo demo-data clean
+.PHONY: help setup test test-robust lint format bench bench-real demo demo-data clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -36,7 +36,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## Create .venv and install emocli with its dev tools
 
 test: $(STAMP) ## Run the test suite (fast; no benchmarks, no long real-data runs)
-	$(PY) -m pytest -q -m "not slow and not bench"
+	$(PY) -m pytest -q -m "not slow and not bench and not robust"
+
+test-robust: $(STAMP) ## Fault injection: SIGKILL/SIGINT every stage, locks, ENOSPC, corrupt files, fuzzing, bad media
+	EMOCLI_ROBUST_COUNTS=$${EMOCLI_ROBUST_COUNTS:-robust-counts.json} $(PY) -m pytest -q tests/robust
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check emocli stages tests

@@ -21,6 +21,7 @@ Nothing here ever unpickles: attributes are JSON, arrays are plain HDF5 datasets
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -211,14 +212,15 @@ class ArtifactWriter:
         itemsize = 16 if is_text else np.dtype(dtype).itemsize
         rows = _chunk_rows(tail_shape, itemsize)
         filters = {} if is_text else _COMPRESSION  # HDF5 cannot filter variable-length strings
-        self.h5.create_dataset(
-            name,
-            shape=(0, *tail_shape),
-            maxshape=(None, *tail_shape),
-            dtype=h5_dtype,
-            chunks=(rows, *tail_shape),
-            **filters,
-        )
+        with self._writing():
+            self.h5.create_dataset(
+                name,
+                shape=(0, *tail_shape),
+                maxshape=(None, *tail_shape),
+                dtype=h5_dtype,
+                chunks=(rows, *tail_shape),
+                **filters,
+            )
 
     def append(self, batch: Mapping[str, Any]) -> None:
         """Append rows to declared columns; every column of a batch must have the same length."""
@@ -226,9 +228,10 @@ class ArtifactWriter:
             arr = _as_storable(data)
             ds = self.h5[name]
             start = ds.shape[0]
-            ds.resize(start + arr.shape[0], axis=0)
-            if arr.shape[0]:
-                ds[start:] = arr
+            with self._writing():
+                ds.resize(start + arr.shape[0], axis=0)
+                if arr.shape[0]:
+                    ds[start:] = arr
 
     # -- non-sample data
     def write_group(
@@ -241,9 +244,10 @@ class ArtifactWriter:
             kwargs: dict[str, Any] = {}
             if arr.size > 1024 and arr.dtype != object:
                 kwargs = dict(_COMPRESSION, chunks=True)
-            grp.create_dataset(
-                name, data=arr, dtype=_STRING if arr.dtype == object else arr.dtype, **kwargs
-            )
+            with self._writing():
+                grp.create_dataset(
+                    name, data=arr, dtype=_STRING if arr.dtype == object else arr.dtype, **kwargs
+                )
         for key, value in (attrs or {}).items():
             grp.attrs[key] = value if isinstance(value, (str, int, float)) else _json_attr(value)
         return grp
@@ -267,8 +271,22 @@ class ArtifactWriter:
             raise ArtifactError(f"{self.path}: per-sample columns differ in length: {lengths}")
         return next(iter(lengths.values()), 0)
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn an HDF5 write failure (disk full, I/O error) into an ArtifactError naming the path."""
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:
+            raise ArtifactError(f"cannot write {self.path}: {_write_failure(exc)}") from exc
+
     def close(self) -> None:
         """Write the root attributes, close the temporary file and validate it."""
+        with self._writing():
+            self._finish()
+        with open_artifact(self.tmp_path, self.kind) as art:
+            art.check_columns()
+
+    def _finish(self) -> None:
         attrs = self.h5.attrs
         attrs["kind"] = self.kind
         attrs["schema_version"] = SCHEMA_VERSION
@@ -286,8 +304,6 @@ class ArtifactWriter:
         self.h5.flush()
         os.fsync(self.h5.id.get_vfd_handle())
         self.h5.close()
-        with open_artifact(self.tmp_path, self.kind) as art:
-            art.check_columns()
 
     def commit(self) -> None:
         """Move sidecars, then the artifact, into place (the artifact last: it vouches for all)."""
@@ -299,11 +315,46 @@ class ArtifactWriter:
 
     def discard(self) -> None:
         """Close and delete the temporary files (after an error or an interrupt)."""
-        with contextlib.suppress(Exception):
-            self.h5.close()
+        # HDF5 crashes (SIGSEGV) when it flushes a file whose earlier writes failed on a full
+        # disk, and closing flushes: such a file is abandoned open (its data is deleted below)
+        # and the CLI leaves with os._exit, before HDF5's own exit handler closes it.
+        if _disk_full(self.tmp_path.parent):
+            _ABANDONED.append(self.h5)
+        else:
+            with contextlib.suppress(Exception):
+                self.h5.close()
         for tmp in [self.tmp_path, *self._sidecars.values()]:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+
+def _write_failure(exc: BaseException) -> str:
+    """A short reason for a failed write: the errno text when HDF5 buries it in its message."""
+    text = str(exc)
+    if "No space left on device" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        return "no space left on device; free some space or write the output elsewhere"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: Free space under which a folder counts as full when a failed artifact is discarded, bytes.
+DISK_FULL_BYTES = 1 << 20
+
+
+#: HDF5 files a failed write left unclosable (see :meth:`ArtifactWriter.discard`).
+_ABANDONED: list[h5py.File] = []
+
+
+def abandoned_files() -> int:
+    """How many unclosable HDF5 files this process holds; if any, exit with ``os._exit``."""
+    return len(_ABANDONED)
+
+
+def _disk_full(directory: Path) -> bool:
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < DISK_FULL_BYTES
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -397,7 +448,7 @@ class Artifact:
             if ds.dtype.kind == "O" or h5py.check_string_dtype(ds.dtype) is not None:
                 return np.asarray(ds.asstr()[rows], dtype=str)
             return np.asarray(ds[rows])
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             raise ArtifactError(
                 f"{self.path}: dataset {name!r} cannot be read ({exc}); the file is corrupt "
                 "(checksum mismatch or truncation): rerun the stage that wrote it with --force"
@@ -434,7 +485,8 @@ def open_artifact(path: Path | str, kinds: str | Iterable[str] | None = None) ->
 
     Raises :class:`ArtifactError` naming the file, what was expected and what was found:
     missing file, not HDF5 / truncated, not an emocli artifact, missing attributes,
-    wrong kind, or a schema newer than this emocli understands.
+    wrong kind, a schema newer than this emocli understands, or per-sample columns whose
+    length is not ``n_samples``.
     """
     path = Path(path)
     wanted = [kinds] if isinstance(kinds, str) else list(kinds or [])
@@ -470,7 +522,13 @@ def open_artifact(path: Path | str, kinds: str | Iterable[str] | None = None) ->
                 f"({SCHEMA_VERSION}); upgrade emocli (file written by emocli "
                 f"{art.attrs.get('emocli_version')})"
             )
+        art.check_columns()
         return art
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+        h5.close()
+        raise ArtifactError(
+            f"{path}: corrupt HDF5 structure ({exc}); rerun the stage that wrote it"
+        ) from exc
     except BaseException:
         h5.close()
         raise

@@ -6,6 +6,7 @@ Only the CLI layer prints; stages report through the progress hook and return re
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
@@ -69,14 +70,37 @@ def execute(action: Callable[[ProgressHook], Any]) -> Any:
 
     :class:`EmocliError` -> ``error: ...`` and its exit code; Ctrl-C -> one line and exit 130.
     """
+    sys.unraisablehook = _quiet_hdf5_cleanup(sys.unraisablehook)
     try:
         with rich_progress() as hook:
             return action(hook)
     except EmocliError as exc:
+        if _abandoned_hdf5_files():
+            # HDF5 would crash at exit closing a file that a full disk broke: leave at once.
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.exit_code)
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted: stopped cleanly, no partial artifact was left")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _abandoned_hdf5_files() -> int:
+    artifacts = sys.modules.get("emocli.artifacts")  # not imported here: --help stays fast
+    return int(artifacts.abandoned_files()) if artifacts is not None else 0
+
+
+def _quiet_hdf5_cleanup(hook: Any) -> Callable[[Any], None]:
+    """An unraisable-exception hook that hides h5py's failed cleanups after a disk-full error."""
+
+    def quiet(unraisable: Any) -> None:
+        if "h5py" in repr(unraisable.object) or "h5py" in str(unraisable.err_msg or ""):
+            return
+        hook(unraisable)
+
+    return quiet
 
 
 def print_result(result: Any) -> None:

@@ -20,6 +20,7 @@ returns a small JSON summary. :func:`run_stage` does the rest, like DVC's ``repr
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -38,6 +39,9 @@ from emocli.artifacts import (
 )
 from emocli.errors import ArtifactError, LockedError
 from emocli.params import params_dict, result_params
+
+#: errno values that mean the output's file system is full.
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 @dataclass(frozen=True)
@@ -126,9 +130,15 @@ def run_stage(
                 writer.close()
             for writer in writers.values():
                 writer.commit()
-        except BaseException:
+        except BaseException as exc:
             for writer in writers.values():
                 writer.discard()
+            if isinstance(exc, OSError) and exc.errno in DISK_ERRNOS:
+                where = ", ".join(str(p) for p in paths.values())
+                raise ArtifactError(
+                    f"cannot write {where}: {exc.strerror or exc}; free some space or write "
+                    "the output elsewhere (nothing was written)"
+                ) from exc
             raise
     return StageResult(
         stage.name, paths, False, fingerprint, summary, time.perf_counter() - started
