@@ -544,6 +544,14 @@ def _execute(
         "frozen_tensors": len(last.frozen),
         "input": {"kind": table.kind, "column": table.column, "shape": list(table.shape)},
         "classes": len(table.classes),
+        "train_class_counts": {  # the imbalance the thesis asks to report (last run's rows)
+            name: int(count)
+            for name, count in zip(
+                table.classes,
+                np.bincount(table.label[last.plan.train], minlength=len(table.classes)),
+                strict=True,
+            )
+        },
         "group_by": group_name,
         "transfer": last.transfer,
         "train_seconds": round(sum(r.fit.seconds for r in runs), 1),
