@@ -307,6 +307,9 @@ def command(
         return  # a DDP worker process: rank 0 reports
     print_result(result)
     s = result.summary
+    if s.get("train_class_counts"):
+        counts = ", ".join(f"{k} {v}" for k, v in s["train_class_counts"].items())
+        console.print(f"training rows per class: {counts}")
     if "cv_accuracy_mean" in s:
         console.print(
             f"{s['model']}: {len(s['fold_accuracy'])}-fold accuracy "
