@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from emocli.progress import ProgressHook, no_progress
 from emocli.training.gan import SemiSupervisedGan, predict_probs, recalibrate_batchnorm
 from emocli.training.gan_data import from_unit_range, image_grid
+from emocli.training.trainer import parse_devices, quiet_lightning
 
 #: Real labelled images used to recompute D's batch-norm statistics.
 RECALIBRATION_IMAGES = 4096
@@ -194,7 +195,7 @@ def fit_gan(
     trainer = pl.Trainer(
         max_epochs=config.epochs,
         accelerator=config.accelerator,
-        devices=_devices(config.devices),
+        devices=parse_devices(config.devices),
         strategy=_strategy(config.strategy),
         logger=False,
         enable_checkpointing=False,
@@ -207,7 +208,8 @@ def fit_gan(
         deterministic=False,
         log_every_n_steps=50,
     )
-    trainer.fit(module, train_dataloaders=combined)
+    with quiet_lightning():
+        trainer.fit(module, train_dataloaders=combined)
     discriminator, generator = module.discriminator.cpu(), module.generator.cpu()
     best_epoch = -1
     if config.select_best and best["d"] is not None:
@@ -230,12 +232,3 @@ def _accuracy(d: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 def _strategy(strategy: str) -> str:
     """Plain DDP cannot know that G's parameters sit out D's step (and vice versa)."""
     return "ddp_find_unused_parameters_true" if strategy == "ddp" else strategy
-
-
-def _devices(devices: str) -> Any:
-    text = str(devices).strip()
-    if text == "auto":
-        return "auto"
-    if "," in text:
-        return [int(t) for t in text.split(",") if t]
-    return int(text)

@@ -148,7 +148,8 @@ class EpochTimer(Callback):
         pl_module.log("epoch_seconds", time.perf_counter() - self.started, on_epoch=True)
 
 
-def _devices(text: str) -> Any:
+def parse_devices(text: str) -> Any:
+    """Lightning's ``devices`` from CLI text: ``auto``, a count (``2``) or a list (``0,1``)."""
     text = str(text).strip()
     if text == "auto":
         return "auto"
@@ -217,7 +218,7 @@ def _trainer(
 ) -> pl.Trainer:
     return pl.Trainer(
         accelerator=cfg.accelerator,
-        devices=_devices(cfg.devices),
+        devices=parse_devices(cfg.devices),
         strategy=cfg.strategy,
         precision=cfg.precision,  # type: ignore[arg-type]
         max_epochs=cfg.max_epochs,
