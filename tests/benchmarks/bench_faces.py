@@ -130,12 +130,14 @@ def run(ctx: BenchContext) -> str:
     folder = work / f"utk{N_SPEED}"
     paths = _link_first(src, folder, N_SPEED)
 
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     bare_opencv(paths)
     reference = time.perf_counter() - started
     one = _stage_speed(folder, work / "w1.h5", 1)
     two = _stage_speed(folder, work / "w2.h5", 2)
     memory = {n: _peak_rss_mib(ctx, src, n, work / f"rss{n}.h5") for n in N_MEMORY}
+    load_after = os.getloadavg()[0]
 
     n = len(paths)
     lines = [
@@ -143,7 +145,10 @@ def run(ctx: BenchContext) -> str:
         "",
         f"{n} real images of `{DATASET}` (200x200 RGB) -> 64x64 grey faces with the default "
         f"parameters (CLAHE, Haar face after padding and upscaling, Haar eyes, alignment), "
-        f"{os.cpu_count()} cores. Regenerate with "
+        f"{os.cpu_count()} cores; 1-minute load average {load_before:.1f} at the start, "
+        f"{load_after:.1f} at the end (a load above the benchmark's own 1-2 processes means "
+        "other jobs competed for the cores; worker scaling is only meaningful on an idle "
+        "machine). Regenerate with "
         "`python -m tests.benchmarks.run --only faces --out docs/benchmarks.md`.",
         "",
         "| run | images/s | vs bare OpenCV |",
