@@ -30,7 +30,7 @@ from emocli.datasets.common import (
     normalise_split,
     require_folder,
 )
-from emocli.datasets.ravdess import parse_ravdess_name
+from emocli.datasets.ravdess import parse_ravdess_name, ravdess_clip_id
 from emocli.errors import InputError
 
 #: The ``--format`` choices of extract-audio.
@@ -104,11 +104,6 @@ def list_audio_inputs(root: Path | str, fmt: str = "auto") -> AudioListing:
     if not listing.items and not listing.rejects:
         raise InputError(f"no {fmt} clips found under {root}; expected {_LAYOUTS[fmt]}")
     return listing
-
-
-def ravdess_clip_id(stem: str) -> str:
-    """The recording a RAVDESS file belongs to: its name without the modality code."""
-    return stem.split("-", 1)[1] if "-" in stem else stem
 
 
 def _is_ravdess_name(stem: str) -> bool:

@@ -44,3 +44,9 @@ def parse_ravdess_name(stem: str) -> RavdessName:
     return RavdessName(
         modality, channel, RAVDESS_EMOTIONS[emotion], intensity, statement, repetition, actor
     )
+
+
+def ravdess_clip_id(stem: str) -> str:
+    """The recording a RAVDESS file belongs to: its name without the modality code, so the
+    audio-only (03-...) and audio-visual (01-...) files of one recording share a clip id."""
+    return stem.split("-", 1)[1] if "-" in stem else stem

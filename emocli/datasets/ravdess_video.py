@@ -1,7 +1,7 @@
 """RAVDESS audio-visual and video-only clips: ``[Actor_XX/]MM-VC-EE-II-SS-RR-AA.mp4``.
 
 Label from the emotion code (``calm`` kept by name), subject = actor; the clip id is the
-recording without its modality code (:func:`~emocli.datasets.audio_sources.ravdess_clip_id`),
+recording without its modality code (:func:`~emocli.datasets.ravdess.ravdess_clip_id`),
 the same id extract-audio gives the recording's sound, so the two modalities join.
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emocli.datasets.audio_sources import ravdess_clip_id
 from emocli.datasets.common import VIDEO_EXTENSIONS, MediaItem, iter_files, normalise_split
-from emocli.datasets.ravdess import parse_ravdess_name
+from emocli.datasets.ravdess import parse_ravdess_name, ravdess_clip_id
 from emocli.errors import InputError
 
 
