@@ -367,13 +367,31 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def remove_stale_temporaries(path: Path) -> int:
-    """Delete temporary files that a killed run left next to ``path``; returns how many."""
+    """Delete temporary files that a killed run left next to ``path``; returns how many.
+
+    Those of ``path`` itself go whatever their process id (the caller holds its lock); other
+    hidden ``.<name>.tmp-<pid>`` files (sidecars: plots, previews) only if ``pid`` is dead.
+    """
     count = 0
-    for tmp in Path(path).parent.glob(f".{Path(path).name}.tmp-*"):
+    own = f".{Path(path).name}.tmp-"
+    for tmp in Path(path).parent.glob(".*.tmp-*"):
+        pid = tmp.name.rsplit(".tmp-", 1)[-1]
+        if not tmp.name.startswith(own) and (not pid.isdigit() or _process_alive(int(pid))):
+            continue
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
             count += 1
     return count
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --------------------------------------------------------------------------- reading

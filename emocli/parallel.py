@@ -7,9 +7,13 @@ peak memory does not grow with the number of inputs.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from multiprocessing import resource_tracker
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -37,8 +41,30 @@ def ordered_map(
         return
     methods = mp.get_all_start_methods()
     context = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with context.Pool(workers, initializer=_limit_threads) as pool:
+    with _sigint_ignored():  # inherited by the workers and the forkserver: Ctrl-C is ours
+        pool = context.Pool(workers, initializer=_limit_threads)
+    try:
         yield from pool.imap(fn, items, chunksize=chunksize)
+    finally:
+        pool.terminate()
+        pool.join()  # every worker is gone before the caller goes on (or exits after Ctrl-C)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Block SIGINT while worker processes start: they inherit the blocked signal, so Ctrl-C
+    (sent to the whole process group) interrupts only this process, which then stops the
+    pool, and workers print no tracebacks. A Ctrl-C meanwhile is delivered when unblocked."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # Started first: starting it unblocks SIGINT again (and it ignores SIGINT itself).
+    resource_tracker.ensure_running()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _limit_threads() -> None:
