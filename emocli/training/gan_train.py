@@ -22,6 +22,7 @@ from pytorch_lightning.utilities import CombinedLoader
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from emocli.errors import InputError
 from emocli.progress import ProgressHook, no_progress
 from emocli.training.gan import SemiSupervisedGan, predict_probs, recalibrate_batchnorm
 from emocli.training.gan_data import from_unit_range, image_grid
@@ -145,7 +146,10 @@ def fit_gan(
     }
     if config.schedule != "supervised-only":
         if x_unlabeled is None or x_unlabeled.shape[0] < 2:
-            raise ValueError("the semi-supervised schedules need unlabelled images")
+            raise InputError(
+                "the semi-supervised schedules need at least 2 unlabelled images: pass "
+                "-u <faces artifact> or use --schedule supervised-only"
+            )
         loaders["unlabeled"] = _loader((x_unlabeled,), config.batch_size, config.seed + 2)
     combined = CombinedLoader(loaders, mode="max_size_cycle")
 
