@@ -38,8 +38,13 @@ setup: $(STAMP) ## Create .venv and install emocli with its dev tools
 test: $(STAMP) ## Run the test suite (fast; no benchmarks, no long real-data runs)
 	$(PY) -m pytest -q -m "not slow and not bench and not robust"
 
+# Counts of faults injected / bad inputs tried / crashes, quoted in docs/robustness.md.
+ROBUST_COUNTS ?= $(DEMO_WORK)/robust-counts.json
+
 test-robust: $(STAMP) ## Fault injection: SIGKILL/SIGINT every stage, locks, ENOSPC, corrupt files, fuzzing, bad media
-	EMOCLI_ROBUST_COUNTS=$${EMOCLI_ROBUST_COUNTS:-robust-counts.json} $(PY) -m pytest -q tests/robust
+	mkdir -p $(dir $(ROBUST_COUNTS)) && rm -f $(ROBUST_COUNTS)
+	EMOCLI_ROBUST_COUNTS=$(abspath $(ROBUST_COUNTS)) EMOCLI_FUZZ_EXAMPLES=200 $(PY) -m pytest -q tests/robust
+	@cat $(ROBUST_COUNTS)
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check emocli stages tests

@@ -43,6 +43,13 @@ def _cases(audio: Path) -> dict[str, list[str]]:
     }
 
 
+def _as_from_a_shell() -> None:
+    """Default SIGINT handling in the child, as a shell gives it (in-process tests that ran
+    Lightning in this pytest process may have left SIGINT ignored, which children inherit)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _interrupt(
     args: list[str], cwd: Path, out: Path, delay: float
 ) -> subprocess.CompletedProcess[str]:
@@ -55,6 +62,7 @@ def _interrupt(
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_as_from_a_shell,
     )
     lock = out.with_name(out.name + ".lock")
     deadline = time.monotonic() + 120
