@@ -456,17 +456,24 @@ class Artifact:
         rows : a slice or sorted index array; default all rows.
         Raises :class:`ArtifactError` if missing or if its checksum fails.
         """
-        if name not in self.h5:
+        try:
+            present = name in self.h5
+        except (OSError, RuntimeError, UnicodeDecodeError) as exc:
+            raise ArtifactError(
+                f"{self.path}: cannot look up dataset {name!r} ({exc}); the file is corrupt: "
+                "rerun the stage that wrote it with --force"
+            ) from exc
+        if not present:
             raise ArtifactError(
                 f"{self.path}: no dataset {name!r} in this {self.kind} artifact "
                 f"(it has: {', '.join(self.columns()) or 'none'})"
             )
-        ds = self.h5[name]
         try:
+            ds = self.h5[name]
             if ds.dtype.kind == "O" or h5py.check_string_dtype(ds.dtype) is not None:
                 return np.asarray(ds.asstr()[rows], dtype=str)
             return np.asarray(ds[rows])
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, KeyError, UnicodeDecodeError) as exc:
             raise ArtifactError(
                 f"{self.path}: dataset {name!r} cannot be read ({exc}); the file is corrupt "
                 "(checksum mismatch or truncation): rerun the stage that wrote it with --force"

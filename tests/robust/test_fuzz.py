@@ -30,7 +30,9 @@ from tests.robust.helpers import record
 
 #: Examples per fuzz target: a few dozen in `make test`, more in `make test-robust`.
 EXAMPLES = int(os.environ.get("EMOCLI_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 
 #: CSV-ish text: header words, numbers, separators, quotes, odd characters.
 CSV_TOKENS = st.sampled_from(
