@@ -301,9 +301,10 @@ How these were made:
 - **`resnet_small`** is emocli's own architecture (a 4-stage ResNet with a stride-2 stem; with
   blocks 1-2-2-1: 1.6 M parameters, 57 MMAC per 48x48 face), added because the thesis's
   networks reach their figures only from ImageNet weights, and VGG16 costs 12x more per
-  48x48 face (0.7 GMAC; 15.5 GMAC at its native 224x224). The recipe: SGD with Nesterov momentum, one-cycle
-  learning rate, label smoothing 0.1, the `strong` augmentation preset (flip, rotation,
-  shift, zoom, shear, brightness, contrast, small erasing), channels-last, flip TTA.
+  48x48 face (0.7 GMAC; 15.5 GMAC at its native 224x224). The recipe: SGD with Nesterov
+  momentum, one-cycle learning rate, label smoothing 0.1, the `strong` augmentation preset
+  (flip, rotation, shift, zoom, shear, brightness, contrast, small erasing), channels-last,
+  flip TTA.
 - **FER2013**: faces through `preprocess-faces --detector none --no-align` (the images are
   crops already: CLAHE only); `test/` (PublicTest) is filed as split `val`, and
   `--validation none` keeps it out of training and of epoch selection: the last epoch's
