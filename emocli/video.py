@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from emocli.errors import InputError
+from emocli.media import MediaDecodeError, open_media
 
 #: Frames sampled per second of video by default (``--fps``).
 DEFAULT_FPS = 5.0
@@ -23,12 +23,8 @@ TIME_TOLERANCE = 1e-3
 PIXEL_FORMATS = {"grey": "gray", "bgr": "bgr24"}
 
 
-class VideoDecodeError(InputError):
+class VideoDecodeError(MediaDecodeError):
     """A clip cannot be used; ``reason`` is the short text stored in ``rejects/``."""
-
-    def __init__(self, path: Path | str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -61,17 +57,7 @@ def iter_frames(
     if colour not in PIXEL_FORMATS:
         raise ValueError(f"colour must be one of {sorted(PIXEL_FORMATS)}")
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise VideoDecodeError(path, f"cannot read file ({exc.strerror})") from exc
-    if size == 0:
-        raise VideoDecodeError(path, "empty file (0 bytes)")
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoDecodeError(path, f"not a readable video file ({_message(exc)})") from exc
-    with container:
+    with open_media(path, VideoDecodeError, "video") as container:
         if not container.streams.video:
             raise VideoDecodeError(path, "no video stream")
         stream = container.streams.video[0]
@@ -114,8 +100,3 @@ def sample_frames(
     if not frames:
         raise VideoDecodeError(path, "no decodable frames")
     return frames
-
-
-def _message(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).split(":")[0].strip() or type(exc).__name__

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from emocli.errors import InputError
+from emocli.media import MediaDecodeError, ffmpeg_message, open_media
 
 #: Default sample rate of extracted audio, Hz.
 SAMPLE_RATE = 16000
@@ -15,12 +15,8 @@ SAMPLE_RATE = 16000
 _INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854775808e18}
 
 
-class AudioDecodeError(InputError):
+class AudioDecodeError(MediaDecodeError):
     """A file's audio cannot be used; ``reason`` is the short text stored in ``rejects/``."""
-
-    def __init__(self, path: Path | str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.reason = reason
 
 
 # --------------------------------------------------------------------------- decoding
@@ -40,17 +36,7 @@ def decode_audio(path: Path | str, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     import av
 
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise AudioDecodeError(path, f"cannot read file ({exc.strerror})") from exc
-    if size == 0:
-        raise AudioDecodeError(path, "empty file (0 bytes)")
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioDecodeError(path, f"not a readable media file ({_ffmpeg_message(exc)})") from exc
-    with container:
+    with open_media(path, AudioDecodeError, "media") as container:
         if not container.streams.audio:
             raise AudioDecodeError(path, "no audio stream")
         stream = container.streams.audio[0]
@@ -61,7 +47,7 @@ def decode_audio(path: Path | str, sample_rate: int = SAMPLE_RATE) -> np.ndarray
                 mono.push(frame)
         except (av.FFmpegError, ValueError) as exc:
             raise AudioDecodeError(
-                path, f"decoding failed after {mono.seconds_in:.2f} s ({_ffmpeg_message(exc)})"
+                path, f"decoding failed after {mono.seconds_in:.2f} s ({ffmpeg_message(exc)})"
             ) from exc
         waveform = mono.finish()
     if waveform.size == 0:
@@ -70,11 +56,6 @@ def decode_audio(path: Path | str, sample_rate: int = SAMPLE_RATE) -> np.ndarray
     if bad:
         raise AudioDecodeError(path, f"non-finite samples ({bad} NaN or Inf)")
     return waveform
-
-
-def _ffmpeg_message(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).split(":")[0].strip() or type(exc).__name__
 
 
 def frame_to_channels(frame: Any) -> np.ndarray:
