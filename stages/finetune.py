@@ -36,7 +36,7 @@ from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
 STAGE = StageInfo("finetune", 1)
 
 INIT_IMAGENET = "imagenet:"
-AUGMENTS = ("auto", "spec", "strong", "specaugment", "none")
+AUGMENTS = ("auto", "spec", "light", "strong", "specaugment", "none")
 CLASS_WEIGHTS = ("none", "balanced")
 INPUT_COLUMNS = ("auto", "images", "features")
 MONITORS = ("val_loss", "val_accuracy")

@@ -104,7 +104,7 @@ def command(
         typer.Option(
             "--augment",
             help="auto (spec for faces, none for spectrograms) | spec (brightness 0.5-1, shear "
-            "0.2, zoom 0.1, flip) | strong | specaugment (spectrogram features) | none.",
+            "0.2, zoom 0.1, flip) | light | strong | specaugment (spectrogram features) | none.",
             rich_help_panel=_TRAIN,
         ),
     ] = "auto",

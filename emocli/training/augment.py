@@ -4,7 +4,8 @@ SPEC's defaults reproduce the thesis's Keras ``ImageDataGenerator``: brightness 
 [0.5, 1.0], shear 0.2, zoom 0.1, horizontal flip. Keras takes the shear in degrees since
 2.2 (making 0.2 a no-op) but in radians before; emocli uses radians (an 11-degree shear),
 the intent of the setting. ``strong`` adds rotation, translation, contrast and random erasing
-(used by emocli's own FER2013 recipe). Spectrograms get none by default: flipping time or
+(used by emocli's own FER2013 recipe); ``light`` keeps only flips and small rotations,
+shifts and zooms. Spectrograms get none by default: flipping time or
 shearing frequency changes what they say; ``specaugment`` (Park et al. 2019: random time
 shift, frequency and time masks) is the opt-in that suits them.
 
@@ -22,9 +23,9 @@ import torch
 import torch.nn.functional as F
 
 #: Names accepted by ``--augment``.
-PRESETS = ("spec", "strong", "specaugment", "none")
+PRESETS = ("spec", "light", "strong", "specaugment", "none")
 #: Presets that treat the input as a picture in [0, 1] (brightness, flips ...).
-IMAGE_PRESETS = ("spec", "strong")
+IMAGE_PRESETS = ("spec", "light", "strong")
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ def preset(name: str) -> AugmentConfig | None:
             freq_masks=2,
             time_masks=2,
             mask_width=0.15,
+        )
+    if name == "light":
+        return AugmentConfig(
+            brightness=(1.0, 1.0), shear=0.0, zoom=0.1, hflip=True, rotation=10.0, shift=0.08
         )
     if name == "strong":
         return AugmentConfig(
