@@ -34,6 +34,7 @@ from emocli.params import require, runtime_field
 from emocli.predictions import Predictions, write_predictions
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.training.gan_data import GROUP_CHOICES
 
 STAGE = StageInfo("pretrain-gan", 1)
 
@@ -64,6 +65,8 @@ class PretrainGanParams:
     ``labeled``, ``unlabeled`` (training image used without its label), ``dev`` or ``""``.
     max_unlabeled : cap on the unlabelled pool (seeded subsample; 0 = all).
     folds : K > 1 = subject-independent K-fold cross-validation on every labelled row.
+    group_by : what keeps rows together in the dev split and the folds: ``auto`` (subject,
+    else group such as SFEW's movie, else clip_id) | subject | group | clip_id | none.
     select_best : keep D from the epoch of best dev (or ``val``) accuracy.
     accelerator / devices / strategy : Lightning's flags (cpu, gpu, ddp ...);
     threads : torch CPU threads (0 = torch's default; 1 is much faster on a busy machine).
@@ -90,6 +93,7 @@ class PretrainGanParams:
     dev_fraction: float = 0.0
     max_unlabeled: int = 0
     folds: int = 0
+    group_by: str = "auto"
     select_best: bool = True
     seed: int = 0
     fast_dev_run: bool = False
@@ -123,6 +127,9 @@ class PretrainGanParams:
         require(0.0 <= self.dev_fraction < 1.0, "--dev-fraction must be in [0, 1)")
         require(self.max_unlabeled >= 0, "--max-unlabeled must be >= 0")
         require(self.folds == 0 or self.folds >= 2, "--folds must be 0 (off) or >= 2")
+        require(
+            self.group_by in GROUP_CHOICES, f"--group-by must be one of {', '.join(GROUP_CHOICES)}"
+        )
         require(self.threads >= 0, "--threads must be >= 0")
         require(self.collapse_patience >= 0, "--collapse-patience must be >= 0")
 
@@ -138,6 +145,8 @@ class _Data:
     sample_id: np.ndarray
     subject: np.ndarray
     clip_id: np.ndarray
+    group_by: str  # the grouping column used (subject, group, clip_id or none)
+    groups: np.ndarray  # (N,) str, "" = a row on its own
     unlabeled: np.ndarray  # (U, S, S) uint8 from the unlabelled artifacts
     source: str
     upstream: dict[str, Any]
@@ -192,7 +201,7 @@ def _load(
     params: PretrainGanParams, labeled: Path, unlabeled: Sequence[Path], progress: ProgressHook
 ) -> _Data:
     from emocli.errors import ArtifactError
-    from emocli.training.gan_data import load_faces
+    from emocli.training.gan_data import choose_groups, load_faces
 
     progress("loading faces", 0, 1 + len(unlabeled))
     lab = load_faces(labeled, params.size)
@@ -211,6 +220,7 @@ def _load(
             "no unlabelled faces: pass --unlabeled ARTIFACT (or --schedule supervised-only)"
         )
     progress("loading faces", 1 + len(unlabeled), 1 + len(unlabeled))
+    group_by, groups = choose_groups(lab, params.group_by)
     return _Data(
         classes=lab.classes,
         images=lab.images,
@@ -219,6 +229,8 @@ def _load(
         sample_id=lab.sample_id,
         subject=lab.subject,
         clip_id=lab.clip_id,
+        group_by=group_by,
+        groups=groups,
         unlabeled=pool,
         source=str(labeled),
         upstream=lab.upstream,
@@ -291,7 +303,7 @@ def _train_and_write(
     from emocli.training.gan_data import (
         carve_dev_rows,
         few_label_subset,
-        subject_folds,
+        grouped_folds,
         to_unit_range,
     )
     from emocli.training.gan_train import fit_gan
@@ -324,8 +336,8 @@ def _train_and_write(
     if params.folds:
         labelled = np.flatnonzero(data.label >= 0)
         folds = np.full(len(data.label), -1, np.int64)
-        folds[labelled] = subject_folds(
-            data.label[labelled], data.subject[labelled], params.folds, params.seed
+        folds[labelled] = grouped_folds(
+            data.label[labelled], data.groups[labelled], params.folds, params.seed
         )
         for f in range(params.folds):
             runs.append(
@@ -339,7 +351,7 @@ def _train_and_write(
     else:
         train = _train_rows(data.split, data.label)
         if params.dev_fraction > 0:
-            val = carve_dev_rows(train, data.label, data.subject, params.dev_fraction, params.seed)
+            val = carve_dev_rows(train, data.label, data.groups, params.dev_fraction, params.seed)
             train = np.setdiff1d(train, val)
             role[val] = "dev"
         else:
@@ -408,6 +420,7 @@ def _train_and_write(
         "unlabeled": n_unlabeled_used,
         "epochs": len(result.history.get("epoch", [])),
         "schedule": params.schedule,
+        "group_by": data.group_by,
     }
     if not params.folds:
         groups = {f"{name}_accuracy": data.split == name for name in ("train", "val", "test")}

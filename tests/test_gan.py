@@ -13,16 +13,18 @@ from typer.testing import CliRunner
 
 from emocli.artifacts import ArtifactWriter, open_artifact, read_group
 from emocli.cli import app
-from emocli.errors import TrainingError
+from emocli.errors import ArtifactError, TrainingError
 from emocli.models import build_model
 from emocli.predictions import load_predictions
 from emocli.training import gan_losses
 from emocli.training.gan import SemiSupervisedGan, discriminator_outputs
 from emocli.training.gan_data import (
+    FaceSet,
     carve_dev_rows,
+    choose_groups,
     few_label_subset,
+    grouped_folds,
     image_grid,
-    subject_folds,
     to_unit_range,
 )
 from stages import pretrain_gan as stage
@@ -158,13 +160,37 @@ def test_dev_split_moves_whole_subjects() -> None:
     assert np.bincount((np.arange(20) % 2)[no_subjects]).tolist() == [2, 2]
 
 
-def test_subject_folds_are_subject_independent() -> None:
+def test_grouped_folds_are_subject_independent() -> None:
     subject = np.array([f"p{i % 10}" for i in range(60)])
     labels = np.arange(60) % 3
-    folds = subject_folds(labels, subject, 5, seed=0)
+    folds = grouped_folds(labels, subject, 5, seed=0)
     assert set(folds.tolist()) == set(range(5))
     for person in np.unique(subject):
         assert len(set(folds[subject == person])) == 1
+
+
+def test_groups_fall_back_to_the_movie_when_subjects_are_unknown() -> None:
+    n = 6
+    faces = FaceSet(
+        images=np.zeros((n, 4, 4), np.uint8),
+        label=np.zeros(n, np.int64),
+        sample_id=np.arange(n).astype(str),
+        split=np.full(n, "train"),
+        subject=np.full(n, ""),
+        clip_id=np.array([f"c{i}" for i in range(n)]),
+        group=np.array(["movieA", "movieA", "movieB", "movieB", "movieC", "movieC"]),
+        classes=["happy"],
+        source_size=4,
+    )
+    name, groups = choose_groups(faces, "auto")
+    assert name == "group" and groups.tolist()[:2] == ["movieA", "movieA"]
+    assert choose_groups(faces, "clip_id")[0] == "clip_id"
+    assert choose_groups(faces, "none")[1].tolist() == [""] * n
+    with pytest.raises(ArtifactError, match="--group-by subject"):
+        choose_groups(faces, "subject")
+    folds = grouped_folds(np.zeros(n, np.int64), groups, 3, seed=0)
+    for movie in ("movieA", "movieB", "movieC"):
+        assert len(set(folds[groups == movie])) == 1
 
 
 def test_image_grid_layout() -> None:

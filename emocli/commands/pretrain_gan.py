@@ -90,6 +90,14 @@ def command(
     folds: Annotated[
         int, typer.Option("--folds", min=0, help="Subject-independent K-fold CV (0 = off).")
     ] = 0,
+    group_by: Annotated[
+        str,
+        typer.Option(
+            "--group-by",
+            help="Grouping for the dev split and folds: auto (subject, else group such as "
+            "SFEW's movie, else clip_id) | subject | group | clip_id | none.",
+        ),
+    ] = "auto",
     select_best: Annotated[
         bool,
         typer.Option("--select-best/--last-epoch", help="Keep D of the best val epoch."),
@@ -114,7 +122,7 @@ def command(
         Optional[Path],  # noqa: UP045
         typer.Option(
             "--predictions-output",
-            help="Predictions artifact [default: <workdir>/predictions/<labelled>-gan.h5].",
+            help="Predictions artifact \\[default: <workdir>/predictions/<labelled>-gan.h5].",
             show_default=False,
         ),
     ] = None,
@@ -155,6 +163,7 @@ def command(
             dev_fraction=dev_fraction,
             max_unlabeled=max_unlabeled,
             folds=folds,
+            group_by=group_by,
             select_best=select_best,
             seed=seed,
             accelerator=accelerator,

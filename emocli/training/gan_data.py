@@ -5,8 +5,9 @@
 * :func:`few_label_subset` keeps ``n`` labelled training images per class and returns the
   rest, whose labels are then ignored (they join the unlabelled pool).
 * :func:`carve_dev_rows` holds out a fraction of the training rows as a dev set for model
-  selection (grouped by subject when subjects are known).
-* :func:`subject_folds` assigns subject-independent, class-stratified cross-validation folds.
+  selection (grouped by subject, or movie, when known).
+* :func:`grouped_folds` assigns subject- (or movie-) independent, class-stratified
+  cross-validation folds; :func:`choose_groups` picks the grouping column.
 * :func:`to_unit_range` maps uint8 grey images to the (B, 1, S, S) float tensors in [-1, 1]
   that the generator's ``tanh`` produces.
 """
@@ -31,7 +32,8 @@ class FaceSet:
     """Faces of one artifact, resized.
 
     images : (N, S, S) uint8 grey; label : (N,) int64 (-1 = unlabelled);
-    sample_id, split, subject, clip_id : (N,) str; classes : the artifact's class names.
+    sample_id, split, subject, clip_id, group : (N,) str (``group``: e.g. SFEW's movie);
+    classes : the artifact's class names.
     """
 
     images: np.ndarray
@@ -40,6 +42,7 @@ class FaceSet:
     split: np.ndarray
     subject: np.ndarray
     clip_id: np.ndarray
+    group: np.ndarray
     classes: list[str]
     source_size: int
     upstream: dict[str, Any] = field(default_factory=dict)
@@ -101,6 +104,7 @@ def load_faces(path: Path | str, size: int) -> FaceSet:
             split=text("split"),
             subject=text("subject"),
             clip_id=text("clip_id"),
+            group=text("group"),
             classes=art.classes,
             source_size=int(shape[1]),
             upstream=upstream,
@@ -127,23 +131,23 @@ def few_label_subset(
 
 
 def carve_dev_rows(
-    rows: np.ndarray, labels: np.ndarray, subject: np.ndarray, fraction: float, seed: int
+    rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int
 ) -> np.ndarray:
     """About ``fraction`` of ``rows`` (training rows) held out as a dev set: sorted indices.
 
-    With subjects known, whole subjects move (no person on both sides); otherwise rows are
-    drawn per class (stratified). Seeded.
+    With groups known (subjects, movies), whole groups move (no person on both sides);
+    otherwise rows are drawn per class (stratified). Seeded.
     """
     if fraction <= 0 or len(rows) == 0:
         return np.zeros(0, np.int64)
     rng = np.random.default_rng(seed)
-    subjects = subject[rows]
-    if np.all(subjects != ""):
-        unique = np.unique(subjects)
+    row_groups = groups[rows]
+    if np.all(row_groups != ""):
+        unique = np.unique(row_groups)
         rng.shuffle(unique)
         n_dev = max(1, round(fraction * len(unique)))
-        dev_subjects = set(unique[:n_dev].tolist())
-        dev = rows[np.array([s in dev_subjects for s in subjects])]
+        dev_groups = set(unique[:n_dev].tolist())
+        dev = rows[np.array([g in dev_groups for g in row_groups])]
     else:
         picks = []
         for k in np.unique(labels[rows]):
@@ -153,18 +157,38 @@ def carve_dev_rows(
     return np.sort(dev).astype(np.int64)
 
 
-def subject_folds(labels: np.ndarray, subject: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """(N,) int64 fold index in [0, k): subject-independent (a person is in one fold only),
-    stratified by class as far as subjects allow. Rows without a subject are grouped alone.
+#: Grouping columns tried, in order, by ``group_by="auto"`` (as finetune's ``--group-by``).
+GROUP_COLUMNS = ("subject", "group", "clip_id")
+GROUP_CHOICES = ("auto", *GROUP_COLUMNS, "none")
+
+
+def choose_groups(faces: FaceSet, group_by: str) -> tuple[str, np.ndarray]:
+    """The grouping that keeps related rows together in dev splits and folds: ``auto`` takes
+    the first of subject, group (e.g. SFEW's movie), clip_id that is filled in; ``none`` groups
+    nothing. Returns (column name or ``"none"``, (N,) str groups, ``""`` = a row on its own)."""
+    empty = np.full(len(faces), "", dtype=str)
+    if group_by == "none":
+        return "none", empty
+    for name in GROUP_COLUMNS if group_by == "auto" else (group_by,):
+        values = getattr(faces, name)
+        if np.any(values != ""):
+            return name, values
+    if group_by != "auto":
+        raise ArtifactError(f"--group-by {group_by}: the column is empty in this input")
+    return "none", empty
+
+
+def grouped_folds(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """(N,) int64 fold index in [0, k): group-independent (a subject, or a movie, is in one
+    fold only), stratified by class as far as groups allow. Rows without a group (``""``)
+    are grouped alone.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    groups = np.where(
-        subject == "", np.char.add("row-", np.arange(len(subject)).astype(str)), subject
-    )
+    groups = np.where(groups == "", np.char.add("row-", np.arange(len(groups)).astype(str)), groups)
     n_groups = len(np.unique(groups))
     if n_groups < k:
-        raise ArtifactError(f"only {n_groups} subjects: cannot make {k} subject-independent folds")
+        raise ArtifactError(f"only {n_groups} groups (subjects): cannot make {k} independent folds")
     folds = np.full(len(labels), -1, dtype=np.int64)
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     for fold, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):
