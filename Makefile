@@ -22,7 +22,7 @@ STAMP := $(VENV)/.installed
 .PHONY: help setup test test-robust lint format bench bench-real demo demo-data clean
 
 help: ## Show this help
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
@@ -113,6 +113,8 @@ demo: $(W)/reports/demo/metrics.json ## Set up, generate the demo data and run e
 clean: ## Remove the demo data, the workspace and caches (keeps .venv)
 	rm -rf $(DEMO_DATA) $(DEMO_WORK) .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+include mk/recipes.mk
 
 # ---------------------------------------------------------------- recipes: thesis fusion
 

@@ -1,0 +1,113 @@
+# ---------------------------------------------------------------- recipes: real data
+# Each experiment of the two sources, from the raw dataset folders to a report. Point the
+# variables at your copies, e.g.
+#   make recipe-ckplus FER2013=~/data/fer2013 CKPLUS=~/data/CK+ UNLABELED=~/data/CASIA-WebFace
+# Every step is an emocli stage: a rerun skips what is up to date. The flags are those of
+# docs/results.md (tests/benchmarks/real_finetune.py and real_gan.py run the same commands).
+# Wall times on a 2-core CPU: recipe-fer2013 ~45 min, the others 5-30 min each.
+
+# FER2013: train/ + test/ image folders, or fer2013.csv; CKPLUS: CK+48 folders, or the
+# original cohn-kanade-images/ + Emotion/; SFEW: Train/ (+ Val/) <Emotion>/*.png; AFEW (not
+# shipped here): Train/ + Val/ <Emotion>/*.avi; RAVDESS: Actor_NN/*.wav; UNLABELED: any folder
+# of unlabelled faces (CASIA-WebFace, UTKFace ...).
+FER2013   ?= $(DATASETS)/fer2013
+CKPLUS    ?= $(DATASETS)/ckplus48
+SFEW      ?= $(DATASETS)/sfew2
+AFEW      ?= $(DATASETS)/afew
+RAVDESS   ?= $(DATASETS)/ravdess_speech_16k
+UNLABELED ?= $(DATASETS)/utkface_unlabeled
+RECIPES_WORK ?= recipes-work
+R := $(abspath $(RECIPES_WORK))
+RUN := EMOCLI_WORKDIR=$(R) $(EMOCLI)
+# fail early, naming the variable to set, when a dataset folder is missing
+need = @test -e "$($(1))" || { echo "$@: $(1)=$($(1)) not found; set $(1)=/path/to/your/copy"; exit 2; }
+
+# Faces: pre-cropped sets (FER2013, CK+48, UTKFace) get CLAHE + resize only; wild images
+# (SFEW, AFEW frames, the original CK+ frames, CASIA) Haar detection + eye alignment.
+PRECROPPED_FACES ?= --size 48 --detector none --no-align
+WILD_FACES       ?= --size 48
+CKPLUS_FACES     ?= $(PRECROPPED_FACES)
+UNLABELED_FACES  ?= $(PRECROPPED_FACES)
+# finetune: emocli's FER2013 recipe (resnet_small from scratch), and the chain onto small sets
+FER_FLAGS ?= --model resnet_small --model-kwargs '{"blocks": [1, 2, 2, 1]}' --optimizer sgd \
+  --lr 0.1 --weight-decay 5e-4 --scheduler onecycle --label-smoothing 0.1 --augment strong \
+  --batch-size 64 --epochs 30 --validation none --tta flip
+CHAIN_FLAGS ?= --epochs 15 --optimizer sgd --lr 0.02 --weight-decay 5e-4 --scheduler onecycle \
+  --label-smoothing 0.1 --augment strong --batch-size 32 --tta flip
+FACE_INIT ?= $(R)/models/fer2013.h5
+# pretrain-gan: the semi-supervised DCGAN (32 px, narrow networks: the CPU budget)
+GAN_FLAGS ?= --size 32 --d-widths 16,32,64 --g-widths 64,32,16 --folds 5 --epochs 5 \
+  --steps-per-epoch 60 --d-dropout 0.5
+SFEW_GAN_FLAGS ?= --size 48 --d-widths 16,32,64 --g-widths 64,32,16 --folds 5 --epochs 5 \
+  --steps-per-epoch 60 --d-dropout 0.5
+# audio: log-mel spectrograms, audio_fayek, speaker-independent (RAVDESS actors 17-20 test)
+AUDIO_FLAGS ?= --model audio_fayek --optimizer adam --lr 1e-3 --epochs 40 --patience 10 \
+  --augment specaugment --batch-size 32 --monitor val_accuracy
+
+.PHONY: recipes recipe-fer2013 recipe-ckplus recipe-sfew recipe-afew recipe-ravdess
+.PHONY: recipe-fer2013-model recipe-unlabeled-faces
+# the chains start from the FER2013 model unless FACE_INIT names another (or none)
+FACE_INIT_STEP := $(if $(filter $(R)/models/fer2013.h5,$(FACE_INIT)),recipe-fer2013-model,)
+DCGAN_D_FLAGS ?= --model dcgan_d --model-kwargs '{"widths": [16, 32, 64], "dropout": 0.5}' \
+  --optimizer adam --lr 2e-4 --epochs 30 --augment spec
+
+recipes: recipe-fer2013 recipe-ckplus recipe-sfew recipe-ravdess ## All real-data recipes but AFEW (recipes-work/)
+
+recipe-fer2013-model: | $(STAMP)
+	$(call need,FER2013)
+	$(RUN) preprocess-faces $(FER2013) $(PRECROPPED_FACES) -o $(R)/faces/fer2013.h5
+	$(RUN) finetune $(R)/faces/fer2013.h5 $(FER_FLAGS) -o $(R)/models/fer2013.h5 --predictions $(R)/predictions/fer2013.h5
+
+recipe-fer2013: recipe-fer2013-model ## FER2013: train/ -> test/ (PublicTest), resnet_small
+	$(RUN) evaluate $(R)/predictions/fer2013.h5 --split val -o $(R)/reports/fer2013
+
+recipe-unlabeled-faces: | $(STAMP)
+	$(call need,UNLABELED)
+	$(RUN) preprocess-faces $(UNLABELED) $(UNLABELED_FACES) -o $(R)/faces/unlabeled.h5
+
+recipe-ckplus: $(FACE_INIT_STEP) recipe-unlabeled-faces ## CK+ 5-fold by subject: FER2013 -> CK+ chain and the GAN
+	$(call need,CKPLUS)
+	$(RUN) preprocess-faces $(CKPLUS) $(CKPLUS_FACES) -o $(R)/faces/ckplus.h5
+	$(RUN) finetune $(R)/faces/ckplus.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --folds 5 \
+	  --validation none -o $(R)/models/ckplus-chain.h5 --predictions $(R)/predictions/ckplus-chain.h5
+	$(RUN) pretrain-gan $(R)/faces/ckplus.h5 -u $(R)/faces/unlabeled.h5 $(GAN_FLAGS) \
+	  -o $(R)/models/ckplus-gan.h5 --predictions-output $(R)/predictions/ckplus-gan.h5
+	$(RUN) evaluate $(R)/predictions/ckplus-chain.h5 $(R)/predictions/ckplus-gan.h5 \
+	  --split test -o $(R)/reports/ckplus
+
+recipe-sfew: $(FACE_INIT_STEP) recipe-unlabeled-faces ## SFEW Train, 5 folds by movie: chain vs GAN vs dcgan_d
+	$(call need,SFEW)
+	$(RUN) preprocess-faces $(SFEW)/Train $(WILD_FACES) -o $(R)/faces/sfew-train.h5
+	$(RUN) finetune $(R)/faces/sfew-train.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --folds 5 \
+	  --group-by group --validation none -o $(R)/models/sfew-chain.h5 --predictions $(R)/predictions/sfew-chain.h5
+	$(RUN) pretrain-gan $(R)/faces/sfew-train.h5 -u $(R)/faces/unlabeled.h5 $(SFEW_GAN_FLAGS) \
+	  -o $(R)/models/sfew-gan.h5 --predictions-output $(R)/predictions/sfew-gan.h5
+	$(RUN) finetune $(R)/faces/sfew-train.h5 $(DCGAN_D_FLAGS) --folds 5 --group-by group --validation none \
+	  -o $(R)/models/sfew-dcgan_d.h5 --predictions $(R)/predictions/sfew-dcgan_d.h5
+	$(RUN) evaluate $(R)/predictions/sfew-chain.h5 $(R)/predictions/sfew-gan.h5 \
+	  $(R)/predictions/sfew-dcgan_d.h5 --split test -o $(R)/reports/sfew
+
+recipe-afew: $(FACE_INIT_STEP) | $(STAMP) ## AFEW: SFEW-trained face model on clip frames + audio model, fused with an SVM (FACE_INIT=none: no FER2013 step)
+	$(call need,AFEW)
+	$(call need,SFEW)
+	$(RUN) preprocess-faces $(SFEW) $(WILD_FACES) -o $(R)/faces/sfew.h5
+	$(RUN) preprocess-faces $(AFEW) $(WILD_FACES) --fps 5 -o $(R)/faces/afew.h5
+	$(RUN) finetune $(R)/faces/sfew.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) \
+	  --predict-on $(R)/faces/afew.h5 -o $(R)/models/afew-face.h5 --predictions $(R)/predictions/afew-frames.h5
+	$(RUN) fuse $(R)/predictions/afew-frames.h5 --method mean -o $(R)/predictions/afew-video.h5
+	$(RUN) extract-audio $(AFEW) -o $(R)/audio/afew.h5
+	$(RUN) build-spectrograms $(R)/audio/afew.h5 -o $(R)/spectrograms/afew.h5
+	$(RUN) finetune $(R)/spectrograms/afew.h5 $(AUDIO_FLAGS) \
+	  -o $(R)/models/afew-audio.h5 --predictions $(R)/predictions/afew-audio.h5
+	$(RUN) fuse $(R)/predictions/afew-video.h5 $(R)/predictions/afew-audio.h5 --method svm \
+	  -o $(R)/predictions/afew-fused.h5 --model-output $(R)/models/afew-fuser.h5
+	$(RUN) evaluate $(R)/predictions/afew-video.h5 $(R)/predictions/afew-audio.h5 \
+	  $(R)/predictions/afew-fused.h5 --split val -o $(R)/reports/afew
+
+recipe-ravdess: | $(STAMP) ## RAVDESS speech, actors 01-16 -> 17-20: audio_fayek on log-mel spectrograms
+	$(call need,RAVDESS)
+	$(RUN) extract-audio $(RAVDESS) -o $(R)/audio/ravdess.h5
+	$(RUN) build-spectrograms $(R)/audio/ravdess.h5 --train-subjects 01-16 -o $(R)/spectrograms/ravdess.h5
+	$(RUN) finetune $(R)/spectrograms/ravdess.h5 --test-subjects 17-20 --val-fraction 0.125 \
+	  $(AUDIO_FLAGS) -o $(R)/models/ravdess-fayek.h5 --predictions $(R)/predictions/ravdess-fayek.h5
+	$(RUN) evaluate $(R)/predictions/ravdess-fayek.h5 --split test -o $(R)/reports/ravdess
