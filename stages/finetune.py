@@ -601,6 +601,7 @@ def _write_predictions(
 
     batch = max(1, params.batch_size * 2)
     modality = "face" if table.kind == "faces" else "audio"
+    level = "frame" if table.kind == "faces" else "clip"  # a spectrogram is a whole clip
     if params.folds:
         rows_parts, prob_parts, fold_parts, fold_acc = [], [], [], []
         for run_ in runs:
@@ -625,7 +626,7 @@ def _write_predictions(
             split=np.full(len(rows), "test", dtype=object),
             fold=folds,
             modality=modality,
-            level="frame",
+            level=level,
         )
         summary["folds"] = [
             {
@@ -670,7 +671,7 @@ def _write_predictions(
             subject=target.subject,
             split=target.split,
             modality=modality,
-            level="frame",
+            level=level,
         )
         summary.update(
             train=len(run_.plan.train),

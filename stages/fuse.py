@@ -323,7 +323,8 @@ def run(
             subject=joined.subject,
             split=joined.split,
             fold=joined.fold,
-            modality=FUSED,
+            # frames -> clips of one input keeps its modality; several inputs are "fused"
+            modality=names[0] if len(names) == 1 else FUSED,
             level="clip",
         )
         writer = writers["predictions"]

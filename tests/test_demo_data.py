@@ -354,3 +354,20 @@ def test_still_indices_lie_in_the_clip(n_frames: int, count: int) -> None:
 def test_spec_rejects_impossible_values(bad: dict) -> None:
     with pytest.raises(ValueError):
         DemoSpec(**bad)
+
+
+def test_demo_summary_compares_fused_with_the_best_single_modality() -> None:
+    from emocli.demo.summary import summary_lines
+
+    def item(name: str, modality: str, level: str, acc: float) -> dict:
+        classes = ["a", "b", "c", "d"]
+        return dict(name=name, modality=modality, level=level, split="val", n=10,
+                    accuracy=acc, macro_f1=acc, classes=classes)  # fmt: skip
+
+    video, audio = item("video", "face", "clip", 0.6), item("audio", "audio", "clip", 0.3)
+    worse = summary_lines({"inputs": [video, audio, item("fused-svm", "fused", "clip", 0.5)]})
+    assert any("(video): -10.0 points" in line for line in worse)
+    assert any("audio is at 30.0 % (chance 25.0 %)" in line for line in worse)
+    better = summary_lines({"inputs": [video, audio, item("fused-svm", "fused", "clip", 0.7)]})
+    assert any("(video): +10.0 points" in line for line in better)
+    assert not any("cannot beat" in line for line in better)

@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from emocli.demo.spec import DemoSpec
+
 
 def summary_lines(metrics: dict) -> list[str]:
     """One line per evaluated input (accuracy, macro-F1), then fused vs the best single modality."""
@@ -19,13 +21,30 @@ def summary_lines(metrics: dict) -> list[str]:
             f"accuracy {100 * item['accuracy']:5.1f} %   macro-F1 {100 * item['macro_f1']:5.1f} %"
         )
     fused = [i for i in metrics["inputs"] if i["name"].startswith("fused")]
-    single = [i for i in metrics["inputs"] if i["level"] == "clip" and i not in fused]
-    single += [i for i in metrics["inputs"] if i["modality"] == "audio"]
+    single = [
+        i
+        for i in metrics["inputs"]
+        if i not in fused and (i["level"] == "clip" or i["modality"] == "audio")
+    ]
     if fused and single:
         best = max(single, key=lambda i: i["accuracy"])
         gain = 100 * (fused[0]["accuracy"] - best["accuracy"])
         lines.append(f"  fused vs best single modality ({best['name']}): {gain:+.1f} points")
+        if gain <= 0:
+            lines += _why_fusion_did_not_help(single, best)
     return lines
+
+
+def _why_fusion_did_not_help(single: list[dict], best: dict) -> list[str]:
+    """Explain a fused accuracy not above the best single one: a weak other modality."""
+    weakest = min(single, key=lambda i: i["accuracy"])
+    chance = 100 / max(1, len(weakest.get("classes") or [])) if weakest.get("classes") else 0.0
+    return [
+        f"  fusion cannot beat {best['name']} here: {weakest['name']} is at "
+        f"{100 * weakest['accuracy']:.1f} % (chance {chance:.1f} %), so it adds little but noise;",
+        f"  on the demo's {DemoSpec().clips_train} training clips the voices' speaker and recording variation hides",
+        "  their prosody (docs/results.md, section demo)",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
