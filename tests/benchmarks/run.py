@@ -50,13 +50,14 @@ def main() -> int:
     if args.only:
         topics = [t for t in topics if t in args.only]
     ctx = BenchContext(args.datasets.resolve(), args.workdir.resolve())
-    document = args.out.read_text() if args.out.exists() else ""
     for topic in topics:
         module = importlib.import_module(f"tests.benchmarks.{prefix}{topic}")
         started = time.perf_counter()
         print(f"[bench] {topic} ...", flush=True)
         section = module.run(ctx)
         print(f"[bench] {topic} done in {time.perf_counter() - started:.0f} s", flush=True)
+        # re-read: other sections may have been edited while this topic ran
+        document = args.out.read_text() if args.out.exists() else ""
         document = splice(document, topic, section)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(document)  # after each topic: a long run keeps what it measured
