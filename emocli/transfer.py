@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,13 +24,12 @@ from torch import nn
 
 from emocli.errors import InputError, ParamsError
 from emocli.models.base import FROZEN_FLAG, EmotionNet
+from emocli.training.options import parse_freeze
 
 #: Checkpoint keys that wrap the state dict in common training scripts.
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 #: Channels of an RGB checkpoint's first convolution.
 RGB = 3
-
-_FREEZE_PATTERN = re.compile(r"^(none|base|all-but-last-(\d+))$")
 
 
 @dataclass
@@ -169,18 +167,6 @@ def transfer_state(
     report.head_replaced = not same_classes
     model.load_state_dict(new_state, strict=False)
     return report
-
-
-def parse_freeze(policy: str) -> int | None:
-    """``none`` -> ``None`` (train all); ``base`` -> ``0``; ``all-but-last-N`` -> ``N``."""
-    match = _FREEZE_PATTERN.match(policy.strip())
-    if not match:
-        raise ParamsError(
-            f"--freeze must be none, base or all-but-last-N (e.g. all-but-last-2), got {policy!r}"
-        )
-    if match.group(1) == "none":
-        return None
-    return int(match.group(2)) if match.group(2) else 0
 
 
 def _names_in(model: nn.Module, modules: Sequence[nn.Module]) -> set[str]:

@@ -110,13 +110,11 @@ class FinetuneParams:
     progress_bar: bool = runtime_field(False)
 
     def __post_init__(self) -> None:
-        from emocli.models import MODELS
-        from emocli.training.module import OPTIMIZERS, SCHEDULERS
-        from emocli.transfer import parse_freeze
+        from emocli.training.options import MODEL_NAMES, OPTIMIZERS, SCHEDULERS, parse_freeze
 
         require(
-            self.model == "auto" or self.model in MODELS,
-            f"--model must be one of: {', '.join(sorted(MODELS))} (got {self.model!r})",
+            self.model == "auto" or self.model in MODEL_NAMES,
+            f"--model must be one of: {', '.join(sorted(MODEL_NAMES))} (got {self.model!r})",
         )
         _parse_kwargs(self.model_kwargs)
         require(
@@ -163,7 +161,7 @@ class FinetuneParams:
             not (self.folds and self.predict_on), "--predict-on cannot be combined with --folds"
         )
         if self.test_subjects:
-            from emocli.training.datamodule import parse_subjects
+            from emocli.training.options import parse_subjects
 
             parse_subjects(self.test_subjects)
         require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")

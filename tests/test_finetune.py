@@ -296,3 +296,24 @@ def test_load_model_errors_and_gan_style_artifacts(tmp_path: Path) -> None:
     write(tmp_path / "unknown.h5", ModelInfo("resnet9000", {}, CLASSES, gan_input), net)
     with pytest.raises(ArtifactError, match="cannot rebuild"):
         load_model(tmp_path / "unknown.h5")
+
+
+def test_model_names_match_the_registry() -> None:
+    from emocli.models import MODELS
+    from emocli.training.options import MODEL_NAMES
+
+    assert tuple(MODELS) == MODEL_NAMES
+
+
+def test_validating_finetune_params_imports_no_torch() -> None:
+    """The up-to-date check validates params first: it must stay fast (no torch, Lightning)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from stages.finetune import FinetuneParams; "
+        "FinetuneParams(model='resnet_small', freeze='all-but-last-2', test_subjects='17-20'); "
+        "print(sorted(m for m in ('torch', 'pytorch_lightning') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

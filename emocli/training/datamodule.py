@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from emocli.artifacts import open_artifact
 from emocli.errors import ArtifactError, ParamsError
+from emocli.training.options import parse_subjects
 
 #: Artifact kinds finetune trains on.
 INPUT_KINDS = ("faces", "spectrograms")
@@ -245,25 +246,6 @@ def channel_stats(
 
 
 # --------------------------------------------------------------------------- splits
-
-
-def parse_subjects(text: str) -> tuple[set[str], list[tuple[int, int]]]:
-    """``"01,03,10-12"`` -> ({"01", "03"}, [(10, 12)]): exact names and inclusive numeric ranges."""
-    names: set[str] = set()
-    ranges: list[tuple[int, int]] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        low, sep, high = part.partition("-")
-        if sep and low.strip().isdigit() and high.strip().isdigit():
-            ranges.append((int(low), int(high)))
-        elif sep:
-            raise ParamsError(f"subject range {part!r} must be two numbers, e.g. 17-20")
-        else:
-            names.add(part)
-    if not names and not ranges:
-        raise ParamsError(f"no subjects in {text!r}; give names or ranges such as 17-20")
-    return names, ranges
 
 
 def subject_mask(subjects: np.ndarray, text: str) -> np.ndarray:

@@ -23,10 +23,6 @@ from torch import nn
 from emocli.models.base import EmotionNet
 from emocli.training.augment import AugmentConfig, augment_batch
 
-#: Optimisers accepted by ``--optimizer``.
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-#: Learning-rate schedules accepted by ``--scheduler``.
-SCHEDULERS = ("none", "onecycle", "cosine", "plateau")
 #: Share of the steps OneCycle spends warming up.
 ONECYCLE_WARMUP = 0.25
 #: Factor and patience (epochs) of the plateau schedule.
