@@ -50,6 +50,7 @@ from emocli.parallel import ordered_map
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.training.options import parse_subjects, subject_mask
 
 STAGE = StageInfo("build-spectrograms", 1)
 
@@ -117,7 +118,8 @@ class BuildSpectrogramsParams:
         _check_window(self.window)
         if self.as_image:
             _check_cmap(self.image_cmap)
-        parse_subjects(self.train_subjects)
+        if self.train_subjects:
+            parse_subjects(self.train_subjects)
 
     def frontend(self, sample_rate: int, pad_samples: int) -> FrontEnd:
         """The :class:`FrontEnd` of these parameters at ``sample_rate``."""
@@ -165,35 +167,6 @@ def _check_cmap(cmap: str) -> None:
 
 
 # --------------------------------------------------------------------------- training rows
-
-
-def parse_subjects(text: str) -> tuple[frozenset[str], tuple[tuple[int, int], ...]]:
-    """``"01-16"`` / ``"01,03,10-12"`` -> (exact ids, inclusive numeric ranges)."""
-    exact: set[str] = set()
-    ranges: list[tuple[int, int]] = []
-    for token in (t.strip() for t in text.split(",")):
-        if not token:
-            continue
-        low, sep, high = token.partition("-")
-        if sep and low.strip().isdigit() and high.strip().isdigit():
-            if int(low) > int(high):
-                raise ParamsError(f"--train-subjects range {token!r} is empty (start > end)")
-            ranges.append((int(low), int(high)))
-        else:
-            exact.add(token)
-    return frozenset(exact), tuple(ranges)
-
-
-def subject_mask(subjects: np.ndarray, text: str) -> np.ndarray:
-    """(N,) bool: which subject ids ``text`` selects (numeric ids match ranges by value)."""
-    exact, ranges = parse_subjects(text)
-
-    def selected(subject: str) -> bool:
-        if subject in exact:
-            return True
-        return subject.isdigit() and any(lo <= int(subject) <= hi for lo, hi in ranges)
-
-    return np.array([selected(str(s)) for s in subjects], dtype=bool)
 
 
 def training_rows(

@@ -209,8 +209,8 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
         holdout_split,
         kfold_splits,
         resolve_groups,
-        subject_mask,
     )
+    from emocli.training.options import subject_mask
 
     group_name, groups = resolve_groups(table, params.group_by)
     labelled = table.label >= 0

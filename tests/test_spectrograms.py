@@ -14,8 +14,9 @@ from emocli.artifacts import open_artifact, read_group
 from emocli.audio import FrontEnd, frontend_from_artifact, logmel_features, spectrogram_image
 from emocli.cli import app
 from emocli.errors import InputError, ParamsError
+from emocli.training.options import subject_mask
 from stages import extract_audio
-from stages.build_spectrograms import BuildSpectrogramsParams, run, subject_mask, training_rows
+from stages.build_spectrograms import BuildSpectrogramsParams, run, training_rows
 from tests.test_audio import SR, make_bad_inputs, make_ravdess, tone, write_audio
 
 runner = CliRunner()

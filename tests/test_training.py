@@ -332,7 +332,7 @@ def test_training_is_deterministic_on_cpu(tmp_path: Path) -> None:
 
 
 def test_subject_selection_by_names_and_ranges() -> None:
-    from emocli.training.datamodule import subject_mask
+    from emocli.training.options import subject_mask
 
     subjects = np.array(["01", "16", "17", "20", "21", "S005", "bob"])
     assert subject_mask(subjects, "17-20").tolist() == [
@@ -355,6 +355,8 @@ def test_subject_selection_by_names_and_ranges() -> None:
     ]
     with pytest.raises(ParamsError, match="two numbers"):
         subject_mask(subjects, "a-b")
+    with pytest.raises(ParamsError, match="start > end"):
+        subject_mask(subjects, "20-17")
 
 
 def test_specaugment_masks_and_shifts_spectrograms() -> None:

@@ -28,7 +28,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from emocli.artifacts import open_artifact
 from emocli.errors import ArtifactError, ParamsError
-from emocli.training.options import parse_subjects
 
 #: Artifact kinds finetune trains on.
 INPUT_KINDS = ("faces", "spectrograms")
@@ -246,20 +245,6 @@ def channel_stats(
 
 
 # --------------------------------------------------------------------------- splits
-
-
-def subject_mask(subjects: np.ndarray, text: str) -> np.ndarray:
-    """(N,) bool: rows whose subject is named in ``text`` or falls in one of its ranges
-    (numeric subjects such as RAVDESS actors ``"17"``; names compare exactly)."""
-    names, ranges = parse_subjects(text)
-
-    def selected(subject: str) -> bool:
-        if subject in names:
-            return True
-        digits = subject.lstrip("Ss")
-        return digits.isdigit() and any(lo <= int(digits) <= hi for lo, hi in ranges)
-
-    return np.array([selected(str(s)) for s in subjects], dtype=bool)
 
 
 def resolve_groups(table: SampleTable, group_by: str) -> tuple[str, np.ndarray | None]:

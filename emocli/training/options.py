@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from emocli.errors import ParamsError
 
 #: Classifier architectures of :data:`emocli.models.MODELS`, by command-line name.
@@ -51,6 +53,8 @@ def parse_subjects(text: str) -> tuple[set[str], list[tuple[int, int]]]:
             continue
         low, sep, high = part.partition("-")
         if sep and low.strip().isdigit() and high.strip().isdigit():
+            if int(low) > int(high):
+                raise ParamsError(f"subject range {part!r} is empty (start > end)")
             ranges.append((int(low), int(high)))
         elif sep:
             raise ParamsError(f"subject range {part!r} must be two numbers, e.g. 17-20")
@@ -59,3 +63,17 @@ def parse_subjects(text: str) -> tuple[set[str], list[tuple[int, int]]]:
     if not names and not ranges:
         raise ParamsError(f"no subjects in {text!r}; give names or ranges such as 17-20")
     return names, ranges
+
+
+def subject_mask(subjects: np.ndarray, text: str) -> np.ndarray:
+    """(N,) bool: rows whose subject is named in ``text`` or falls in one of its ranges
+    (numeric subjects such as RAVDESS actors ``"17"``, or ``"S017"``; names compare exactly)."""
+    names, ranges = parse_subjects(text)
+
+    def selected(subject: str) -> bool:
+        if subject in names:
+            return True
+        digits = subject.lstrip("Ss")
+        return digits.isdigit() and any(lo <= int(digits) <= hi for lo, hi in ranges)
+
+    return np.array([selected(str(s)) for s in subjects], dtype=bool)
