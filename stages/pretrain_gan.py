@@ -34,7 +34,7 @@ from emocli.params import require, runtime_field
 from emocli.predictions import Predictions, write_predictions
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
-from emocli.training.gan_data import GROUP_CHOICES
+from emocli.training.options import GROUP_CHOICES
 
 STAGE = StageInfo("pretrain-gan", 1)
 

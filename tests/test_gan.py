@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from emocli.artifacts import ArtifactWriter, open_artifact, read_group
 from emocli.cli import app
-from emocli.errors import ArtifactError, TrainingError
+from emocli.errors import ParamsError, TrainingError
 from emocli.models import build_model
 from emocli.predictions import load_predictions
 from emocli.training import gan_losses
@@ -186,7 +186,7 @@ def test_groups_fall_back_to_the_movie_when_subjects_are_unknown() -> None:
     assert name == "group" and groups.tolist()[:2] == ["movieA", "movieA"]
     assert choose_groups(faces, "clip_id")[0] == "clip_id"
     assert choose_groups(faces, "none")[1].tolist() == [""] * n
-    with pytest.raises(ArtifactError, match="--group-by subject"):
+    with pytest.raises(ParamsError, match="--group-by subject"):
         choose_groups(faces, "subject")
     folds = grouped_folds(np.zeros(n, np.int64), groups, 3, seed=0)
     for movie in ("movieA", "movieB", "movieC"):

@@ -38,7 +38,7 @@ def summary_lines(metrics: dict) -> list[str]:
 def _why_fusion_did_not_help(single: list[dict], best: dict) -> list[str]:
     """Explain a fused accuracy not above the best single one: a weak other modality."""
     weakest = min(single, key=lambda i: i["accuracy"])
-    chance = 100 / max(1, len(weakest.get("classes") or [])) if weakest.get("classes") else 0.0
+    chance = 100 / len(weakest["classes"])
     return [
         f"  fusion cannot beat {best['name']} here: {weakest['name']} is at "
         f"{100 * weakest['accuracy']:.1f} % (chance {chance:.1f} %), so it adds little but noise;",

@@ -28,11 +28,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from emocli.artifacts import open_artifact
 from emocli.errors import ArtifactError, ParamsError
+from emocli.training.options import GROUP_COLUMNS, pick_groups
 
 #: Artifact kinds finetune trains on.
 INPUT_KINDS = ("faces", "spectrograms")
 #: Columns that can group samples for leakage-free splits, in ``auto`` preference order.
-GROUP_COLUMNS = ("subject", "group", "clip_id")
 #: Rows read at a time when computing normalisation statistics of a lazily read column.
 STATS_BLOCK = 4096
 #: Most rows used to estimate normalisation statistics.
@@ -250,23 +250,7 @@ def channel_stats(
 def resolve_groups(table: SampleTable, group_by: str) -> tuple[str, np.ndarray | None]:
     """The grouping column for leakage-free splits: ``auto`` takes the first of subject, group,
     clip_id that is filled in; ``none`` stratifies by class only."""
-    if group_by == "none":
-        return "none", None
-    names = GROUP_COLUMNS if group_by == "auto" else (group_by,)
-    for name in names:
-        values = table.group_values(name)
-        if values is None:
-            if group_by != "auto":
-                raise ParamsError(
-                    f"--group-by {group_by}: the input has no such column "
-                    f"(use one of {', '.join(GROUP_COLUMNS)}, auto or none)"
-                )
-            continue
-        if np.any(values != ""):
-            return name, values
-    if group_by != "auto":
-        raise ParamsError(f"--group-by {group_by}: the column is empty in this input")
-    return "none", None
+    return pick_groups(table.group_values, group_by)
 
 
 def _splitter(k: int, groups: np.ndarray | None, seed: int) -> Any:

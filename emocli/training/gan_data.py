@@ -22,6 +22,7 @@ import numpy as np
 
 from emocli.artifacts import open_artifact
 from emocli.errors import ArtifactError
+from emocli.training.options import pick_groups
 
 #: Rows read from an artifact at a time (bounded memory while resizing).
 READ_BATCH = 2048
@@ -157,25 +158,12 @@ def carve_dev_rows(
     return np.sort(dev).astype(np.int64)
 
 
-#: Grouping columns tried, in order, by ``group_by="auto"`` (as finetune's ``--group-by``).
-GROUP_COLUMNS = ("subject", "group", "clip_id")
-GROUP_CHOICES = ("auto", *GROUP_COLUMNS, "none")
-
-
 def choose_groups(faces: FaceSet, group_by: str) -> tuple[str, np.ndarray]:
     """The grouping that keeps related rows together in dev splits and folds: ``auto`` takes
     the first of subject, group (e.g. SFEW's movie), clip_id that is filled in; ``none`` groups
     nothing. Returns (column name or ``"none"``, (N,) str groups, ``""`` = a row on its own)."""
-    empty = np.full(len(faces), "", dtype=str)
-    if group_by == "none":
-        return "none", empty
-    for name in GROUP_COLUMNS if group_by == "auto" else (group_by,):
-        values = getattr(faces, name)
-        if np.any(values != ""):
-            return name, values
-    if group_by != "auto":
-        raise ArtifactError(f"--group-by {group_by}: the column is empty in this input")
-    return "none", empty
+    name, values = pick_groups(lambda column: getattr(faces, column), group_by)
+    return name, values if values is not None else np.full(len(faces), "", dtype=str)
 
 
 def grouped_folds(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) -> np.ndarray:

@@ -8,6 +8,7 @@ torch or Lightning. The modules that train import their choices from here.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,6 +25,11 @@ MODEL_NAMES = (
     "audio_fayek",
     "resnet_small",
 )
+#: Columns that keep related rows together (dev splits, folds), tried in this order by
+#: ``--group-by auto``: the person, then e.g. SFEW's movie, then the clip.
+GROUP_COLUMNS = ("subject", "group", "clip_id")
+#: Values of ``--group-by``.
+GROUP_CHOICES = ("auto", *GROUP_COLUMNS, "none")
 #: Optimisers accepted by ``--optimizer``.
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: Learning-rate schedules accepted by ``--scheduler``.
@@ -77,3 +83,28 @@ def subject_mask(subjects: np.ndarray, text: str) -> np.ndarray:
         return digits.isdigit() and any(lo <= int(digits) <= hi for lo, hi in ranges)
 
     return np.array([selected(str(s)) for s in subjects], dtype=bool)
+
+
+def pick_groups(
+    values_of: Callable[[str], np.ndarray | None], group_by: str
+) -> tuple[str, np.ndarray | None]:
+    """The grouping column for leakage-free splits: ``auto`` takes the first of
+    :data:`GROUP_COLUMNS` that is filled in; ``none`` (or nothing filled in) stratifies by
+    class only. ``values_of(name)`` gives a column's (N,) str values, ``None`` when absent.
+    Returns (column name or ``"none"``, its values or ``None``)."""
+    if group_by == "none":
+        return "none", None
+    for name in GROUP_COLUMNS if group_by == "auto" else (group_by,):
+        values = values_of(name)
+        if values is None:
+            if group_by != "auto":
+                raise ParamsError(
+                    f"--group-by {group_by}: the input has no such column "
+                    f"(use one of {', '.join(GROUP_COLUMNS)}, auto or none)"
+                )
+            continue
+        if np.any(values != ""):
+            return name, values
+    if group_by != "auto":
+        raise ParamsError(f"--group-by {group_by}: the column is empty in this input")
+    return "none", None
