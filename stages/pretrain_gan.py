@@ -42,6 +42,8 @@ SCHEDULES = ("periodic", "mixed", "supervised-only")
 G_LOSSES = ("feature-matching", "non-saturating")
 #: Sizes the DCGAN pair supports by default (multiples of 2**len(widths) = 16).
 SIZE_MULTIPLE = 16
+#: Augmentation presets for the labelled batches (images only).
+GAN_AUGMENTS = ("none", "light", "spec", "strong")
 #: Registry names of the two networks.
 D_ARCHITECTURE, G_ARCHITECTURE = "dcgan_d", "dcgan_g"
 
@@ -52,6 +54,8 @@ class PretrainGanParams:
     d_widths / g_widths : channels of D's strided convolutions / G's transposed ones
     (Radford et al.: 64-128-256-512 and 512-256-128-64); nz : length of G's noise vector;
     d_dropout : dropout before D's classification layer (Salimans used dropout in D).
+    augment : augmentation preset for the labelled batches (``none``, ``light``, ``spec``,
+    ``strong``: see :mod:`emocli.training.augment`); ``flip`` mirrors every real batch.
     schedule : periodic | mixed | supervised-only; supervised_every : periodic schedule's N;
     supervised_weight : weight of the classification term in D's loss.
     g_loss : feature-matching (Salimans; default for classification) | non-saturating.
@@ -68,6 +72,9 @@ class PretrainGanParams:
     group_by : what keeps rows together in the dev split and the folds: ``auto`` (subject,
     else group such as SFEW's movie, else clip_id) | subject | group | clip_id | none.
     select_best : keep D from the epoch of best dev (or ``val``) accuracy.
+    init : ``none`` or a ``dcgan_d`` model artifact (an earlier pretrain-gan, or finetune
+    ``--model dcgan_d``) whose tensors start D (the classifier too when the classes are the
+    same) and, from a pretrain-gan artifact with the same generator, G.
     accelerator / devices / strategy : Lightning's flags (cpu, gpu, ddp ...);
     threads : torch CPU threads (0 = torch's default; 1 is much faster on a busy machine).
     """
@@ -88,6 +95,7 @@ class PretrainGanParams:
     lr_d: float = 2e-4
     lr_g: float = 2e-4
     flip: bool = True
+    augment: str = "none"
     labels_per_class: int = 0
     leftover_unlabeled: bool = True
     dev_fraction: float = 0.0
@@ -95,6 +103,7 @@ class PretrainGanParams:
     folds: int = 0
     group_by: str = "auto"
     select_best: bool = True
+    init: str = "none"
     seed: int = 0
     fast_dev_run: bool = False
     collapse_patience: int = 200
@@ -123,12 +132,17 @@ class PretrainGanParams:
         require(self.steps_per_epoch >= 0, "--steps-per-epoch must be >= 0")
         require(self.batch_size >= 2 and self.labeled_batch_size >= 2, "batch sizes must be >= 2")
         require(self.lr_d > 0 and self.lr_g > 0, "learning rates must be > 0")
+        require(self.augment in GAN_AUGMENTS, f"--augment must be one of {', '.join(GAN_AUGMENTS)}")
         require(self.labels_per_class >= 0, "--labels-per-class must be >= 0")
         require(0.0 <= self.dev_fraction < 1.0, "--dev-fraction must be in [0, 1)")
         require(self.max_unlabeled >= 0, "--max-unlabeled must be >= 0")
         require(self.folds == 0 or self.folds >= 2, "--folds must be 0 (off) or >= 2")
         require(
             self.group_by in GROUP_CHOICES, f"--group-by must be one of {', '.join(GROUP_CHOICES)}"
+        )
+        require(
+            self.init == "none" or self.init.endswith((".h5", ".hdf5")),
+            f"--init must be none or a model artifact .h5 (got {self.init!r})",
         )
         require(self.threads >= 0, "--threads must be >= 0")
         require(self.collapse_patience >= 0, "--collapse-patience must be >= 0")
@@ -177,6 +191,8 @@ def run(
     """
     inputs = [fingerprint_artifact(labeled, "faces")]
     inputs += [fingerprint_artifact(p, "faces") for p in unlabeled]
+    if params.init != "none":
+        inputs.append(fingerprint_artifact(params.init, "model"))
     outputs = {
         "model": OutputSpec(Path(output), "model"),
         "predictions": OutputSpec(Path(predictions_output), "predictions"),
@@ -252,6 +268,7 @@ def _fit_config(params: PretrainGanParams) -> Any:
         supervised_weight=params.supervised_weight,
         g_loss=params.g_loss,
         flip=params.flip,
+        augment=params.augment,
         steps_per_epoch=params.steps_per_epoch,
         select_best=params.select_best,
         seed=params.seed,
@@ -317,11 +334,20 @@ def _train_and_write(
     role = np.full(len(data.label), "", dtype=object)
     rng = np.random.default_rng(params.seed)
 
+    start = load_init(params.init) if params.init != "none" else None
+    init_report: dict[str, Any] = {}
+
     def make_d() -> torch.nn.Module:
-        return build_model(D_ARCHITECTURE, **d_kwargs(params, k))
+        d = build_model(D_ARCHITECTURE, **d_kwargs(params, k))
+        if start is not None:
+            init_report.update(start.into_discriminator(d, data.classes))
+        return d
 
     def make_g() -> torch.nn.Module:
-        return build_model(G_ARCHITECTURE, **g_kwargs(params))
+        g = build_model(G_ARCHITECTURE, **g_kwargs(params))
+        if start is not None:
+            init_report["generator_loaded"] = start.into_generator(g)
+        return g
 
     def pool_for(extra_rows: np.ndarray) -> torch.Tensor:
         parts = [data.unlabeled]
@@ -436,7 +462,56 @@ def _train_and_write(
         summary["cv_accuracy_std"] = round(float(np.std(fold_acc)), 4)
     if result.best_epoch >= 0:
         summary["best_epoch"] = result.best_epoch
+    if init_report:
+        summary["init"] = init_report
     return summary
+
+
+@dataclass
+class InitWeights:
+    """The tensors of an ``--init`` model artifact: D's (with its classes) and G's, if any."""
+
+    source: str
+    classes: list[str]
+    discriminator: dict[str, Any]
+    generator: dict[str, Any]
+
+    def into_discriminator(self, d: Any, classes: Sequence[str]) -> dict[str, Any]:
+        """Copy every matching tensor into ``d`` (not the classifier if the classes differ);
+        the transfer report's summary."""
+        from emocli.transfer import transfer_state
+
+        report = transfer_state(d, self.discriminator, self.classes, classes, self.source)
+        return report.summary()
+
+    def into_generator(self, g: Any) -> bool:
+        """Load G's tensors when the stored generator has exactly ``g``'s shapes."""
+        own = g.state_dict()
+        fits = bool(self.generator) and set(self.generator) == set(own)
+        fits = fits and all(self.generator[n].shape == own[n].shape for n in own)
+        if fits:
+            g.load_state_dict(self.generator)
+        return fits
+
+
+def load_init(path: str) -> InitWeights:
+    """Read an ``--init`` artifact; :class:`ArtifactError` unless it holds a ``dcgan_d``."""
+    from emocli.artifacts import open_artifact
+    from emocli.errors import ArtifactError
+    from emocli.training.model_store import load_model
+    from emocli.weights import read_state_dict
+
+    d, info = load_model(path)
+    if info.architecture != D_ARCHITECTURE:
+        raise ArtifactError(
+            f"--init {path} holds a {info.architecture!r} model; pretrain-gan starts only from a "
+            f"{D_ARCHITECTURE} (an earlier pretrain-gan, or finetune --model {D_ARCHITECTURE})"
+        )
+    generator: dict[str, Any] = {}
+    with open_artifact(path, "model") as art:
+        if "generator" in art.h5 and len(art.h5["generator"]):
+            generator = read_state_dict(art, "generator")
+    return InitWeights(path, list(info.classes), d.state_dict(), generator)
 
 
 def _write_model(

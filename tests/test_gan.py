@@ -287,6 +287,59 @@ def test_discriminator_from_artifact_reproduces_predictions(
     assert ft_info.model_kwargs["widths"] == list(TINY["d_widths"])
 
 
+def test_init_starts_both_networks_from_an_earlier_gan(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """--init copies D's tensors (the head too when the classes match) and G's; a model of
+    another architecture is refused by name."""
+    from emocli.errors import ArtifactError
+    from emocli.training.model_store import load_model
+
+    lab, unl = tiny_inputs
+    params = stage.PretrainGanParams(
+        size=SIZE, **TINY, batch_size=16, labeled_batch_size=16, epochs=1
+    )
+    stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
+    start = stage.load_init(str(tmp_path / "m.h5"))
+    d = build_model("dcgan_d", **stage.d_kwargs(params, len(CLASSES)))
+    report = start.into_discriminator(d, CLASSES)
+    assert report["kept"] == [] and not report["head_replaced"]
+    source, _ = load_model(tmp_path / "m.h5")
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(d.state_dict()[name], tensor), name
+    g = build_model("dcgan_g", **stage.g_kwargs(params))
+    assert start.into_generator(g)
+    with open_artifact(tmp_path / "m.h5", "model") as art:
+        stored = art.h5["generator"]
+        name = next(iter(g.state_dict()))
+        assert np.array_equal(stored[name][()], g.state_dict()[name].numpy())
+    other = build_model("dcgan_d", **stage.d_kwargs(params, 2))
+    assert start.into_discriminator(other, ["a", "b"])["head_replaced"]
+
+    again = stage.PretrainGanParams(
+        size=SIZE,
+        **TINY,
+        batch_size=16,
+        labeled_batch_size=16,
+        epochs=1,
+        init=str(tmp_path / "m.h5"),
+    )
+    result = stage.run(again, lab, [unl], tmp_path / "m2.h5", tmp_path / "p2.h5")
+    assert result.summary["init"]["generator_loaded"] is True
+
+    ft = tmp_path / "ft.h5"
+    from stages import finetune
+
+    finetune.run(
+        finetune.FinetuneParams(model="static_cnn", epochs=1, fast_dev_run=True, batch_size=8),
+        lab,
+        ft,
+        tmp_path / "ft-p.h5",
+    )
+    with pytest.raises(ArtifactError, match="static_cnn"):
+        stage.load_init(str(ft))
+
+
 def test_folds_give_out_of_fold_predictions(tiny_inputs: tuple[Path, Path], tmp_path: Path) -> None:
     lab, unl = tiny_inputs
     params = stage.PretrainGanParams(
@@ -348,6 +401,23 @@ def test_params_are_validated() -> None:
         stage.PretrainGanParams(size=40)
     with pytest.raises(ParamsError, match="g-loss"):
         stage.PretrainGanParams(g_loss="wasserstein")
+    with pytest.raises(ParamsError, match="augment"):
+        stage.PretrainGanParams(augment="specaugment")
+
+
+def test_labelled_augmentation_moves_pixels_and_keeps_the_range() -> None:
+    from emocli.training.augment import preset
+
+    g = build_model("dcgan_g", latent_dim=4, output_size=16, widths=[4, 2])
+    d = build_model("dcgan_d", in_channels=1, input_size=16, n_classes=2, widths=[2, 4])
+    x = torch.rand(8, 1, 16, 16) * 2 - 1
+    plain = SemiSupervisedGan(g, d, nz=4)
+    assert plain.augment_labeled(x) is x
+    torch.manual_seed(0)
+    out = SemiSupervisedGan(g, d, nz=4, augment=preset("strong")).augment_labeled(x)
+    assert out.shape == x.shape
+    assert out.min() >= -1.0 and out.max() <= 1.0
+    assert not torch.allclose(out, x)
 
 
 def test_cli_writes_default_outputs(tiny_inputs: tuple[Path, Path], workdir: Path) -> None:

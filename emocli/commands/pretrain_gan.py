@@ -71,6 +71,14 @@ def command(
         float, typer.Option("--d-dropout", help="Dropout before D's classification layer.")
     ] = 0.0,
     flip: Annotated[bool, typer.Option("--flip/--no-flip", help="Random horizontal flips.")] = True,
+    augment: Annotated[
+        str,
+        typer.Option(
+            "--augment",
+            help="Augment the labelled batches: none | light (flips, small shifts, rotations, "
+            "zooms) | spec (the thesis's Keras settings) | strong.",
+        ),
+    ] = "none",
     labels_per_class: Annotated[
         int,
         typer.Option(
@@ -102,6 +110,14 @@ def command(
         bool,
         typer.Option("--select-best/--last-epoch", help="Keep D of the best val epoch."),
     ] = True,
+    init: Annotated[
+        str,
+        typer.Option(
+            "--init",
+            help="Start from a dcgan_d model artifact (an earlier pretrain-gan, or finetune "
+            "--model dcgan_d): D's tensors, G's too when it has the same shapes.",
+        ),
+    ] = "none",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     accelerator: Annotated[
         str, typer.Option("--accelerator", help="Lightning accelerator: cpu | gpu | auto.")
@@ -159,12 +175,14 @@ def command(
             lr_d=lr_d,
             lr_g=lr_g,
             flip=flip,
+            augment=augment,
             labels_per_class=labels_per_class,
             dev_fraction=dev_fraction,
             max_unlabeled=max_unlabeled,
             folds=folds,
             group_by=group_by,
             select_best=select_best,
+            init=init,
             seed=seed,
             accelerator=accelerator,
             devices=devices,

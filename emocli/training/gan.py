@@ -33,6 +33,7 @@ from torch import nn
 
 from emocli.errors import TrainingError
 from emocli.training import gan_losses
+from emocli.training.augment import AugmentConfig, augment_batch
 
 SCHEDULES = ("periodic", "mixed", "supervised-only")
 G_LOSSES = ("feature-matching", "non-saturating")
@@ -127,6 +128,7 @@ class SemiSupervisedGan(pl.LightningModule):
         collapse_patience: int = 200,
         collapse_threshold: float = 1e-3,
         flip: bool = True,
+        augment: AugmentConfig | None = None,
     ) -> None:
         super().__init__()
         if schedule not in SCHEDULES:
@@ -145,6 +147,7 @@ class SemiSupervisedGan(pl.LightningModule):
         self.collapse_patience = collapse_patience
         self.collapse_threshold = collapse_threshold
         self.flip = flip
+        self.augment = augment
         #: Discriminator steps so far (Lightning's global_step counts both optimisers).
         self.d_steps = 0
         self._low_d_steps = 0
@@ -167,10 +170,18 @@ class SemiSupervisedGan(pl.LightningModule):
         """(n, nz) standard normal noise on this module's device."""
         return torch.randn(n, self.nz, device=self.device)
 
+    def augment_labeled(self, x: torch.Tensor) -> torch.Tensor:
+        """Random transforms of a labelled batch (B, 1, S, S) in [-1, 1] (none without
+        ``augment``); the unlabelled and generated images are left as they are."""
+        if self.augment is None:
+            return x
+        return augment_batch((x + 1) / 2, self.augment) * 2 - 1
+
     # ---------------------------------------------------------------- steps
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         opt_d, opt_g = self.optimizers()  # type: ignore[attr-defined]
         x_l, y_l = batch["labeled"]
+        x_l = self.augment_labeled(x_l)
         if self.schedule == "supervised-only":
             if self.flip:
                 x_l = random_hflip(x_l)

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from emocli.errors import InputError
 from emocli.progress import ProgressHook, no_progress
+from emocli.training.augment import preset as augment_preset
 from emocli.training.gan import SemiSupervisedGan, predict_probs, recalibrate_batchnorm
 from emocli.training.gan_data import from_unit_range, image_grid
 from emocli.training.trainer import parse_devices, quiet_lightning
@@ -51,6 +52,7 @@ class FitConfig:
     supervised_weight: float = 1.0
     g_loss: str = "feature-matching"
     flip: bool = True
+    augment: str = "none"
     steps_per_epoch: int = 0
     select_best: bool = True
     seed: int = 0
@@ -139,6 +141,7 @@ def fit_gan(
         supervised_weight=config.supervised_weight,
         g_loss=config.g_loss,
         flip=config.flip,
+        augment=augment_preset(config.augment),
         collapse_patience=config.collapse_patience,
     )
     loaders: dict[str, DataLoader] = {
