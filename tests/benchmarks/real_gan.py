@@ -16,8 +16,8 @@ Everything runs through the ``emocli`` command line in a scratch workspace:
     python -m tests.benchmarks.run --real --only gan --out docs/results.md
 
 Scale knobs (environment): ``GAN_BENCH_LABELS`` (labels per class, comma-separated; default
-``100``), ``GAN_BENCH_EVERY`` (the ``--supervised-every`` values tried; default ``1,4,8``),
-``GAN_BENCH_CKPLUS`` / ``GAN_BENCH_SFEW`` (``0`` skips CK+ / SFEW).
+``100``), ``GAN_BENCH_SEEDS`` (seeds of each FER2013 pair: labelled subset, dev split and
+training; default ``0``), ``GAN_BENCH_CKPLUS`` / ``GAN_BENCH_SFEW`` (``0`` skips CK+ / SFEW).
 """
 
 from __future__ import annotations
@@ -38,13 +38,19 @@ SIZE = "32"
 NETS = ["--size", SIZE, "--d-widths", "32,64,128", "--g-widths", "128,64,32"]
 #: FER2013 few-label settings (chosen on the dev split, see docs/results.md).
 FER_COMMON = [*NETS, "--dev-fraction", "0.1", "--d-dropout", "0.5", "--threads", "1"]
-FER_SUPERVISED = ["--schedule", "supervised-only", "--epochs", "150"]
-FER_GAN = ["--epochs", "6", "--steps-per-epoch", "150"]
+FER_COMMON += ["--augment", "light"]
+FER_SUPERVISED = ["--schedule", "supervised-only", "--epochs", "400"]
+FER_GAN = ["--epochs", "40", "--steps-per-epoch", "150", "--supervised-every", "1"]
 #: All three sets are already face crops: CLAHE and resize, no detection.
 PREPROCESS = ["--size", "48", "--detector", "none", "--no-align", "-j", "1"]
 CKPLUS_NETS = ["--size", SIZE, "--d-widths", "16,32,64", "--g-widths", "64,32,16"]
 CKPLUS_GAN = [*CKPLUS_NETS, "--folds", "5", "--epochs", "5", "--steps-per-epoch", "60"]
 CKPLUS_GAN += ["--d-dropout", "0.5", "--threads", "1"]
+#: The GAN chain for CK+: a semi-supervised GAN on all FER2013 labels (+ UTKFace) starts the
+#: CK+ GAN (``--init``: D's tensors with a new head, and G).
+CHAIN_NETS = [*NETS, "--d-dropout", "0.5", "--augment", "light", "--threads", "1"]
+FER_FULL_GAN = [*CHAIN_NETS, "--dev-fraction", "0.1", "--epochs", "24", "--steps-per-epoch", "150"]
+CKPLUS_CHAIN = [*CHAIN_NETS, "--folds", "5", "--epochs", "20", "--steps-per-epoch", "80"]
 #: SFEW: Haar detection + eye alignment (its crops are wider than the face), 48 px; folds are
 #: grouped by movie (pretrain-gan's and finetune's ``--group-by auto`` fall back to it).
 SFEW_PREPROCESS = ["--size", "48", "-j", "1"]
@@ -102,54 +108,29 @@ def run(ctx: BenchContext) -> str:
         "(`--dev-fraction 0.1`); test: `test/` (PublicTest, 3,589 faces; the `val` split of "
         "the faces artifact).",
         "",
-        "| labels / class | run | dev | test (PublicTest) | test gain vs supervised-only |",
-        "|---|---|---|---|---|",
+        "| labels / class | seed | run | dev | test (PublicTest) | test gain vs supervised-only |",
+        "|---|---|---|---|---|---|",
     ]
     labels = [int(n) for n in os.environ.get("GAN_BENCH_LABELS", "100").split(",") if n]
-    every = [int(n) for n in os.environ.get("GAN_BENCH_EVERY", "1,4,8").split(",") if n]
-    runs: list[tuple[str, list[str], list[str]]] = [("sup", FER_SUPERVISED, [])]
-    runs += [
-        (f"gan-e{e}", [*FER_GAN, "--supervised-every", str(e)], ["-u", str(utk)]) for e in every
-    ]
-    longer = [*FER_GAN[:1], "12", *FER_GAN[2:], "--supervised-every", "4"]
-    runs.append(("gan-e4-12ep", longer, ["-u", str(utk)]))
+    seeds = [int(n) for n in os.environ.get("GAN_BENCH_SEEDS", "0").split(",") if n]
+    runs = [("sup", FER_SUPERVISED, []), ("gan", FER_GAN, ["-u", str(utk)])]
     for n in labels:
-        base = 0.0
-        for name, extra, unl in runs:
-            model = work / "models" / f"fer-{name}-{n}.h5"
-            preds = work / "predictions" / f"fer-{name}-{n}.h5"
-            emocli(
-                "pretrain-gan",
-                str(fer),
-                *unl,
-                *FER_COMMON,
-                "--labels-per-class",
-                str(n),
-                *extra,
-                "-o",
-                str(model),
-                "--predictions-output",
-                str(preds),
-            )
-            s = _summary(model)
-            base = s["val_accuracy"] if name == "sup" else base
-            label = "supervised-only" if name == "sup" else f"GAN {shlex.join(extra)}"
-            lines.append(
-                f"| {n} | {label} | {100 * s['dev_accuracy']:.2f} | {100 * s['val_accuracy']:.2f} "
-                f"| {100 * (s['val_accuracy'] - base):+.2f} |"
-            )
+        for seed in seeds:
+            base = 0.0
+            for name, extra, unl in runs:
+                stem = f"fer-{name}-{n}-seed{seed}"
+                emocli("pretrain-gan", str(fer), *unl, *FER_COMMON, "--labels-per-class", str(n),
+                       "--seed", str(seed), *extra, "-o", str(work / "models" / f"{stem}.h5"),
+                       "--predictions-output", str(work / "predictions" / f"{stem}.h5"))  # fmt: skip
+                s = _summary(work / "models" / f"{stem}.h5")
+                base = s["val_accuracy"] if name == "sup" else base
+                label = "supervised-only" if name == "sup" else "GAN"
+                lines.append(
+                    f"| {n} | {seed} | {label} | {100 * s['dev_accuracy']:.2f} "
+                    f"| {100 * s['val_accuracy']:.2f} | {100 * (s['val_accuracy'] - base):+.2f} |"
+                )
     if os.environ.get("GAN_BENCH_CKPLUS", "1") != "0":
-        emocli("preprocess-faces", str(ctx.datasets / "ckplus48"), *PREPROCESS)
-        model = work / "models" / "ckplus48-gan.h5"
-        emocli("pretrain-gan", str(faces / "ckplus48.h5"), "-u", str(utk), *CKPLUS_GAN)
-        s = _summary(model)
-        lines += [
-            "",
-            f"CK+48, subject-independent 5-fold, UTKFace unlabelled: mean accuracy "
-            f"{100 * s['cv_accuracy_mean']:.2f} % ± {100 * s['cv_accuracy_std']:.2f} "
-            f"(folds: {json.dumps([round(100 * a, 2) for a in s['fold_accuracy']])}; "
-            "the source: 95.66 % ± 1.02).",
-        ]
+        lines += _ckplus(ctx, emocli, fer, utk)
     if os.environ.get("GAN_BENCH_SFEW", "1") != "0":
         lines += _sfew(ctx, emocli, utk)
     lines += ["", "Commands (wall time on the shared 2-core machine):", "", "```"]
@@ -174,6 +155,33 @@ def _sfew(ctx: BenchContext, emocli: Runner, utk: Path) -> list[str]:
              "the same 16-32-64 discriminator at 48 px:", "",
              "| run | folds | mean ± std |", "|---|---|---|"]  # fmt: skip
     for name, path in (("GAN (UTKFace unlabelled)", gan), ("`dcgan_d`, labels only", plain)):
+        s = _summary(path)
+        folds = ", ".join(f"{100 * a:.2f}" for a in s["fold_accuracy"])
+        lines.append(
+            f"| {name} | {folds} | **{100 * s['cv_accuracy_mean']:.2f} % "
+            f"± {100 * s['cv_accuracy_std']:.2f}** |"
+        )
+    return lines
+
+
+def _ckplus(ctx: BenchContext, emocli: Runner, fer: Path, utk: Path) -> list[str]:
+    """CK+48, 5 folds by subject: the GAN from scratch, and started from a FER2013 GAN."""
+    work = emocli.work
+    emocli("preprocess-faces", str(ctx.datasets / "ckplus48"), *PREPROCESS)
+    ckplus = str(work / "faces/ckplus48.h5")
+    emocli("pretrain-gan", ckplus, "-u", str(utk), *CKPLUS_GAN)
+    fer_gan = work / "models/fer2013-gan-full.h5"
+    emocli("pretrain-gan", str(fer), "-u", str(utk), *FER_FULL_GAN, "-o", str(fer_gan),
+           "--predictions-output", str(work / "predictions/fer2013-gan-full.h5"))  # fmt: skip
+    chain = work / "models/ckplus48-gan-chain.h5"
+    emocli("pretrain-gan", ckplus, "-u", str(utk), *CKPLUS_CHAIN, "--init", str(fer_gan),
+           "-o", str(chain), "--predictions-output", str(work / "predictions/ckplus48-gan-chain.h5"))  # fmt: skip
+    fer_s = _summary(fer_gan)
+    lines = ["", "CK+48, subject-independent 5-fold, UTKFace unlabelled (the source: "
+             "95.66 % ± 1.02):", "", "| run | folds | mean ± std |", "|---|---|---|"]  # fmt: skip
+    runs = (("GAN from scratch (16-32-64 D)", work / "models/ckplus48-gan.h5"),
+            (f"GAN started from a FER2013 GAN (test {100 * fer_s['val_accuracy']:.2f} %)", chain))  # fmt: skip
+    for name, path in runs:
         s = _summary(path)
         folds = ", ".join(f"{100 * a:.2f}" for a in s["fold_accuracy"])
         lines.append(
