@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -49,11 +50,17 @@ def rich_progress() -> Iterator[ProgressHook]:
         disable=not err_console.is_terminal,
     )
     tasks: dict[str, TaskID] = {}
+    started: dict[str, float] = {}
 
     def hook(task: str, completed: int, total: int | None) -> None:
         if task not in tasks:
             tasks[task] = bars.add_task(task, total=total)
+            started[task] = time.perf_counter()
         bars.update(tasks[task], completed=completed, total=total)
+        if bars.disable and total and completed >= total and task in started:
+            # no bar in a log file: one line per finished task instead
+            seconds = time.perf_counter() - started.pop(task)
+            err_console.print(f"{task}: {completed}/{total} done in {seconds:.1f} s", markup=False)
 
     with bars:
         yield hook

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from emocli import __version__
@@ -83,3 +84,19 @@ def test_inspect_of_a_bad_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "error:" in result.output and "not a readable HDF5" in result.output
     assert "Traceback" not in result.output
+
+
+def test_finished_tasks_print_one_line_without_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In a log file (no terminal, no bar) each finished task still says it is done, once."""
+    from emocli.console import rich_progress
+
+    with rich_progress() as hook:
+        hook("counting", 1, 2)
+        hook("counting", 2, 2)
+        hook("counting", 2, 2)
+        hook("open-ended", 5, None)
+    err = capsys.readouterr().err
+    assert err.count("counting: 2/2 done in") == 1
+    assert "open-ended" not in err
