@@ -163,14 +163,8 @@ def _sfew(ctx: BenchContext, emocli: Runner, utk: Path) -> list[str]:
     lines = ["", "SFEW 2.0 `Train`, 5 dev folds grouped by movie (no movie on both sides), "
              "the same 16-32-64 discriminator at 48 px:", "",
              "| run | folds | mean ± std |", "|---|---|---|"]  # fmt: skip
-    for name, path in (("GAN (UTKFace unlabelled)", gan), ("`dcgan_d`, labels only", plain)):
-        s = _summary(path)
-        folds = ", ".join(f"{100 * a:.2f}" for a in s["fold_accuracy"])
-        lines.append(
-            f"| {name} | {folds} | **{100 * s['cv_accuracy_mean']:.2f} % "
-            f"± {100 * s['cv_accuracy_std']:.2f}** |"
-        )
-    return lines
+    runs = (("GAN (UTKFace unlabelled)", gan), ("`dcgan_d`, labels only", plain))
+    return lines + [_fold_row(name, path) for name, path in runs]
 
 
 def _ckplus(ctx: BenchContext, emocli: Runner, fer: Path, utk: Path) -> list[str]:
@@ -190,11 +184,12 @@ def _ckplus(ctx: BenchContext, emocli: Runner, fer: Path, utk: Path) -> list[str
              "95.66 % ± 1.02):", "", "| run | folds | mean ± std |", "|---|---|---|"]  # fmt: skip
     runs = (("GAN from scratch (16-32-64 D)", work / "models/ckplus48-gan.h5"),
             (f"GAN started from a FER2013 GAN (test {100 * fer_s['val_accuracy']:.2f} %)", chain))  # fmt: skip
-    for name, path in runs:
-        s = _summary(path)
-        folds = ", ".join(f"{100 * a:.2f}" for a in s["fold_accuracy"])
-        lines.append(
-            f"| {name} | {folds} | **{100 * s['cv_accuracy_mean']:.2f} % "
-            f"± {100 * s['cv_accuracy_std']:.2f}** |"
-        )
-    return lines
+    return lines + [_fold_row(name, path) for name, path in runs]
+
+
+def _fold_row(name: str, model: Path) -> str:
+    """``| name | fold accuracies | mean ± std |`` from a cross-validated model's summary."""
+    s = _summary(model)
+    folds = ", ".join(f"{100 * a:.2f}" for a in s["fold_accuracy"])
+    mean, std = 100 * s["cv_accuracy_mean"], 100 * s["cv_accuracy_std"]
+    return f"| {name} | {folds} | **{mean:.2f} % ± {std:.2f}** |"
