@@ -32,11 +32,12 @@ from emocli.errors import ParamsError
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.training.options import AUGMENT_PRESETS
 
 STAGE = StageInfo("finetune", 1)
 
 INIT_IMAGENET = "imagenet:"
-AUGMENTS = ("auto", "spec", "light", "strong", "specaugment", "none")
+AUGMENTS = ("auto", *AUGMENT_PRESETS)
 CLASS_WEIGHTS = ("none", "balanced")
 INPUT_COLUMNS = ("auto", "images", "features")
 MONITORS = ("val_loss", "val_accuracy")

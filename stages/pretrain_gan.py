@@ -34,7 +34,7 @@ from emocli.params import require, runtime_field
 from emocli.predictions import Predictions, write_predictions
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
-from emocli.training.options import GROUP_CHOICES
+from emocli.training.options import GROUP_CHOICES, IMAGE_AUGMENTS
 
 STAGE = StageInfo("pretrain-gan", 1)
 
@@ -43,7 +43,7 @@ G_LOSSES = ("feature-matching", "non-saturating")
 #: Sizes the DCGAN pair supports by default (multiples of 2**len(widths) = 16).
 SIZE_MULTIPLE = 16
 #: Augmentation presets for the labelled batches (images only).
-GAN_AUGMENTS = ("none", "light", "spec", "strong")
+GAN_AUGMENTS = ("none", *IMAGE_AUGMENTS)
 #: Registry names of the two networks.
 D_ARCHITECTURE, G_ARCHITECTURE = "dcgan_d", "dcgan_g"
 
@@ -498,15 +498,16 @@ def load_init(path: str) -> InitWeights:
     """Read an ``--init`` artifact; :class:`ArtifactError` unless it holds a ``dcgan_d``."""
     from emocli.artifacts import open_artifact
     from emocli.errors import ArtifactError
-    from emocli.training.model_store import load_model
+    from emocli.training.model_store import load_model, read_model_info
     from emocli.weights import read_state_dict
 
-    d, info = load_model(path)
+    info = read_model_info(path)  # refuse another network before reading its weights
     if info.architecture != D_ARCHITECTURE:
         raise ArtifactError(
             f"--init {path} holds a {info.architecture!r} model; pretrain-gan starts only from a "
             f"{D_ARCHITECTURE} (an earlier pretrain-gan, or finetune --model {D_ARCHITECTURE})"
         )
+    d, _ = load_model(path)  # checks that the weights fit the dcgan_d they claim to be
     generator: dict[str, Any] = {}
     with open_artifact(path, "model") as art:
         if "generator" in art.h5 and len(art.h5["generator"]):

@@ -22,10 +22,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-#: Names accepted by ``--augment``.
-PRESETS = ("spec", "light", "strong", "specaugment", "none")
-#: Presets that treat the input as a picture in [0, 1] (brightness, flips ...).
-IMAGE_PRESETS = ("spec", "light", "strong")
+from emocli.training.options import AUGMENT_PRESETS, IMAGE_AUGMENTS
+
+#: Names accepted by ``--augment``; those that treat the input as a picture in [0, 1].
+PRESETS, IMAGE_PRESETS = AUGMENT_PRESETS, IMAGE_AUGMENTS
 
 
 @dataclass(frozen=True)

@@ -181,16 +181,20 @@ class SemiSupervisedGan(pl.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         opt_d, opt_g = self.optimizers()  # type: ignore[attr-defined]
         x_l, y_l = batch["labeled"]
-        x_l = self.augment_labeled(x_l)
         if self.schedule == "supervised-only":
+            x_l = self.augment_labeled(x_l)
             if self.flip:
                 x_l = random_hflip(x_l)
             self._supervised_only_step(opt_d, x_l, y_l)
             return
         (x_u,) = batch["unlabeled"]
-        if self.flip:
-            x_u, x_l = random_hflip(x_u), random_hflip(x_l)
+        # the labelled batch is transformed only on the steps that use it
         supervised = self.schedule == "mixed" or self.d_steps % self.supervised_every == 0
+        if supervised:
+            x_l = self.augment_labeled(x_l)
+        if self.flip:
+            x_u = random_hflip(x_u)
+            x_l = random_hflip(x_l) if supervised else x_l
         self._discriminator_step(
             opt_d, x_u, x_l if supervised else None, y_l if supervised else None
         )

@@ -30,6 +30,9 @@ MODEL_NAMES = (
 GROUP_COLUMNS = ("subject", "group", "clip_id")
 #: Values of ``--group-by``.
 GROUP_CHOICES = ("auto", *GROUP_COLUMNS, "none")
+#: Augmentation presets (:mod:`emocli.training.augment`), and those for pictures in [0, 1].
+AUGMENT_PRESETS = ("spec", "light", "strong", "specaugment", "none")
+IMAGE_AUGMENTS = ("spec", "light", "strong")
 #: Optimisers accepted by ``--optimizer``.
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: Learning-rate schedules accepted by ``--scheduler``.
