@@ -25,6 +25,7 @@ from emocli.commands import (
     preprocess_faces,
     pretrain_gan,
 )
+from emocli.console import ignore_ctrl_c_from_now_on
 
 app = typer.Typer(
     name="emocli",
@@ -129,7 +130,10 @@ def demo_data_command(
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        ignore_ctrl_c_from_now_on()
 
 
 if __name__ == "__main__":

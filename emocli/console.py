@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -92,6 +93,35 @@ def execute(action: Callable[[ProgressHook], Any]) -> Any:
     except KeyboardInterrupt:
         err_console.print("interrupted: stopped cleanly, no partial artifact was left")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def ignore_ctrl_c_from_now_on() -> None:
+    """Ignore Ctrl-C once the command's exit status is decided.
+
+    While Python shuts down it resets SIGINT to the system default, which kills the process:
+    a Ctrl-C landing while a finished run tears down (freeing torch, closing HDF5) would turn
+    its exit status (0, or 130 after an interrupt) into death by signal. Ignored, the status
+    the command chose stands. A Ctrl-C already on its way is discarded too.
+    """
+    while signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _forget_caught_interrupts()
+
+
+def _forget_caught_interrupts() -> None:
+    """Clear CPython's record of a Ctrl-C that escaped a nested ``exec`` of a string.
+
+    CPython 3.11 sets a flag when a KeyboardInterrupt leaves any ``exec(str)`` (a library
+    defining a class while it is imported, say), even if the program catches it later;
+    under ``python -m`` the interpreter then ends by killing itself with SIGINT instead of
+    exiting with the status the program chose (130). The outcome is decided here, so the
+    flag is cleared; on versions without the symbol this does nothing.
+    """
+    import ctypes
+
+    with contextlib.suppress(ValueError, AttributeError):
+        ctypes.c_int.in_dll(ctypes.pythonapi, "_Py_UnhandledKeyboardInterrupt").value = 0
 
 
 def _abandoned_hdf5_files() -> int:

@@ -3,18 +3,27 @@
 Stages that decode many files (faces, audio) call :func:`ordered_map`: results come back in
 input order, a few chunks at a time, so the caller can stream them into an HDF5 artifact and
 peak memory does not grow with the number of inputs.
+
+Each worker process talks to this process over its own pipe and shares no lock with the
+others. ``multiprocessing.Pool`` shares one result queue, guarded by a lock: a worker
+terminated while it held that lock (Ctrl-C at the wrong moment) deadlocked the pool's
+teardown. Here an early stop simply kills the workers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing as mp
 import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing import resource_tracker
-from typing import TypeVar
+from multiprocessing.connection import Connection, wait
+from typing import Any, TypeVar, cast
+
+from emocli.errors import EmocliError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,27 +43,119 @@ def ordered_map(
     returns a result describing the failure. With ``workers == 1`` everything runs in this
     process (no pickling, easiest to debug). Worker processes use the ``forkserver`` start
     method where available, so they do not inherit threads (torch, OpenCV) from the parent.
+    Items are sent ``chunksize`` at a time, one chunk per worker in flight; at most
+    ``2 * workers`` finished chunks wait for an earlier one, so memory stays bounded.
     """
     workers = resolve_workers(workers)
     if workers == 1:
         yield from map(fn, items)
         return
-    methods = mp.get_all_start_methods()
-    context = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with _sigint_ignored():  # inherited by the workers and the forkserver: Ctrl-C is ours
-        pool = context.Pool(workers, initializer=_limit_threads)
+    chunks = enumerate(_chunked(items, chunksize))
+    with _worker_pipes(fn, workers) as pipes:
+        idle = list(pipes)
+        running: dict[Connection, int] = {}  # pipe -> index of the chunk it works on
+        finished: dict[int, list[R]] = {}
+        next_index = 0
+        exhausted = False
+        while True:
+            while idle and not exhausted and len(finished) < 2 * workers:
+                job = next(chunks, None)
+                if job is None:
+                    exhausted = True
+                    break
+                pipe = idle.pop()
+                pipe.send(job[1])
+                running[pipe] = job[0]
+            while next_index in finished:
+                yield from finished.pop(next_index)
+                next_index += 1
+            if not running:
+                if exhausted:
+                    return
+                continue  # the buffer was full: everything in it went out, send more
+            for ready in wait(list(running)):
+                pipe = cast(Connection, ready)
+                finished[running.pop(pipe)] = _receive(pipe)
+                idle.append(pipe)
+
+
+def _chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, max(1, size))):
+        yield chunk
+
+
+def _receive(pipe: Connection) -> Any:
+    """A worker's results for one chunk; its exception is raised again here."""
     try:
-        yield from pool.imap(fn, items, chunksize=chunksize)
-    finally:
-        pool.terminate()
-        pool.join()  # every worker is gone before the caller goes on (or exits after Ctrl-C)
+        ok, payload = pipe.recv()
+    except EOFError:
+        raise EmocliError(
+            "a worker process died unexpectedly (out of memory, or a crash in a native "
+            "library); rerun with --workers 1 to see which input causes it"
+        ) from None
+    if not ok:
+        raise payload
+    return payload
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
+def _worker_pipes(fn: Callable[[Any], Any], workers: int) -> Iterator[list[Connection]]:
+    """Start ``workers`` processes serving ``fn``; yield one pipe per worker.
+
+    On a normal exit each worker is told to stop and joined; on an early exit (an error,
+    Ctrl-C, the caller stopping the iteration) the workers are killed, so nothing waits on
+    a half-finished chunk.
+    """
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    context = cast(Any, mp.get_context(method))  # typeshed's BaseContext lacks .Process
+    processes: list[Any] = []
+    pipes: list[Connection] = []
+    completed = False
+    try:
+        with _sigint_blocked():  # inherited by the workers and the forkserver: Ctrl-C is ours
+            for _ in range(workers):
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_serve, args=(fn, theirs), daemon=True)
+                process.start()
+                theirs.close()
+                processes.append(process)
+                pipes.append(ours)
+        yield pipes
+        completed = True
+    finally:
+        for pipe in pipes:
+            if completed:
+                with contextlib.suppress(OSError):
+                    pipe.send(None)
+        for process in processes:
+            if not completed:
+                process.kill()
+            process.join()
+        for pipe in pipes:
+            pipe.close()
+
+
+def _serve(fn: Callable[[Any], Any], pipe: Connection) -> None:
+    """Worker loop: receive a chunk, send back ``(True, [fn(item) ...])``, or ``(False,
+    exception)`` if ``fn`` raised (and stop). ``None``, or the parent closing the pipe
+    (it stopped early), ends it quietly."""
+    _limit_threads()
+    with contextlib.suppress(EOFError, BrokenPipeError):
+        while (chunk := pipe.recv()) is not None:
+            try:
+                results = [fn(item) for item in chunk]
+            except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+                pipe.send((False, exc))
+                return
+            pipe.send((True, results))
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
     """Block SIGINT while worker processes start: they inherit the blocked signal, so Ctrl-C
     (sent to the whole process group) interrupts only this process, which then stops the
-    pool, and workers print no tracebacks. A Ctrl-C meanwhile is delivered when unblocked."""
+    workers, and workers print no tracebacks. A Ctrl-C meanwhile is delivered when unblocked."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

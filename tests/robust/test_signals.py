@@ -81,14 +81,7 @@ def _interrupt(
         "preprocess-faces",
         "extract-audio",
         "build-spectrograms",
-        pytest.param(
-            "finetune",
-            marks=pytest.mark.xfail(
-                reason="known issue: after printing its message, finetune can die by SIGINT "
-                "(exit -2) instead of exiting 130 when the whole process group gets Ctrl-C",
-                strict=False,
-            ),
-        ),
+        "finetune",
     ],
 )
 def test_ctrl_c_stops_cleanly_with_exit_130(
