@@ -154,7 +154,8 @@ def fit_gan(
                 "-u <faces artifact> or use --schedule supervised-only"
             )
         loaders["unlabeled"] = _loader((x_unlabeled,), config.batch_size, config.seed + 2)
-    combined = CombinedLoader(loaders, mode="max_size_cycle")
+    with quiet_lightning():  # its pytree helper warns about a deprecated check
+        combined = CombinedLoader(loaders, mode="max_size_cycle")
 
     torch_gen = torch.Generator().manual_seed(config.seed + 3)
     fixed_noise = torch.randn(GRID_SIDE * GRID_SIDE, config.nz, generator=torch_gen)
@@ -199,23 +200,23 @@ def fit_gan(
         callbacks.append(RichProgressBar())
     else:
         callbacks.append(_ProgressCallback(progress, task))
-    trainer = pl.Trainer(
-        max_epochs=config.epochs,
-        accelerator=config.accelerator,
-        devices=parse_devices(config.devices),
-        strategy=_strategy(config.strategy),
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=config.rich_progress,
-        callbacks=callbacks,
-        limit_train_batches=config.steps_per_epoch or None,
-        num_sanity_val_steps=0,
-        fast_dev_run=config.fast_dev_run,
-        deterministic=False,
-        log_every_n_steps=50,
-    )
-    with quiet_lightning():
+    with quiet_lightning():  # also around the Trainer: it reports the accelerators found
+        trainer = pl.Trainer(
+            max_epochs=config.epochs,
+            accelerator=config.accelerator,
+            devices=parse_devices(config.devices),
+            strategy=_strategy(config.strategy),
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=config.rich_progress,
+            callbacks=callbacks,
+            limit_train_batches=config.steps_per_epoch or None,
+            num_sanity_val_steps=0,
+            fast_dev_run=config.fast_dev_run,
+            deterministic=False,
+            log_every_n_steps=50,
+        )
         trainer.fit(module, train_dataloaders=combined)
     discriminator, generator = module.discriminator.cpu(), module.generator.cpu()
     best_epoch = -1
