@@ -6,9 +6,11 @@ Only the CLI layer prints; stages report through the progress hook and return re
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
@@ -73,14 +75,19 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def execute(action: Callable[[ProgressHook], Any]) -> Any:
+def execute(action: Callable[[ProgressHook], Any], preload: tuple[str, ...] = ()) -> Any:
     """Call ``action(progress_hook)`` with a progress bar; turn expected failures into messages.
 
     :class:`EmocliError` -> ``error: ...`` and its exit code; Ctrl-C -> one line and exit 130.
+    ``preload`` modules are imported first with Ctrl-C held back until they are loaded: a
+    KeyboardInterrupt raised inside torch's C++ start-up aborts the process (SIGABRT).
     """
     sys.unraisablehook = _quiet_hdf5_cleanup(sys.unraisablehook)
     try:
         with rich_progress() as hook:
+            with _ctrl_c_held():
+                for module in preload:
+                    importlib.import_module(module)
             return action(hook)
     except EmocliError as exc:
         if _abandoned_hdf5_files():
@@ -93,6 +100,22 @@ def execute(action: Callable[[ProgressHook], Any]) -> Any:
     except KeyboardInterrupt:
         err_console.print("interrupted: stopped cleanly, no partial artifact was left")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Hold a Ctrl-C back while the block runs, then deliver it (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held and callable(previous):
+        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
 
 
 def ignore_ctrl_c_from_now_on() -> None:

@@ -378,12 +378,13 @@ def _normalisation(
 
 
 def _augment_config(params: FinetuneParams, table: Any) -> Any:
-    from emocli.training.augment import IMAGE_PRESETS, preset
+    from emocli.training.augment import preset
+    from emocli.training.options import IMAGE_AUGMENTS
 
     name = params.augment
     if name == "auto":
         name = "spec" if table.kind == "faces" else "none"
-    if name in IMAGE_PRESETS and table.dtype != np.uint8:
+    if name in IMAGE_AUGMENTS and table.dtype != np.uint8:
         raise ParamsError(
             f"--augment {name} transforms pictures, but the {table.column!r} input is "
             f"{table.dtype} values; use --augment specaugment or none for spectrogram features"

@@ -6,6 +6,7 @@ import json
 import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,23 @@ def test_finished_tasks_print_one_line_without_a_terminal(
     err = capsys.readouterr().err
     assert err.count("counting: 2/2 done in") == 1
     assert "open-ended" not in err
+
+
+def test_a_ctrl_c_during_a_preload_is_held_until_the_import_ends() -> None:
+    """Ctrl-C inside torch's C++ start-up would abort the process: it is delivered after."""
+    import os
+    import signal
+
+    from emocli.console import _ctrl_c_held
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    reached_the_end_of_the_block = False
+    try:
+        with pytest.raises(KeyboardInterrupt), _ctrl_c_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # Python runs signal handlers here: the Ctrl-C is only held
+            reached_the_end_of_the_block = True
+        assert reached_the_end_of_the_block
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -302,7 +302,7 @@ def command(
         pred_out = predictions or workspace.default_output("predictions", pred_source, suffix)
         return stage.run(params, input, model_out, pred_out, force=force, progress=progress)
 
-    result = execute(action)
+    result = execute(action, preload=("torch",))
     if result.summary.get("distributed_rank"):
         return  # a DDP worker process: rank 0 reports
     print_result(result)

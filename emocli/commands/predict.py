@@ -73,7 +73,7 @@ def command(
             raise InputError(f"cannot write the outputs in {out}: {exc}") from exc
         return result, written
 
-    result, written = execute(action)
+    result, written = execute(action, preload=("torch",))
     _print_table(result)
     console.print(f"[green]predict[/]: wrote {len(written)} files in {out}")
 

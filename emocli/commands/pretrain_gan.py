@@ -199,7 +199,7 @@ def command(
             params, labeled, list(unlabeled or []), out, preds_out, force=force, progress=progress
         )
 
-    result = execute(action)
+    result = execute(action, preload=("torch",))
     if not result.outputs:  # a DDP worker process: rank 0 reports
         return
     print_result(result)

@@ -22,10 +22,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from emocli.training.options import AUGMENT_PRESETS, IMAGE_AUGMENTS
-
-#: Names accepted by ``--augment``; those that treat the input as a picture in [0, 1].
-PRESETS, IMAGE_PRESETS = AUGMENT_PRESETS, IMAGE_AUGMENTS
+from emocli.training.options import AUGMENT_PRESETS
 
 
 @dataclass(frozen=True)
@@ -95,7 +92,9 @@ def preset(name: str) -> AugmentConfig | None:
             contrast=(0.7, 1.3),
             erase=0.1,
         )
-    raise ValueError(f"unknown augmentation preset {name!r}; choose one of {', '.join(PRESETS)}")
+    raise ValueError(
+        f"unknown augmentation preset {name!r}; choose one of {', '.join(AUGMENT_PRESETS)}"
+    )
 
 
 def _uniform(n: int, low: float, high: float, ref: torch.Tensor) -> torch.Tensor:

@@ -170,8 +170,6 @@ def quiet_lightning() -> Iterator[None]:
             warnings.filterwarnings("ignore", module=r"(pytorch_)?lightning.*")
             warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=r".*deterministic.*")
-            # Lightning 2.6 with torch >= 2.10: its own pytree helper uses a deprecated check
-            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
             yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):

@@ -179,7 +179,8 @@ def _sfew(ctx: BenchContext, emocli: Runner, utk: Path) -> list[str]:
 
 
 def _ckplus(ctx: BenchContext, emocli: Runner, fer: Path, utk: Path) -> list[str]:
-    """CK+48, 5 folds by subject: the GAN from scratch, and started from a FER2013 GAN."""
+    """CK+48, 5 folds by subject: the GAN from scratch, started from a FER2013 GAN, and at
+    48 px started from a FER2013 ``dcgan_d`` trained by finetune."""
     work = emocli.work
     emocli("preprocess-faces", str(ctx.datasets / "ckplus48"), *PREPROCESS)
     ckplus = str(work / "faces/ckplus48.h5")

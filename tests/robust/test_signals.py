@@ -20,8 +20,8 @@ import pytest
 
 from tests.robust.helpers import cli_argv, cli_env, record, run_cli
 
-#: Interrupts per stage.
-INTERRUPTS = 2
+#: Interrupts per stage (``EMOCLI_SIGINT_RUNS`` for a longer stress run).
+INTERRUPTS = int(os.environ.get("EMOCLI_SIGINT_RUNS", "2"))
 
 pytestmark = pytest.mark.robust
 
