@@ -36,11 +36,17 @@ err_console = Console(stderr=True, highlight=False)
 
 #: Exit code after Ctrl-C, as shells use (128 + SIGINT).
 EXIT_INTERRUPTED = 130
+#: Without a terminal (a log file), a running task reports itself at most this often, seconds.
+LOG_PROGRESS_EVERY_S = 60.0
 
 
 @contextlib.contextmanager
 def rich_progress() -> Iterator[ProgressHook]:
-    """A progress hook that draws one rich bar per task description (to stderr)."""
+    """A progress hook that draws one rich bar per task description (to stderr).
+
+    Without a terminal (output to a log file) there is no bar: a running task prints a line
+    at most every :data:`LOG_PROGRESS_EVERY_S` seconds, and one line when it is done.
+    """
     bars = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -54,16 +60,25 @@ def rich_progress() -> Iterator[ProgressHook]:
     )
     tasks: dict[str, TaskID] = {}
     started: dict[str, float] = {}
+    last_line: dict[str, float] = {}
 
     def hook(task: str, completed: int, total: int | None) -> None:
+        now = time.perf_counter()
         if task not in tasks:
             tasks[task] = bars.add_task(task, total=total)
-            started[task] = time.perf_counter()
+            started[task] = last_line[task] = now
         bars.update(tasks[task], completed=completed, total=total)
-        if bars.disable and total and completed >= total and task in started:
-            # no bar in a log file: one line per finished task instead
-            seconds = time.perf_counter() - started.pop(task)
+        if not bars.disable or task not in started:
+            return
+        # no bar in a log file: a line now and then, and one when the task is done
+        seconds = now - started[task]
+        if total and completed >= total:
+            del started[task]
             err_console.print(f"{task}: {completed}/{total} done in {seconds:.1f} s", markup=False)
+        elif now - last_line[task] >= LOG_PROGRESS_EVERY_S:
+            last_line[task] = now
+            done = f"{completed}/{total} ({100 * completed / total:.0f} %)" if total else completed
+            err_console.print(f"{task}: {done} after {seconds:.0f} s", markup=False)
 
     with bars:
         yield hook

@@ -32,7 +32,7 @@ from emocli.errors import ParamsError
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
-from emocli.training.options import AUGMENT_PRESETS
+from emocli.training.options import AUGMENT_PRESETS, TTAS
 
 STAGE = StageInfo("finetune", 1)
 
@@ -41,7 +41,6 @@ AUGMENTS = ("auto", *AUGMENT_PRESETS)
 CLASS_WEIGHTS = ("none", "balanced")
 INPUT_COLUMNS = ("auto", "images", "features")
 MONITORS = ("val_loss", "val_accuracy")
-TTAS = ("none", "flip")
 VALIDATIONS = ("auto", "split", "holdout", "none")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true")
 #: Model used when neither --model nor an artifact --init names one (the sources' VGG16).

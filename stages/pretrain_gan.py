@@ -34,7 +34,7 @@ from emocli.params import require, runtime_field
 from emocli.predictions import Predictions, write_predictions
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
-from emocli.training.options import GROUP_CHOICES, IMAGE_AUGMENTS
+from emocli.training.options import GROUP_CHOICES, IMAGE_AUGMENTS, TTAS
 
 STAGE = StageInfo("pretrain-gan", 1)
 
@@ -62,6 +62,9 @@ class PretrainGanParams:
     epochs : passes over the unlabelled pool (over the labelled set for supervised-only);
     steps_per_epoch : cap on steps per epoch (0 = a full pass).
     batch_size / labeled_batch_size : unlabelled / labelled mini-batches; lr_d / lr_g : Adam.
+    lr_decay_start : fraction of the training steps after which both learning rates fall
+    linearly to 0 at the last step (Salimans et al.; 1 = constant).
+    tta : ``flip`` averages each prediction with the mirror image's (also in epoch selection).
     labels_per_class : keep only n labelled training images per class (0 = all); the rest of
     the training images are then used as unlabelled (``leftover_unlabeled``).
     dev_fraction : hold out this fraction of ``train`` as the dev set that selects the epoch
@@ -94,6 +97,7 @@ class PretrainGanParams:
     labeled_batch_size: int = 64
     lr_d: float = 2e-4
     lr_g: float = 2e-4
+    lr_decay_start: float = 1.0
     flip: bool = True
     augment: str = "none"
     labels_per_class: int = 0
@@ -104,6 +108,7 @@ class PretrainGanParams:
     group_by: str = "auto"
     select_best: bool = True
     init: str = "none"
+    tta: str = "none"
     seed: int = 0
     fast_dev_run: bool = False
     collapse_patience: int = 200
@@ -132,6 +137,8 @@ class PretrainGanParams:
         require(self.steps_per_epoch >= 0, "--steps-per-epoch must be >= 0")
         require(self.batch_size >= 2 and self.labeled_batch_size >= 2, "batch sizes must be >= 2")
         require(self.lr_d > 0 and self.lr_g > 0, "learning rates must be > 0")
+        require(0.0 <= self.lr_decay_start <= 1.0, "--lr-decay-start must be in [0, 1]")
+        require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")
         require(self.augment in GAN_AUGMENTS, f"--augment must be one of {', '.join(GAN_AUGMENTS)}")
         require(self.labels_per_class >= 0, "--labels-per-class must be >= 0")
         require(0.0 <= self.dev_fraction < 1.0, "--dev-fraction must be in [0, 1)")
@@ -278,6 +285,8 @@ def _fit_config(params: PretrainGanParams) -> Any:
         fast_dev_run=params.fast_dev_run,
         rich_progress=params.rich_progress,
         collapse_patience=params.collapse_patience,
+        lr_decay_start=params.lr_decay_start,
+        tta=params.tta,
     )
 
 
@@ -416,7 +425,7 @@ def _train_and_write(
             progress=progress,
             task=task,
         )
-        probs[predict] = predict_probs(result.discriminator, x_all[predict])
+        probs[predict] = predict_probs(result.discriminator, x_all[predict], tta=params.tta)
         if fold >= 0:
             fold_col[predict] = fold
             held = predict[data.label[predict] >= 0]

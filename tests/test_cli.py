@@ -103,6 +103,24 @@ def test_finished_tasks_print_one_line_without_a_terminal(
     assert "open-ended" not in err
 
 
+def test_long_tasks_report_now_and_then_without_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emocli import console
+
+    monkeypatch.setattr(console, "LOG_PROGRESS_EVERY_S", 0.0)
+    with console.rich_progress() as hook:
+        hook("training", 0, 4)
+        hook("training", 1, 4)
+        hook("training", 4, 4)
+        hook("reading", 7, None)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("training: 0/4 (0 %) after")
+    assert lines[1].startswith("training: 1/4 (25 %) after")
+    assert lines[2].startswith("training: 4/4 done in")
+    assert lines[3].startswith("reading: 7 after")
+
+
 def test_a_ctrl_c_during_a_preload_is_held_until_the_import_ends() -> None:
     """Ctrl-C inside torch's C++ start-up would abort the process: it is delivered after."""
     import os

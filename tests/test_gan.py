@@ -208,7 +208,13 @@ def test_fast_dev_run_semi_supervised_loop_on_cpu(
 ) -> None:
     lab, unl = tiny_inputs
     params = stage.PretrainGanParams(
-        size=SIZE, **TINY, batch_size=8, labeled_batch_size=8, fast_dev_run=True
+        size=SIZE,
+        **TINY,
+        batch_size=8,
+        labeled_batch_size=8,
+        fast_dev_run=True,
+        lr_decay_start=0.5,
+        tta="flip",
     )
     result = stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
     assert not result.up_to_date
@@ -394,6 +400,52 @@ def test_collapse_guard_fires_after_patience() -> None:
         gan._watch_collapse(1e-5)
 
 
+def test_learning_rates_fall_linearly_to_zero_after_the_decay_start() -> None:
+    g = build_model("dcgan_g", latent_dim=4, output_size=16, widths=[4, 2])
+    d = build_model("dcgan_d", in_channels=1, input_size=16, n_classes=2, widths=[2, 4])
+    gan = SemiSupervisedGan(g, d, nz=4, lr_d=1e-3, lr_g=4e-4, total_steps=10, lr_decay_start=0.6)
+    factors = []
+    for step in (0, 5, 6, 8, 10):
+        gan.d_steps = step
+        factors.append(gan.lr_factor())
+    assert factors == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.0])
+    opt_d, opt_g = gan.configure_optimizers()
+    gan.d_steps = 8
+    gan._apply_lr_schedule(opt_d, opt_g)
+    assert opt_d.param_groups[0]["lr"] == pytest.approx(5e-4)
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(2e-4)
+    constant = SemiSupervisedGan(g, d, nz=4, total_steps=10)  # lr_decay_start 1: no decay
+    constant.d_steps = 9
+    assert constant.lr_factor() == 1.0
+
+
+def test_steps_per_epoch_follow_the_longest_loader_and_the_cap() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from emocli.training.gan_train import _steps_per_epoch
+
+    loaders = {
+        "labeled": DataLoader(TensorDataset(torch.zeros(20)), batch_size=10),
+        "unlabeled": DataLoader(TensorDataset(torch.zeros(70)), batch_size=10),
+    }
+    assert _steps_per_epoch(loaders, 0) == 7
+    assert _steps_per_epoch(loaders, 3) == 3
+
+
+def test_flip_tta_averages_each_face_with_its_mirror_image() -> None:
+    from emocli.training.gan import predict_probs
+
+    torch.manual_seed(0)
+    d = build_model("dcgan_d", in_channels=1, input_size=16, n_classes=3, widths=[4, 8]).eval()
+    x = torch.rand(5, 1, 16, 16) * 2 - 1
+    plain, mirrored = predict_probs(d, x), predict_probs(d, x.flip(-1))
+    both = predict_probs(d, x, tta="flip")
+    assert np.allclose(both, (plain + mirrored) / 2, atol=1e-6)
+    assert not np.allclose(both, plain)
+    symmetric = (x + x.flip(-1)) / 2  # a mirror-symmetric face: TTA changes nothing
+    assert np.allclose(predict_probs(d, symmetric, tta="flip"), predict_probs(d, symmetric))
+
+
 def test_params_are_validated() -> None:
     from emocli.errors import ParamsError
 
@@ -403,6 +455,10 @@ def test_params_are_validated() -> None:
         stage.PretrainGanParams(g_loss="wasserstein")
     with pytest.raises(ParamsError, match="augment"):
         stage.PretrainGanParams(augment="specaugment")
+    with pytest.raises(ParamsError, match="lr-decay-start"):
+        stage.PretrainGanParams(lr_decay_start=1.5)
+    with pytest.raises(ParamsError, match="tta"):
+        stage.PretrainGanParams(tta="five-crop")
 
 
 def test_labelled_augmentation_moves_pixels_and_keeps_the_range() -> None:

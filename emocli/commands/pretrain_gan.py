@@ -60,6 +60,16 @@ def command(
     ] = 64,
     lr_d: Annotated[float, typer.Option("--lr-d", help="Adam learning rate of D.")] = 2e-4,
     lr_g: Annotated[float, typer.Option("--lr-g", help="Adam learning rate of G.")] = 2e-4,
+    lr_decay_start: Annotated[
+        float,
+        typer.Option(
+            "--lr-decay-start",
+            min=0.0,
+            max=1.0,
+            help="Fraction of the training steps after which both learning rates fall "
+            "linearly to 0 (Salimans et al.; 1 = constant).",
+        ),
+    ] = 1.0,
     nz: Annotated[int, typer.Option("--nz", help="Length of G's noise vector.")] = 100,
     d_widths: Annotated[
         str, typer.Option("--d-widths", help="Channels of D's strided convolutions.")
@@ -118,6 +128,10 @@ def command(
             "--model dcgan_d): D's tensors, G's too when it has the same shapes.",
         ),
     ] = "none",
+    tta: Annotated[
+        str,
+        typer.Option("--tta", help="none | flip (average with the mirror image)."),
+    ] = "none",
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     accelerator: Annotated[
         str, typer.Option("--accelerator", help="Lightning accelerator: cpu | gpu | auto.")
@@ -174,6 +188,7 @@ def command(
             labeled_batch_size=labeled_batch_size,
             lr_d=lr_d,
             lr_g=lr_g,
+            lr_decay_start=lr_decay_start,
             flip=flip,
             augment=augment,
             labels_per_class=labels_per_class,
@@ -183,6 +198,7 @@ def command(
             group_by=group_by,
             select_best=select_best,
             init=init,
+            tta=tta,
             seed=seed,
             accelerator=accelerator,
             devices=devices,

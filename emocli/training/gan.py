@@ -88,14 +88,24 @@ def recalibrate_batchnorm(d: nn.Module, batches: Iterable[torch.Tensor]) -> None
 
 
 @torch.no_grad()
-def predict_probs(d: nn.Module, images: torch.Tensor, batch: int = 256) -> np.ndarray:
-    """Softmax over the K classes of ``d`` (in eval mode) for (N, 1, S, S) images: (N, K)."""
+def predict_probs(
+    d: nn.Module, images: torch.Tensor, batch: int = 256, tta: str = "none"
+) -> np.ndarray:
+    """Softmax over the K classes of ``d`` (in eval mode) for (N, 1, S, S) images: (N, K).
+
+    tta : ``"flip"`` averages each image's probabilities with its mirror image's.
+    """
     d.eval()
     out = []
     device = next(d.parameters()).device
     for start in range(0, images.shape[0], batch):
-        logits, _ = discriminator_outputs(d, images[start : start + batch].to(device))
-        out.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+        x = images[start : start + batch].to(device)
+        logits, _ = discriminator_outputs(d, x)
+        probs = torch.softmax(logits.float(), dim=1)
+        if tta == "flip":
+            mirrored, _ = discriminator_outputs(d, x.flip(-1))
+            probs = (probs + torch.softmax(mirrored.float(), dim=1)) / 2
+        out.append(probs.cpu().numpy())
     k = out[0].shape[1] if out else 0
     return np.concatenate(out) if out else np.zeros((0, k), np.float32)
 
@@ -129,6 +139,8 @@ class SemiSupervisedGan(pl.LightningModule):
         collapse_threshold: float = 1e-3,
         flip: bool = True,
         augment: AugmentConfig | None = None,
+        total_steps: int = 0,
+        lr_decay_start: float = 1.0,
     ) -> None:
         super().__init__()
         if schedule not in SCHEDULES:
@@ -148,6 +160,8 @@ class SemiSupervisedGan(pl.LightningModule):
         self.collapse_threshold = collapse_threshold
         self.flip = flip
         self.augment = augment
+        self.total_steps = total_steps
+        self.lr_decay_start = lr_decay_start
         #: Discriminator steps so far (Lightning's global_step counts both optimisers).
         self.d_steps = 0
         self._low_d_steps = 0
@@ -166,6 +180,23 @@ class SemiSupervisedGan(pl.LightningModule):
         )
         return [opt_d, opt_g]
 
+    def lr_factor(self) -> float:
+        """Salimans et al.'s schedule: the learning rates are constant until
+        ``lr_decay_start`` x ``total_steps`` discriminator steps, then fall linearly to 0 at
+        ``total_steps`` (1 = no decay, or when the total is unknown)."""
+        if self.lr_decay_start >= 1.0 or self.total_steps <= 0:
+            return 1.0
+        start = self.lr_decay_start * self.total_steps
+        if self.d_steps < start:
+            return 1.0
+        return max(0.0, (self.total_steps - self.d_steps) / (self.total_steps - start))
+
+    def _apply_lr_schedule(self, *optimizers: Any) -> None:
+        factor = self.lr_factor()
+        for opt, base in zip(optimizers, (self.lr_d, self.lr_g), strict=False):
+            for group in getattr(opt, "optimizer", opt).param_groups:
+                group["lr"] = base * factor
+
     def sample_noise(self, n: int) -> torch.Tensor:
         """(n, nz) standard normal noise on this module's device."""
         return torch.randn(n, self.nz, device=self.device)
@@ -180,6 +211,7 @@ class SemiSupervisedGan(pl.LightningModule):
     # ---------------------------------------------------------------- steps
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         opt_d, opt_g = self.optimizers()  # type: ignore[attr-defined]
+        self._apply_lr_schedule(opt_d, opt_g)
         x_l, y_l = batch["labeled"]
         if self.schedule == "supervised-only":
             x_l = self.augment_labeled(x_l)

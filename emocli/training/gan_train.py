@@ -62,6 +62,8 @@ class FitConfig:
     fast_dev_run: bool = False
     rich_progress: bool = False
     collapse_patience: int = 200
+    lr_decay_start: float = 1.0
+    tta: str = "none"
 
 
 @dataclass
@@ -143,6 +145,7 @@ def fit_gan(
         flip=config.flip,
         augment=augment_preset(config.augment),
         collapse_patience=config.collapse_patience,
+        lr_decay_start=config.lr_decay_start,
     )
     loaders: dict[str, DataLoader] = {
         "labeled": _loader((x_labeled, y_labeled), config.labeled_batch_size, config.seed + 1)
@@ -156,6 +159,7 @@ def fit_gan(
         loaders["unlabeled"] = _loader((x_unlabeled,), config.batch_size, config.seed + 2)
     with quiet_lightning():  # its pytree helper warns about a deprecated check
         combined = CombinedLoader(loaders, mode="max_size_cycle")
+    module.total_steps = config.epochs * _steps_per_epoch(loaders, config.steps_per_epoch)
 
     torch_gen = torch.Generator().manual_seed(config.seed + 3)
     fixed_noise = torch.randn(GRID_SIDE * GRID_SIDE, config.nz, generator=torch_gen)
@@ -171,10 +175,10 @@ def fit_gan(
             history.setdefault(key, []).append(value)
         history.setdefault("epoch", []).append(float(gan.current_epoch))
         recalibrate_batchnorm(gan.discriminator, (b.to(device) for b in recal))
-        train_acc = _accuracy(gan.discriminator, x_labeled, y_labeled)
+        train_acc = _accuracy(gan.discriminator, x_labeled, y_labeled, config.tta)
         history.setdefault("train_accuracy", []).append(train_acc)
         if x_val is not None and y_val is not None and len(y_val):
-            acc = _accuracy(gan.discriminator, x_val, y_val)
+            acc = _accuracy(gan.discriminator, x_val, y_val, config.tta)
             history.setdefault("val_accuracy", []).append(acc)
             if acc > best["acc"]:
                 best.update(
@@ -232,8 +236,14 @@ def fit_gan(
     return FitResult(discriminator, generator, history, stacked, best_epoch)
 
 
-def _accuracy(d: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    probs = predict_probs(d, x)
+def _steps_per_epoch(loaders: dict[str, DataLoader], cap: int) -> int:
+    """Steps of one epoch: the longest loader's batches (``max_size_cycle``), at most ``cap``."""
+    longest = max(len(loader) for loader in loaders.values())
+    return min(longest, cap) if cap else longest
+
+
+def _accuracy(d: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: str = "none") -> float:
+    probs = predict_probs(d, x, tta=tta)
     return float((probs.argmax(axis=1) == y.numpy()).mean()) if len(y) else float("nan")
 
 

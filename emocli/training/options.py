@@ -33,6 +33,8 @@ GROUP_CHOICES = ("auto", *GROUP_COLUMNS, "none")
 #: Augmentation presets (:mod:`emocli.training.augment`), and those for pictures in [0, 1].
 AUGMENT_PRESETS = ("spec", "light", "strong", "specaugment", "none")
 IMAGE_AUGMENTS = ("spec", "light", "strong")
+#: Test-time augmentation: ``flip`` averages each prediction with the mirror image's.
+TTAS = ("none", "flip")
 #: Optimisers accepted by ``--optimizer``.
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 #: Learning-rate schedules accepted by ``--scheduler``.
