@@ -419,17 +419,27 @@ def test_learning_rates_fall_linearly_to_zero_after_the_decay_start() -> None:
     assert constant.lr_factor() == 1.0
 
 
-def test_steps_per_epoch_follow_the_longest_loader_and_the_cap() -> None:
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from emocli.training.gan_train import _steps_per_epoch
-
-    loaders = {
-        "labeled": DataLoader(TensorDataset(torch.zeros(20)), batch_size=10),
-        "unlabeled": DataLoader(TensorDataset(torch.zeros(70)), batch_size=10),
-    }
-    assert _steps_per_epoch(loaders, 0) == 7
-    assert _steps_per_epoch(loaders, 3) == 3
+def test_the_decay_counts_the_longest_loader_and_the_step_cap(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The total number of steps comes from the Trainer: epochs x the longest loader's
+    batches (here the unlabelled pool's), or x ``--steps-per-epoch`` when that is smaller."""
+    lab, unl = tiny_inputs
+    common = {"size": SIZE, **TINY, "batch_size": 8, "labeled_batch_size": 8, "epochs": 2}
+    common["lr_decay_start"] = 0.5
+    capped = stage.PretrainGanParams(**common, steps_per_epoch=3)
+    stage.run(capped, lab, [unl], tmp_path / "c.h5", tmp_path / "cp.h5")
+    full = stage.PretrainGanParams(**common)
+    stage.run(full, lab, [unl], tmp_path / "f.h5", tmp_path / "fp.h5")
+    with open_artifact(tmp_path / "c.h5", "model") as art:
+        capped_lr = read_group(art, "history")["lr_d"]
+    with open_artifact(tmp_path / "f.h5", "model") as art:
+        full_lr = read_group(art, "history")["lr_d"]
+    lr = capped.lr_d
+    # the last step of epoch 2 is step 2n - 1 of 2n: factor (2n - (2n - 1)) / n = 1 / n
+    assert capped_lr == pytest.approx([lr, lr / 3])
+    steps = 64 // 8  # 64 unlabelled faces: more batches than the 36 labelled training faces
+    assert full_lr == pytest.approx([lr, lr / steps])
 
 
 def test_flip_tta_averages_each_face_with_its_mirror_image() -> None:

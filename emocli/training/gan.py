@@ -34,6 +34,7 @@ from torch import nn
 from emocli.errors import TrainingError
 from emocli.training import gan_losses
 from emocli.training.augment import AugmentConfig, augment_batch
+from emocli.training.module import flip_tta
 
 SCHEDULES = ("periodic", "mixed", "supervised-only")
 G_LOSSES = ("feature-matching", "non-saturating")
@@ -98,13 +99,16 @@ def predict_probs(
     d.eval()
     out = []
     device = next(d.parameters()).device
+
+    def logits_of(x: torch.Tensor) -> torch.Tensor:
+        return discriminator_outputs(d, x)[0]
+
     for start in range(0, images.shape[0], batch):
         x = images[start : start + batch].to(device)
-        logits, _ = discriminator_outputs(d, x)
-        probs = torch.softmax(logits.float(), dim=1)
         if tta == "flip":
-            mirrored, _ = discriminator_outputs(d, x.flip(-1))
-            probs = (probs + torch.softmax(mirrored.float(), dim=1)) / 2
+            probs = flip_tta(logits_of, x)
+        else:
+            probs = torch.softmax(logits_of(x).float(), dim=1)
         out.append(probs.cpu().numpy())
     k = out[0].shape[1] if out else 0
     return np.concatenate(out) if out else np.zeros((0, k), np.float32)
@@ -160,8 +164,11 @@ class SemiSupervisedGan(pl.LightningModule):
         self.collapse_threshold = collapse_threshold
         self.flip = flip
         self.augment = augment
+        #: Discriminator steps of the whole training (0 = from the Trainer at the start).
         self.total_steps = total_steps
         self.lr_decay_start = lr_decay_start
+        #: The learning-rate factor of the latest step (for the history).
+        self.last_lr_factor = 1.0
         #: Discriminator steps so far (Lightning's global_step counts both optimisers).
         self.d_steps = 0
         self._low_d_steps = 0
@@ -191,8 +198,15 @@ class SemiSupervisedGan(pl.LightningModule):
             return 1.0
         return max(0.0, (self.total_steps - self.d_steps) / (self.total_steps - start))
 
+    def on_train_start(self) -> None:
+        """Take the number of steps from the Trainer when it was not given: epochs x batches
+        per epoch (the longest loader, capped by ``limit_train_batches``; per DDP rank)."""
+        if self.total_steps <= 0:
+            estimated = float(self.trainer.estimated_stepping_batches)
+            self.total_steps = int(estimated) if math.isfinite(estimated) else 0
+
     def _apply_lr_schedule(self, *optimizers: Any) -> None:
-        factor = self.lr_factor()
+        factor = self.last_lr_factor = self.lr_factor()
         for opt, base in zip(optimizers, (self.lr_d, self.lr_g), strict=False):
             for group in getattr(opt, "optimizer", opt).param_groups:
                 group["lr"] = base * factor

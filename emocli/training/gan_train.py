@@ -159,7 +159,6 @@ def fit_gan(
         loaders["unlabeled"] = _loader((x_unlabeled,), config.batch_size, config.seed + 2)
     with quiet_lightning():  # its pytree helper warns about a deprecated check
         combined = CombinedLoader(loaders, mode="max_size_cycle")
-    module.total_steps = config.epochs * _steps_per_epoch(loaders, config.steps_per_epoch)
 
     torch_gen = torch.Generator().manual_seed(config.seed + 3)
     fixed_noise = torch.randn(GRID_SIDE * GRID_SIDE, config.nz, generator=torch_gen)
@@ -174,6 +173,7 @@ def fit_gan(
         for key, value in gan.epoch_means().items():
             history.setdefault(key, []).append(value)
         history.setdefault("epoch", []).append(float(gan.current_epoch))
+        history.setdefault("lr_d", []).append(gan.lr_d * gan.last_lr_factor)
         recalibrate_batchnorm(gan.discriminator, (b.to(device) for b in recal))
         train_acc = _accuracy(gan.discriminator, x_labeled, y_labeled, config.tta)
         history.setdefault("train_accuracy", []).append(train_acc)
@@ -234,12 +234,6 @@ def fit_gan(
     generator.eval()
     stacked = np.stack(grids) if grids else np.zeros((0, 1, 1), np.uint8)
     return FitResult(discriminator, generator, history, stacked, best_epoch)
-
-
-def _steps_per_epoch(loaders: dict[str, DataLoader], cap: int) -> int:
-    """Steps of one epoch: the longest loader's batches (``max_size_cycle``), at most ``cap``."""
-    longest = max(len(loader) for loader in loaders.values())
-    return min(longest, cap) if cap else longest
 
 
 def _accuracy(d: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: str = "none") -> float:

@@ -11,7 +11,7 @@ regularisation term (the Fayek model's L2). Logged per epoch: ``train_loss``,
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -77,8 +77,11 @@ class InputTransform(nn.Module):
         return (x - self.mean) / self.std
 
 
-def flip_tta(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Class probabilities averaged over ``x`` and its mirror image: ``(B, K)``."""
+def flip_tta(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Class probabilities averaged over ``x`` and its mirror image: ``(B, K)``.
+
+    model : a network (or any function) mapping images ``(B, C, H, W)`` to logits ``(B, K)``.
+    """
     probs = F.softmax(model(x).float(), dim=1)
     return (probs + F.softmax(model(torch.flip(x, dims=[3])).float(), dim=1)) / 2
 
