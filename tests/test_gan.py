@@ -92,6 +92,34 @@ def test_generator_and_discriminator_shapes(size: int) -> None:
     assert torch.allclose(d(x), discriminator_outputs(d, x)[0])
 
 
+def test_input_noise_and_block_dropout_act_only_in_training() -> None:
+    """Salimans's regularisers add no weights (a plain D's tensors load as they are), change
+    nothing in eval mode, and make two training passes differ."""
+    plain = build_model("dcgan_d", in_channels=1, input_size=32, n_classes=7, widths=[4, 8, 16])
+    noisy = build_model(
+        "dcgan_d",
+        in_channels=1,
+        input_size=32,
+        n_classes=7,
+        widths=[4, 8, 16],
+        input_noise=0.3,
+        block_dropout=0.5,
+    )
+    noisy.load_state_dict(plain.state_dict())  # strict: the very same names and shapes
+    dropouts = [m for m in noisy.features.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(dropouts) == 2  # after the first two blocks, not the last
+    x = torch.rand(5, 1, 32, 32) * 2 - 1
+    plain.eval()
+    noisy.eval()
+    assert torch.equal(plain(x), noisy(x))
+    noisy.train()
+    torch.manual_seed(0)
+    first = noisy.forward_features(x)
+    assert not torch.equal(first, noisy.forward_features(x))
+    with pytest.raises(ParamsError, match="block_dropout"):
+        build_model("dcgan_d", widths=[4, 8], input_size=32, block_dropout=1.0)
+
+
 # ------------------------------------------------------------------ Salimans losses
 
 # Two samples: logits [0, 0] -> Z = 2, D = 2/3; logits [ln 3, 0] -> Z = 4, D = 4/5.
@@ -215,9 +243,15 @@ def test_fast_dev_run_semi_supervised_loop_on_cpu(
         fast_dev_run=True,
         lr_decay_start=0.5,
         tta="flip",
+        d_input_noise=0.2,
+        d_block_dropout=0.3,
     )
     result = stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
     assert not result.up_to_date
+    from emocli.training.model_store import load_model
+
+    _, info = load_model(tmp_path / "m.h5")
+    assert info.model_kwargs["input_noise"] == 0.2 and info.model_kwargs["block_dropout"] == 0.3
     preds = load_predictions(tmp_path / "p.h5")
     assert preds.probs.shape == (48, 3) and preds.modality == "face"
     assert np.allclose(preds.probs.sum(1), 1.0, atol=1e-5)
@@ -469,6 +503,10 @@ def test_params_are_validated() -> None:
         stage.PretrainGanParams(lr_decay_start=1.5)
     with pytest.raises(ParamsError, match="tta"):
         stage.PretrainGanParams(tta="five-crop")
+    with pytest.raises(ParamsError, match="d-input-noise"):
+        stage.PretrainGanParams(d_input_noise=-0.1)
+    with pytest.raises(ParamsError, match="d-block-dropout"):
+        stage.PretrainGanParams(d_block_dropout=1.0)
 
 
 def test_labelled_augmentation_moves_pixels_and_keeps_the_range() -> None:

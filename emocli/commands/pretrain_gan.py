@@ -80,6 +80,21 @@ def command(
     d_dropout: Annotated[
         float, typer.Option("--d-dropout", help="Dropout before D's classification layer.")
     ] = 0.0,
+    d_input_noise: Annotated[
+        float,
+        typer.Option(
+            "--d-input-noise",
+            help="Std of the Gaussian noise added to D's training inputs (images in [-1, 1]; "
+            "Salimans et al.).",
+        ),
+    ] = 0.0,
+    d_block_dropout: Annotated[
+        float,
+        typer.Option(
+            "--d-block-dropout",
+            help="Dropout after each of D's strided convolutions but the last (Salimans et al.).",
+        ),
+    ] = 0.0,
     flip: Annotated[bool, typer.Option("--flip/--no-flip", help="Random horizontal flips.")] = True,
     augment: Annotated[
         str,
@@ -178,6 +193,8 @@ def command(
             g_widths=_widths(g_widths),
             nz=nz,
             d_dropout=d_dropout,
+            d_input_noise=d_input_noise,
+            d_block_dropout=d_block_dropout,
             schedule=schedule,
             supervised_every=supervised_every,
             supervised_weight=supervised_weight,

@@ -8,7 +8,10 @@ layers, weights drawn from N(0, 0.02).
 :class:`DCGANDiscriminator` ends in ``n_classes`` logits (Salimans et al. 2016: K real
 classes; the "fake" probability comes from the log-sum-exp of the logits), so it serves both
 ``pretrain-gan`` and ``finetune --model dcgan_d``. :meth:`DCGANDiscriminator.forward_features`
-exposes the last feature map (flattened) for feature matching.
+exposes the last feature map (flattened) for feature matching. Salimans et al. regularise
+their semi-supervised discriminator with Gaussian noise on its input and dropout between its
+layers: ``input_noise`` and ``block_dropout`` (both off by default; neither has parameters, so
+the weights' names are the same with or without them).
 """
 
 from __future__ import annotations
@@ -44,11 +47,31 @@ def dcgan_init(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+class GaussianNoise(nn.Module):
+    """Adds N(0, std^2) noise to ``x`` (any shape, same units as ``x``) in training mode; the
+    identity in eval mode or with ``std`` 0."""
+
+    def __init__(self, std: float = 0.0) -> None:
+        super().__init__()
+        if std < 0:
+            raise ValueError(f"the noise's std must be >= 0, not {std}")
+        self.std = float(std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.std > 0:
+            return x + self.std * torch.randn_like(x)
+        return x
+
+
 class DCGANDiscriminator(EmotionNet):
     """``x : (B, in_channels, H, W)`` -> logits ``(B, n_classes)``.
 
     Each width adds a 4x4 convolution of stride 2 (halving H and W): 64x64 with the default
     four widths ends in a 512 x 4 x 4 map, flattened into the linear classifier.
+
+    dropout : before the classifier. input_noise : std of the Gaussian noise added to the
+    input while training (images in [-1, 1]). block_dropout : dropout after every strided
+    block but the last (the last is followed by ``dropout``).
     """
 
     def __init__(
@@ -58,11 +81,15 @@ class DCGANDiscriminator(EmotionNet):
         n_classes: int = 7,
         widths: Sequence[int] = DISCRIMINATOR_WIDTHS,
         dropout: float = 0.0,
+        input_noise: float = 0.0,
+        block_dropout: float = 0.0,
     ) -> None:
         super().__init__(in_channels, input_size, n_classes)
         self.widths = tuple(int(w) for w in widths)
         if not self.widths:
             raise ValueError("dcgan_d needs at least one width")
+        if not 0.0 <= block_dropout < 1.0:
+            raise ValueError(f"dcgan_d's block_dropout must be in [0, 1), not {block_dropout}")
         check_min_size("dcgan_d", self.input_size, 2 ** len(self.widths))
         blocks: list[nn.Module] = []
         channels = in_channels
@@ -73,8 +100,11 @@ class DCGANDiscriminator(EmotionNet):
             if i > 0:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+            if block_dropout > 0 and i < len(self.widths) - 1:
+                layers.append(nn.Dropout(block_dropout))
             blocks.append(nn.Sequential(*layers))
             channels = width
+        self.input_noise = GaussianNoise(input_noise)
         self.features = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(dropout)
         self.n_features = flat_features(self.features, in_channels, self.input_size)
@@ -86,7 +116,7 @@ class DCGANDiscriminator(EmotionNet):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last feature map, flattened: ``(B, n_features)``."""
-        return torch.flatten(self.features(x), 1)
+        return torch.flatten(self.features(self.input_noise(x)), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(self.forward_features(x)))
