@@ -50,7 +50,7 @@ AUDIO_FLAGS ?= --model audio_fayek --optimizer adam --lr 1e-3 --epochs 40 --pati
   --augment specaugment --batch-size 32 --monitor val_accuracy
 
 .PHONY: recipes recipe-fer2013 recipe-ckplus recipe-sfew recipe-afew recipe-ravdess
-.PHONY: recipe-fer2013-model recipe-unlabeled-faces
+.PHONY: recipe-fer2013-faces recipe-fer2013-model recipe-unlabeled-faces
 # the chains start from the FER2013 model unless FACE_INIT names another (or none)
 FACE_INIT_STEP := $(if $(filter $(R)/models/fer2013.h5,$(FACE_INIT)),recipe-fer2013-model,)
 DCGAN_D_FLAGS ?= --model dcgan_d --model-kwargs '{"widths": [16, 32, 64], "dropout": 0.5}' \
@@ -58,9 +58,11 @@ DCGAN_D_FLAGS ?= --model dcgan_d --model-kwargs '{"widths": [16, 32, 64], "dropo
 
 recipes: recipe-fer2013 recipe-ckplus recipe-sfew recipe-ravdess ## All real-data recipes but AFEW (recipes-work/)
 
-recipe-fer2013-model: | $(STAMP)
+recipe-fer2013-faces: | $(STAMP)
 	$(call need,FER2013)
 	$(RUN) preprocess-faces $(FER2013) $(PRECROPPED_FACES) -o $(R)/faces/fer2013.h5
+
+recipe-fer2013-model: recipe-fer2013-faces
 	$(RUN) finetune $(R)/faces/fer2013.h5 $(FER_FLAGS) -o $(R)/models/fer2013.h5 --predictions $(R)/predictions/fer2013.h5
 
 recipe-fer2013: recipe-fer2013-model ## FER2013: train/ -> test/ (PublicTest), resnet_small
@@ -70,13 +72,11 @@ recipe-unlabeled-faces: | $(STAMP)
 	$(call need,UNLABELED)
 	$(RUN) preprocess-faces $(UNLABELED) $(UNLABELED_FACES) -o $(R)/faces/unlabeled.h5
 
-recipe-ckplus: $(FACE_INIT_STEP) recipe-unlabeled-faces ## CK+ 5-fold by subject: FER2013 -> CK+ chain and the GAN
+recipe-ckplus: $(FACE_INIT_STEP) recipe-unlabeled-faces recipe-fer2013-faces ## CK+ 5-fold by subject: FER2013 -> CK+ chain and the GAN
 	$(call need,CKPLUS)
 	$(RUN) preprocess-faces $(CKPLUS) $(CKPLUS_FACES) -o $(R)/faces/ckplus.h5
 	$(RUN) finetune $(R)/faces/ckplus.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --folds 5 \
 	  --validation none -o $(R)/models/ckplus-chain.h5 --predictions $(R)/predictions/ckplus-chain.h5
-	$(call need,FER2013)
-	$(RUN) preprocess-faces $(FER2013) $(PRECROPPED_FACES) -o $(R)/faces/fer2013.h5
 	$(RUN) finetune $(R)/faces/fer2013.h5 $(FER_DCGAN_D_FLAGS) -o $(R)/models/fer2013-dcgan_d.h5 \
 	  --predictions $(R)/predictions/fer2013-dcgan_d.h5
 	$(RUN) pretrain-gan $(R)/faces/ckplus.h5 -u $(R)/faces/unlabeled.h5 $(GAN_FLAGS) \
