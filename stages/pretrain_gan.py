@@ -55,7 +55,8 @@ class PretrainGanParams:
     (Radford et al.: 64-128-256-512 and 512-256-128-64); nz : length of G's noise vector;
     d_dropout : dropout before D's classification layer (Salimans used dropout in D);
     d_input_noise : std of the Gaussian noise added to D's training inputs (images in [-1, 1]);
-    d_block_dropout : dropout after each of D's strided blocks but the last (Salimans et al.).
+    d_block_dropout : dropout after each of D's strided blocks but the last (Salimans et al.);
+    d_block_depth : 3x3 stride-1 convolutions after each of D's strided ones (0 = Radford's D).
     augment : augmentation preset for the labelled batches (``none``, ``light``, ``spec``,
     ``strong``: see :mod:`emocli.training.augment`); ``flip`` mirrors every real batch.
     schedule : periodic | mixed | supervised-only; supervised_every : periodic schedule's N;
@@ -91,6 +92,7 @@ class PretrainGanParams:
     d_dropout: float = 0.0
     d_input_noise: float = 0.0
     d_block_dropout: float = 0.0
+    d_block_depth: int = 0
     schedule: str = "periodic"
     supervised_every: int = 1
     supervised_weight: float = 1.0
@@ -135,6 +137,7 @@ class PretrainGanParams:
         require(0.0 <= self.d_dropout < 1.0, "--d-dropout must be in [0, 1)")
         require(self.d_input_noise >= 0.0, "--d-input-noise must be >= 0")
         require(0.0 <= self.d_block_dropout < 1.0, "--d-block-dropout must be in [0, 1)")
+        require(self.d_block_depth >= 0, "--d-block-depth must be >= 0")
         require(self.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}")
         require(self.g_loss in G_LOSSES, f"--g-loss must be one of {', '.join(G_LOSSES)}")
         require(self.supervised_every >= 1, "--supervised-every must be >= 1")
@@ -306,6 +309,7 @@ def d_kwargs(params: PretrainGanParams, n_classes: int) -> dict[str, Any]:
         "dropout": params.d_dropout,
         "input_noise": params.d_input_noise,
         "block_dropout": params.d_block_dropout,
+        "block_depth": params.d_block_depth,
     }
 
 

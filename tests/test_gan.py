@@ -120,6 +120,29 @@ def test_input_noise_and_block_dropout_act_only_in_training() -> None:
         build_model("dcgan_d", widths=[4, 8], input_size=32, block_dropout=1.0)
 
 
+@pytest.mark.parametrize("size", [32, 48, 64])
+def test_block_depth_adds_size_keeping_convolutions(size: int) -> None:
+    """block_depth 2 puts two 3x3 stride-1 convolutions after each strided one: the feature
+    map (and so the classifier) keeps its shape, and block_depth 0 is Radford's plain D."""
+    widths = [4, 8, 16, 32]
+    plain = build_model("dcgan_d", input_size=size, n_classes=7, widths=widths)
+    deep = build_model("dcgan_d", input_size=size, n_classes=7, widths=widths, block_depth=2)
+    convs = [m for m in deep.features.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride) for c in convs[:3]] == [((4, 4), (2, 2))] + [
+        ((3, 3), (1, 1))
+    ] * 2
+    assert len(convs) == 3 * len(widths)
+    x = torch.rand(2, 1, size, size) * 2 - 1
+    assert deep.forward_features(x).shape == plain.forward_features(x).shape
+    assert deep(x).shape == (2, 7)
+    assert (
+        build_model("dcgan_d", input_size=size, widths=widths, block_depth=0).state_dict().keys()
+        == plain.state_dict().keys()
+    )
+    with pytest.raises(ParamsError, match="block_depth"):
+        build_model("dcgan_d", widths=[4, 8], input_size=32, block_depth=-1)
+
+
 # ------------------------------------------------------------------ Salimans losses
 
 # Two samples: logits [0, 0] -> Z = 2, D = 2/3; logits [ln 3, 0] -> Z = 4, D = 4/5.
@@ -245,6 +268,7 @@ def test_fast_dev_run_semi_supervised_loop_on_cpu(
         tta="flip",
         d_input_noise=0.2,
         d_block_dropout=0.3,
+        d_block_depth=1,
     )
     result = stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
     assert not result.up_to_date
@@ -252,6 +276,7 @@ def test_fast_dev_run_semi_supervised_loop_on_cpu(
 
     _, info = load_model(tmp_path / "m.h5")
     assert info.model_kwargs["input_noise"] == 0.2 and info.model_kwargs["block_dropout"] == 0.3
+    assert info.model_kwargs["block_depth"] == 1
     preds = load_predictions(tmp_path / "p.h5")
     assert preds.probs.shape == (48, 3) and preds.modality == "face"
     assert np.allclose(preds.probs.sum(1), 1.0, atol=1e-5)
@@ -507,6 +532,8 @@ def test_params_are_validated() -> None:
         stage.PretrainGanParams(d_input_noise=-0.1)
     with pytest.raises(ParamsError, match="d-block-dropout"):
         stage.PretrainGanParams(d_block_dropout=1.0)
+    with pytest.raises(ParamsError, match="d-block-depth"):
+        stage.PretrainGanParams(d_block_depth=-1)
 
 
 def test_labelled_augmentation_moves_pixels_and_keeps_the_range() -> None:

@@ -95,6 +95,15 @@ def command(
             help="Dropout after each of D's strided convolutions but the last (Salimans et al.).",
         ),
     ] = 0.0,
+    d_block_depth: Annotated[
+        int,
+        typer.Option(
+            "--d-block-depth",
+            min=0,
+            help="3x3 stride-1 convolutions after each of D's strided ones (all-convolutional "
+            "depth; 0 = Radford et al.'s D).",
+        ),
+    ] = 0,
     flip: Annotated[bool, typer.Option("--flip/--no-flip", help="Random horizontal flips.")] = True,
     augment: Annotated[
         str,
@@ -195,6 +204,7 @@ def command(
             d_dropout=d_dropout,
             d_input_noise=d_input_noise,
             d_block_dropout=d_block_dropout,
+            d_block_depth=d_block_depth,
             schedule=schedule,
             supervised_every=supervised_every,
             supervised_weight=supervised_weight,

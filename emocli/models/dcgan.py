@@ -11,7 +11,10 @@ classes; the "fake" probability comes from the log-sum-exp of the logits), so it
 exposes the last feature map (flattened) for feature matching. Salimans et al. regularise
 their semi-supervised discriminator with Gaussian noise on its input and dropout between its
 layers: ``input_noise`` and ``block_dropout`` (both off by default; neither has parameters, so
-the weights' names are the same with or without them).
+the weights' names are the same with or without them). ``block_depth`` deepens the
+discriminator the way of Springenberg et al.'s all-convolutional net, which Radford et al.
+build on: each strided block gains that many 3x3 convolutions of stride 1 (batch norm,
+LeakyReLU), which keep the map's size and add no pooling and no fully connected layer.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ LATENT_DIM = 100
 LEAKY_SLOPE = 0.2
 #: Kernel, stride and padding of every strided convolution: each halves (doubles) the size.
 KERNEL, STRIDE, PADDING = 4, 2, 1
+#: Kernel of the size-keeping convolutions that ``block_depth`` adds (stride 1, padding 1).
+DEPTH_KERNEL = 3
 
 
 def dcgan_init(model: nn.Module) -> None:
@@ -71,7 +76,8 @@ class DCGANDiscriminator(EmotionNet):
 
     dropout : before the classifier. input_noise : std of the Gaussian noise added to the
     input while training (images in [-1, 1]). block_dropout : dropout after every strided
-    block but the last (the last is followed by ``dropout``).
+    block but the last (the last is followed by ``dropout``). block_depth : 3x3 stride-1
+    convolutions (+ batch norm, LeakyReLU) after each strided one; 0 = Radford et al.'s D.
     """
 
     def __init__(
@@ -83,6 +89,7 @@ class DCGANDiscriminator(EmotionNet):
         dropout: float = 0.0,
         input_noise: float = 0.0,
         block_dropout: float = 0.0,
+        block_depth: int = 0,
     ) -> None:
         super().__init__(in_channels, input_size, n_classes)
         self.widths = tuple(int(w) for w in widths)
@@ -90,6 +97,8 @@ class DCGANDiscriminator(EmotionNet):
             raise ValueError("dcgan_d needs at least one width")
         if not 0.0 <= block_dropout < 1.0:
             raise ValueError(f"dcgan_d's block_dropout must be in [0, 1), not {block_dropout}")
+        if block_depth < 0:
+            raise ValueError(f"dcgan_d's block_depth must be >= 0, not {block_depth}")
         check_min_size("dcgan_d", self.input_size, 2 ** len(self.widths))
         blocks: list[nn.Module] = []
         channels = in_channels
@@ -100,6 +109,12 @@ class DCGANDiscriminator(EmotionNet):
             if i > 0:
                 layers.append(nn.BatchNorm2d(width))
             layers.append(nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
+            for _ in range(block_depth):
+                layers += [
+                    nn.Conv2d(width, width, DEPTH_KERNEL, 1, 1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+                ]
             if block_dropout > 0 and i < len(self.widths) - 1:
                 layers.append(nn.Dropout(block_dropout))
             blocks.append(nn.Sequential(*layers))
