@@ -36,7 +36,7 @@ LATENT_DIM = 100
 LEAKY_SLOPE = 0.2
 #: Kernel, stride and padding of every strided convolution: each halves (doubles) the size.
 KERNEL, STRIDE, PADDING = 4, 2, 1
-#: Kernel of the size-keeping convolutions that ``block_depth`` adds (stride 1, padding 1).
+#: Kernel of the size-keeping convolutions that ``block_depth`` adds (stride 1, half-kernel padding).
 DEPTH_KERNEL = 3
 
 
@@ -111,7 +111,7 @@ class DCGANDiscriminator(EmotionNet):
             layers.append(nn.LeakyReLU(LEAKY_SLOPE, inplace=True))
             for _ in range(block_depth):
                 layers += [
-                    nn.Conv2d(width, width, DEPTH_KERNEL, 1, 1, bias=False),
+                    nn.Conv2d(width, width, DEPTH_KERNEL, 1, DEPTH_KERNEL // 2, bias=False),
                     nn.BatchNorm2d(width),
                     nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
                 ]
