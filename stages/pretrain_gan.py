@@ -67,6 +67,9 @@ class PretrainGanParams:
     batch_size / labeled_batch_size : unlabelled / labelled mini-batches; lr_d / lr_g : Adam.
     lr_decay_start : fraction of the training steps after which both learning rates fall
     linearly to 0 at the last step (Salimans et al.; 1 = constant).
+    d_ema_decay : > 0 keeps an exponential moving average of D's weights (this decay per
+    discriminator step); the average is the D that is evaluated, selected and stored, and the
+    summary's ``last_weights`` gives the accuracies of the last trained weights beside it.
     tta : ``flip`` averages each prediction with the mirror image's (also in epoch selection).
     labels_per_class : keep only n labelled training images per class (0 = all); the rest of
     the training images are then used as unlabelled (``leftover_unlabeled``).
@@ -104,6 +107,7 @@ class PretrainGanParams:
     lr_d: float = 2e-4
     lr_g: float = 2e-4
     lr_decay_start: float = 1.0
+    d_ema_decay: float = 0.0
     flip: bool = True
     augment: str = "none"
     labels_per_class: int = 0
@@ -147,6 +151,7 @@ class PretrainGanParams:
         require(self.batch_size >= 2 and self.labeled_batch_size >= 2, "batch sizes must be >= 2")
         require(self.lr_d > 0 and self.lr_g > 0, "learning rates must be > 0")
         require(0.0 <= self.lr_decay_start <= 1.0, "--lr-decay-start must be in [0, 1]")
+        require(0.0 <= self.d_ema_decay < 1.0, "--d-ema-decay must be in [0, 1)")
         require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")
         require(self.augment in GAN_AUGMENTS, f"--augment must be one of {', '.join(GAN_AUGMENTS)}")
         require(self.labels_per_class >= 0, "--labels-per-class must be >= 0")
@@ -296,6 +301,7 @@ def _fit_config(params: PretrainGanParams) -> Any:
         collapse_patience=params.collapse_patience,
         lr_decay_start=params.lr_decay_start,
         tta=params.tta,
+        d_ema_decay=params.d_ema_decay,
     )
 
 
@@ -351,6 +357,7 @@ def _train_and_write(
     x_all = torch.from_numpy(to_unit_range(data.images))
     y_all = torch.from_numpy(data.label.astype(np.int64))
     probs = np.zeros((len(data.label), k), np.float32)
+    last_probs = np.zeros_like(probs)  # D's last weights, beside the averaged D
     fold_col = np.full(len(data.label), -1, np.int64)
     role = np.full(len(data.label), "", dtype=object)
     rng = np.random.default_rng(params.seed)
@@ -405,7 +412,6 @@ def _train_and_write(
             val = np.flatnonzero((data.split == "val") & (data.label >= 0))
         runs.append((-1, train, val, np.arange(len(data.label))))
 
-    fold_acc: list[float] = []
     result = None
     n_labeled_used = n_unlabeled_used = 0
     for fold, train, val, predict in runs:
@@ -438,10 +444,10 @@ def _train_and_write(
             task=task,
         )
         probs[predict] = predict_probs(result.discriminator, x_all[predict], tta=params.tta)
+        if result.last_weights is not None:
+            last_probs[predict] = predict_probs(result.last_weights, x_all[predict], tta=params.tta)
         if fold >= 0:
             fold_col[predict] = fold
-            held = predict[data.label[predict] >= 0]
-            fold_acc.append(float((probs[held].argmax(1) == data.label[held]).mean()))
     assert result is not None
     if writers is None:
         return {}
@@ -469,23 +475,38 @@ def _train_and_write(
         "schedule": params.schedule,
         "group_by": data.group_by,
     }
-    if not params.folds:
-        groups = {f"{name}_accuracy": data.split == name for name in ("train", "val", "test")}
-        groups["labeled_accuracy"] = role == "labeled"
-        groups["dev_accuracy"] = role == "dev"
-        for key, mask in groups.items():
-            rows = np.flatnonzero(mask & (data.label >= 0))
-            if len(rows):
-                summary[key] = round(float((probs[rows].argmax(1) == data.label[rows]).mean()), 4)
-    if fold_acc:
-        summary["fold_accuracy"] = [round(a, 4) for a in fold_acc]
-        summary["cv_accuracy_mean"] = round(float(np.mean(fold_acc)), 4)
-        summary["cv_accuracy_std"] = round(float(np.std(fold_acc)), 4)
+    summary.update(_accuracies(probs, data.label, data.split, role, fold_col))
+    if result.last_weights is not None:
+        summary["last_weights"] = _accuracies(last_probs, data.label, data.split, role, fold_col)
     if result.best_epoch >= 0:
         summary["best_epoch"] = result.best_epoch
     if init_report:
         summary["init"] = init_report
     return summary
+
+
+def _accuracies(
+    probs: np.ndarray, label: np.ndarray, split: np.ndarray, role: np.ndarray, fold: np.ndarray
+) -> dict[str, Any]:
+    """Accuracies of (N, K) ``probs`` for the summary: per fold with their mean and std
+    (``fold`` >= 0 on held-out rows), else per split and per training role."""
+    correct = probs.argmax(1) == label
+    labelled = label >= 0
+    out: dict[str, Any] = {}
+    if (fold >= 0).any():
+        folds = np.unique(fold[fold >= 0])
+        fold_acc = [float(correct[(fold == f) & labelled].mean()) for f in folds]
+        out["fold_accuracy"] = [round(a, 4) for a in fold_acc]
+        out["cv_accuracy_mean"] = round(float(np.mean(fold_acc)), 4)
+        out["cv_accuracy_std"] = round(float(np.std(fold_acc)), 4)
+        return out
+    groups = {f"{name}_accuracy": split == name for name in ("train", "val", "test")}
+    groups["labeled_accuracy"] = role == "labeled"
+    groups["dev_accuracy"] = role == "dev"
+    for key, mask in groups.items():
+        if (mask & labelled).any():
+            out[key] = round(float(correct[mask & labelled].mean()), 4)
+    return out
 
 
 @dataclass

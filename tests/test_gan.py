@@ -32,6 +32,8 @@ from stages import pretrain_gan as stage
 CLASSES = ["happy", "sad", "surprise"]
 SIZE = 32
 TINY = {"d_widths": (8, 16, 32), "g_widths": (32, 16, 8), "nz": 16}
+#: Tiny networks at SIZE with batches of 16: the quick training runs of these tests.
+TINY_RUN = {"size": SIZE, **TINY, "batch_size": 16, "labeled_batch_size": 16}
 
 
 def _faces(path: Path, n: int, size: int, labelled: bool, seed: int, splits: bool = True) -> Path:
@@ -287,14 +289,7 @@ def test_training_learns_and_writes_both_networks(
 ) -> None:
     lab, unl = tiny_inputs
     params = stage.PretrainGanParams(
-        size=SIZE,
-        **TINY,
-        batch_size=16,
-        labeled_batch_size=16,
-        epochs=3,
-        schedule="mixed",
-        lr_d=2e-3,
-        dev_fraction=0.2,
+        **TINY_RUN, epochs=3, schedule="mixed", lr_d=2e-3, dev_fraction=0.2
     )
     model, preds_path = tmp_path / "m.h5", tmp_path / "p.h5"
     result = stage.run(params, lab, [unl], model, preds_path)
@@ -407,9 +402,7 @@ def test_init_starts_both_networks_from_an_earlier_gan(
 
 def test_folds_give_out_of_fold_predictions(tiny_inputs: tuple[Path, Path], tmp_path: Path) -> None:
     lab, unl = tiny_inputs
-    params = stage.PretrainGanParams(
-        size=SIZE, **TINY, batch_size=16, labeled_batch_size=16, epochs=1, folds=2
-    )
+    params = stage.PretrainGanParams(**TINY_RUN, epochs=1, folds=2)
     result = stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
     preds = load_predictions(tmp_path / "p.h5")
     assert set(preds.fold.tolist()) == {0, 1}
@@ -501,6 +494,71 @@ def test_the_decay_counts_the_longest_loader_and_the_step_cap(
     assert full_lr == pytest.approx([lr, lr / steps])
 
 
+def test_weight_average_follows_the_decay() -> None:
+    """avg starts at the first step's weights, then avg = decay * avg + (1 - decay) * w."""
+    g = build_model("dcgan_g", latent_dim=4, output_size=16, widths=[4, 2])
+    d = build_model("dcgan_d", in_channels=1, input_size=16, n_classes=2, widths=[2, 4])
+    gan = SemiSupervisedGan(g, d, nz=4, d_ema_decay=0.75)
+    assert gan.averaged_discriminator is not None
+    averaged = gan.averaged_discriminator.module
+    assert not any(p.requires_grad for p in averaged.parameters())
+    for value in (1.0, 5.0, 9.0):
+        with torch.no_grad():
+            for p in d.parameters():
+                p.fill_(value)
+        gan._after_discriminator_step()
+    # 1 -> 0.75 * 1 + 0.25 * 5 = 2 -> 0.75 * 2 + 0.25 * 9 = 3.75
+    for p in averaged.parameters():
+        assert torch.allclose(p, torch.full_like(p, 3.75))
+    assert gan.d_steps == 3
+    assert SemiSupervisedGan(g, d, nz=4).averaged_discriminator is None
+
+
+def test_weight_averaging_leaves_the_training_unchanged(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The averaged D is evaluated under its own random state: the losses of every step and
+    the last weights' fold accuracies are those of the same run without averaging."""
+    lab, unl = tiny_inputs
+    common = {**TINY_RUN, "epochs": 2, "folds": 2, "d_dropout": 0.5, "lr_d": 2e-3}
+    plain = stage.run(
+        stage.PretrainGanParams(**common), lab, [unl], tmp_path / "a.h5", tmp_path / "ap.h5"
+    )
+    averaged = stage.run(
+        stage.PretrainGanParams(**common, d_ema_decay=0.9),
+        lab,
+        [unl],
+        tmp_path / "b.h5",
+        tmp_path / "bp.h5",
+    )
+    histories = []
+    for name in ("a.h5", "b.h5"):
+        with open_artifact(tmp_path / name, "model") as art:
+            histories.append(read_group(art, "history"))
+    for key in ("d_loss", "g_loss", "train_accuracy"):
+        np.testing.assert_array_equal(histories[0][key], histories[1][key])
+    assert "train_accuracy_averaged" in histories[1]
+    assert "last_weights" not in plain.summary
+    last = averaged.summary["last_weights"]
+    assert last["fold_accuracy"] == plain.summary["fold_accuracy"]
+    a, b = load_predictions(tmp_path / "ap.h5"), load_predictions(tmp_path / "bp.h5")
+    assert not np.allclose(a.probs, b.probs)  # the stored predictions are the average's
+
+
+def test_the_epoch_is_selected_on_the_averaged_weights(
+    tiny_inputs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    lab, unl = tiny_inputs
+    params = stage.PretrainGanParams(
+        **TINY_RUN, epochs=3, lr_d=2e-3, dev_fraction=0.3, d_ema_decay=0.5
+    )
+    result = stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
+    with open_artifact(tmp_path / "m.h5", "model") as art:
+        dev = read_group(art, "history")["val_accuracy_averaged"]
+    assert result.summary["best_epoch"] == int(np.argmax(dev))
+    assert "last_weights" not in result.summary  # the selected epoch's raw weights are gone
+
+
 def test_flip_tta_averages_each_face_with_its_mirror_image() -> None:
     from emocli.training.gan import predict_probs
 
@@ -534,6 +592,8 @@ def test_params_are_validated() -> None:
         stage.PretrainGanParams(d_block_dropout=1.0)
     with pytest.raises(ParamsError, match="d-block-depth"):
         stage.PretrainGanParams(d_block_depth=-1)
+    with pytest.raises(ParamsError, match="d-ema-decay"):
+        stage.PretrainGanParams(d_ema_decay=1.0)
 
 
 def test_labelled_augmentation_moves_pixels_and_keeps_the_range() -> None:

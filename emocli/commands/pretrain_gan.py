@@ -70,6 +70,17 @@ def command(
             "linearly to 0 (Salimans et al.; 1 = constant).",
         ),
     ] = 1.0,
+    d_ema_decay: Annotated[
+        float,
+        typer.Option(
+            "--d-ema-decay",
+            min=0.0,
+            max=0.9999,
+            help="Keep a moving average of D's weights with this decay per step (e.g. 0.995) "
+            "and use it as the classifier; the summary also reports the last weights "
+            "(0 = off).",
+        ),
+    ] = 0.0,
     nz: Annotated[int, typer.Option("--nz", help="Length of G's noise vector.")] = 100,
     d_widths: Annotated[
         str, typer.Option("--d-widths", help="Channels of D's strided convolutions.")
@@ -216,6 +227,7 @@ def command(
             lr_d=lr_d,
             lr_g=lr_g,
             lr_decay_start=lr_decay_start,
+            d_ema_decay=d_ema_decay,
             flip=flip,
             augment=augment,
             labels_per_class=labels_per_class,

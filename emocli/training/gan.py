@@ -14,6 +14,11 @@ One training step (one unlabelled batch ``x_u`` of shape (B, 1, S, S) in [-1, 1]
 ``supervised-only`` trains the same discriminator on the labelled batches alone (the
 baseline the GAN has to beat): no generator step, no unlabelled term.
 
+Weight averaging (``d_ema_decay`` > 0): after every discriminator step an exponential moving
+average of D's parameters is updated (``avg = decay * avg + (1 - decay) * weights``), in a
+copy of D that is never trained (``averaged_discriminator``); its batch-norm statistics come
+from :func:`recalibrate_batchnorm`, like the trained D's.
+
 Batch norm: D sees real, generated and labelled batches separately, so its running
 statistics mix real and fake images. Before every evaluation, and before the weights are
 stored, :func:`recalibrate_batchnorm` recomputes them on real images only, so the classifier
@@ -30,6 +35,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from emocli.errors import TrainingError
 from emocli.training import gan_losses
@@ -145,6 +151,7 @@ class SemiSupervisedGan(pl.LightningModule):
         augment: AugmentConfig | None = None,
         total_steps: int = 0,
         lr_decay_start: float = 1.0,
+        d_ema_decay: float = 0.0,
     ) -> None:
         super().__init__()
         if schedule not in SCHEDULES:
@@ -167,6 +174,14 @@ class SemiSupervisedGan(pl.LightningModule):
         #: Discriminator steps of the whole training (0 = from the Trainer at the start).
         self.total_steps = total_steps
         self.lr_decay_start = lr_decay_start
+        #: The moving average of D's weights (None without ``d_ema_decay``); its ``module``
+        #: is a ``dcgan_d`` like ``discriminator``.
+        self.averaged_discriminator: AveragedModel | None = None
+        if d_ema_decay > 0:
+            self.averaged_discriminator = AveragedModel(
+                discriminator, multi_avg_fn=get_ema_multi_avg_fn(d_ema_decay)
+            )
+            self.averaged_discriminator.requires_grad_(False)
         #: The learning-rate factor of the latest step (for the history).
         self.last_lr_factor = 1.0
         #: Discriminator steps so far (Lightning's global_step counts both optimisers).
@@ -255,7 +270,7 @@ class SemiSupervisedGan(pl.LightningModule):
         self.manual_backward(loss)
         opt_d.step()
         self.untoggle_optimizer(opt_d)
-        self.d_steps += 1
+        self._after_discriminator_step()
         self._record({"d_supervised": loss.item(), "d_loss": loss.item()}, x_l.shape[0])
 
     def _discriminator_step(
@@ -281,7 +296,7 @@ class SemiSupervisedGan(pl.LightningModule):
         self.manual_backward(terms["total"])
         opt_d.step()
         self.untoggle_optimizer(opt_d)
-        self.d_steps += 1
+        self._after_discriminator_step()
         record = {"d_loss": terms["total"].item(), "d_unsupervised": terms["unsupervised"].item()}
         if x_l is not None:
             record["d_supervised"] = terms["supervised"].item()
@@ -304,6 +319,11 @@ class SemiSupervisedGan(pl.LightningModule):
         opt_g.step()
         self.untoggle_optimizer(opt_g)
         self._record({"g_loss": loss.item()}, x_u.shape[0])
+
+    def _after_discriminator_step(self) -> None:
+        self.d_steps += 1
+        if self.averaged_discriminator is not None:
+            self.averaged_discriminator.update_parameters(self.discriminator)
 
     # ---------------------------------------------------------------- guards and logs
     def _check_finite(self, network: str, loss: torch.Tensor) -> None:

@@ -6,6 +6,11 @@ the manual-optimisation loop of :class:`~emocli.training.gan.SemiSupervisedGan`,
 every epoch recalibrates D's batch norm on real labelled images, measures validation
 accuracy, and draws a grid of generated faces from a fixed noise batch. It returns the
 networks (D at the best validation epoch when asked), the per-epoch history and the grids.
+
+With ``d_ema_decay`` the returned D is the moving average of D's weights (evaluated and
+selected as such; history keys ``*_accuracy_averaged``), and the last trained weights come
+back beside it for comparison. The average is evaluated under a forked random-number state,
+so the training itself takes the same course as without averaging.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ class FitConfig:
     collapse_patience: int = 200
     lr_decay_start: float = 1.0
     tta: str = "none"
+    d_ema_decay: float = 0.0
 
 
 @dataclass
@@ -71,7 +77,9 @@ class FitResult:
     """What :func:`fit_gan` produced: trained networks, history and sample grids.
 
     history : {metric: per-epoch list}; grids : (E, H, W) uint8 (one per epoch);
-    best_epoch : the 0-based epoch whose D was kept (-1 = the last).
+    best_epoch : the 0-based epoch whose D was kept (-1 = the last);
+    last_weights : with weight averaging and no epoch selection, D's last trained weights
+    (batch norm recomputed) beside the averaged ``discriminator``; else None.
     """
 
     discriminator: nn.Module
@@ -79,6 +87,7 @@ class FitResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     grids: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1), np.uint8))
     best_epoch: int = -1
+    last_weights: nn.Module | None = None
 
 
 class _ProgressCallback(pl.Callback):
@@ -146,6 +155,7 @@ def fit_gan(
         augment=augment_preset(config.augment),
         collapse_patience=config.collapse_patience,
         lr_decay_start=config.lr_decay_start,
+        d_ema_decay=config.d_ema_decay,
     )
     loaders: dict[str, DataLoader] = {
         "labeled": _loader((x_labeled, y_labeled), config.labeled_batch_size, config.seed + 1)
@@ -168,25 +178,38 @@ def fit_gan(
     grids: list[np.ndarray] = []
     best: dict[str, Any] = {"acc": -1.0, "epoch": -1, "d": None, "g": None}
 
+    has_val = x_val is not None and y_val is not None and len(y_val) > 0
+
+    def evaluate(d: nn.Module, device: torch.device, suffix: str) -> float:
+        """Recompute ``d``'s batch norm, log its accuracies; its validation accuracy (or -1)."""
+        recalibrate_batchnorm(d, (b.to(device) for b in recal))
+        train_acc = _accuracy(d, x_labeled, y_labeled, config.tta)
+        history.setdefault(f"train_accuracy{suffix}", []).append(train_acc)
+        if not has_val:
+            return -1.0
+        assert x_val is not None and y_val is not None
+        acc = _accuracy(d, x_val, y_val, config.tta)
+        history.setdefault(f"val_accuracy{suffix}", []).append(acc)
+        return acc
+
     def end_of_epoch(gan: SemiSupervisedGan) -> None:
         device = gan.device
         for key, value in gan.epoch_means().items():
             history.setdefault(key, []).append(value)
         history.setdefault("epoch", []).append(float(gan.current_epoch))
         history.setdefault("lr_d", []).append(gan.lr_d * gan.last_lr_factor)
-        recalibrate_batchnorm(gan.discriminator, (b.to(device) for b in recal))
-        train_acc = _accuracy(gan.discriminator, x_labeled, y_labeled, config.tta)
-        history.setdefault("train_accuracy", []).append(train_acc)
-        if x_val is not None and y_val is not None and len(y_val):
-            acc = _accuracy(gan.discriminator, x_val, y_val, config.tta)
-            history.setdefault("val_accuracy", []).append(acc)
-            if acc > best["acc"]:
-                best.update(
-                    acc=acc,
-                    epoch=gan.current_epoch,
-                    d=copy.deepcopy(gan.discriminator.state_dict()),
-                    g=copy.deepcopy(gan.generator.state_dict()),
-                )
+        kept, acc = gan.discriminator, evaluate(gan.discriminator, device, "")
+        if gan.averaged_discriminator is not None:
+            with _own_random_state(device):  # recalibration runs dropout: keep G/D's draws
+                kept = gan.averaged_discriminator.module
+                acc = evaluate(kept, device, "_averaged")
+        if has_val and acc > best["acc"]:
+            best.update(
+                acc=acc,
+                epoch=gan.current_epoch,
+                d=copy.deepcopy(kept.state_dict()),
+                g=copy.deepcopy(gan.generator.state_dict()),
+            )
         gan.discriminator.train()
         if config.schedule != "supervised-only":
             was_training = gan.generator.training
@@ -223,17 +246,28 @@ def fit_gan(
         )
         trainer.fit(module, train_dataloaders=combined)
     discriminator, generator = module.discriminator.cpu(), module.generator.cpu()
+    last_weights = None
+    if module.averaged_discriminator is not None:
+        discriminator, last_weights = module.averaged_discriminator.module.cpu(), discriminator
     best_epoch = -1
     if config.select_best and best["d"] is not None:
         discriminator.load_state_dict(best["d"])
         generator.load_state_dict(best["g"])
-        best_epoch = int(best["epoch"])
+        best_epoch, last_weights = int(best["epoch"]), None
     else:
-        recalibrate_batchnorm(discriminator, (b.cpu() for b in recal))
+        for d in (discriminator, last_weights):
+            if d is not None:
+                recalibrate_batchnorm(d, (b.cpu() for b in recal))
     discriminator.eval()
     generator.eval()
     stacked = np.stack(grids) if grids else np.zeros((0, 1, 1), np.uint8)
-    return FitResult(discriminator, generator, history, stacked, best_epoch)
+    return FitResult(discriminator, generator, history, stacked, best_epoch, last_weights)
+
+
+def _own_random_state(device: torch.device) -> Any:
+    """A context that restores torch's random state (CPU, and ``device`` if CUDA) on exit."""
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    return torch.random.fork_rng(devices=cuda)
 
 
 def _accuracy(d: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: str = "none") -> float:
