@@ -34,6 +34,9 @@ SIZE = 32
 TINY = {"d_widths": (8, 16, 32), "g_widths": (32, 16, 8), "nz": 16}
 #: Tiny networks at SIZE with batches of 16: the quick training runs of these tests.
 TINY_RUN = {"size": SIZE, **TINY, "batch_size": 16, "labeled_batch_size": 16}
+#: The same networks, one epoch, as CLI flags.
+CLI_TINY_RUN = ["--size", "32", "--epochs", "1", "--d-widths", "8,16,32", "--g-widths", "32,16,8"]
+CLI_TINY_RUN += ["--nz", "16", "--batch-size", "16"]
 
 
 def _faces(path: Path, n: int, size: int, labelled: bool, seed: int, splits: bool = True) -> Path:
@@ -613,8 +616,7 @@ def test_labelled_augmentation_moves_pixels_and_keeps_the_range() -> None:
 
 def test_cli_writes_default_outputs(tiny_inputs: tuple[Path, Path], workdir: Path) -> None:
     lab, unl = tiny_inputs
-    args = ["pretrain-gan", str(lab), "-u", str(unl), "--size", "32", "--epochs", "1"]
-    args += ["--d-widths", "8,16,32", "--g-widths", "32,16,8", "--nz", "16", "--batch-size", "16"]
+    args = ["pretrain-gan", str(lab), "-u", str(unl), *CLI_TINY_RUN]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     assert (workdir / "models" / "lab-gan.h5").is_file()
@@ -622,3 +624,14 @@ def test_cli_writes_default_outputs(tiny_inputs: tuple[Path, Path], workdir: Pat
     assert "test" in res.output and "accuracy" in res.output
     bad = CliRunner().invoke(app, ["pretrain-gan", str(lab), "--g-loss", "nope"])
     assert bad.exit_code != 0 and "g-loss" in bad.output
+
+
+def test_cli_reports_the_last_weights_beside_the_average(
+    tiny_inputs: tuple[Path, Path], workdir: Path
+) -> None:
+    lab, unl = tiny_inputs
+    args = ["pretrain-gan", str(lab), "-u", str(unl), *CLI_TINY_RUN]
+    res = CliRunner().invoke(app, [*args, "--folds", "2", "--d-ema-decay", "0.9"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "2-fold accuracy" in text and "last weights without the average" in text

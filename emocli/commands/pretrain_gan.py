@@ -268,4 +268,7 @@ def command(
             f"{len(s['fold_accuracy'])}-fold accuracy {100 * s['cv_accuracy_mean']:.2f} % "
             f"± {100 * s['cv_accuracy_std']:.2f}"
         )
+    last = s.get("last_weights", {})
+    if "cv_accuracy_mean" in last:
+        parts.append(f"last weights without the average {100 * last['cv_accuracy_mean']:.2f} %")
     console.print("; ".join(parts))
