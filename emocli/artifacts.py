@@ -175,10 +175,25 @@ class ArtifactWriter:
             "inputs": [i.as_dict() for i in inputs],
             "fingerprint": fingerprint,
         }
+        # Fail before the stage computes if the output cannot be written, but hold no open
+        # file meanwhile: a process started during a long stage (a helper that the GPU driver
+        # starts, a library's worker) would inherit the descriptor and HDF5's lock with it,
+        # and the artifact could not be reopened to validate it ("unable to lock file").
         try:
-            self.h5 = h5py.File(self.tmp_path, "w")
+            h5py.File(self.tmp_path, "w").close()
         except OSError as exc:
             raise ArtifactError(f"cannot write {self.path}: {exc}") from exc
+        self._h5: h5py.File | None = None
+
+    @property
+    def h5(self) -> h5py.File:
+        """The temporary HDF5 file, opened at the first write."""
+        if self._h5 is None:
+            try:
+                self._h5 = h5py.File(self.tmp_path, "r+")
+            except OSError as exc:
+                raise ArtifactError(f"cannot write {self.path}: {exc}") from exc
+        return self._h5
 
     # -- metadata
     def set_classes(self, classes: Sequence[str]) -> None:
@@ -318,11 +333,13 @@ class ArtifactWriter:
         # HDF5 crashes (SIGSEGV) when it flushes a file whose earlier writes failed on a full
         # disk, and closing flushes: such a file is abandoned open (its data is deleted below)
         # and the CLI leaves with os._exit, before HDF5's own exit handler closes it.
-        if _disk_full(self.tmp_path.parent):
-            _ABANDONED.append(self.h5)
+        if self._h5 is None:
+            pass
+        elif _disk_full(self.tmp_path.parent):
+            _ABANDONED.append(self._h5)
         else:
             with contextlib.suppress(Exception):
-                self.h5.close()
+                self._h5.close()
         for tmp in [self.tmp_path, *self._sidecars.values()]:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -521,6 +538,12 @@ def open_artifact(path: Path | str, kinds: str | Iterable[str] | None = None) ->
     try:
         h5 = h5py.File(path, "r")
     except OSError as exc:
+        if "lock" in str(exc):
+            raise ArtifactError(
+                f"{path}: another process holds this file open for writing (HDF5 file lock); "
+                "wait for it to finish, or set HDF5_USE_FILE_LOCKING=FALSE on file systems "
+                "where locks are stale"
+            ) from exc
         raise ArtifactError(
             f"{path}: not a readable HDF5 file (expected {expect}; truncated or corrupt?)"
         ) from exc

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from pathlib import Path
 
 import h5py
@@ -82,6 +85,46 @@ def test_uneven_columns_are_refused(tmp_path: Path) -> None:
         writer.close()
     writer.discard()
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_a_process_started_during_the_stage_does_not_lock_the_artifact(tmp_path: Path) -> None:
+    """A process forked while the stage computes (before its first write) must not inherit the
+    temporary file: it would keep HDF5's lock, and the finished artifact could not be reopened."""
+    writer = ArtifactWriter(
+        tmp_path / "m.h5", "model", stage="t", params={}, inputs=[], fingerprint="f"
+    )
+    helper = os.fork()
+    if helper == 0:  # a helper that outlives the write (the GPU driver's, a library's worker)
+        time.sleep(5)
+        os._exit(0)
+    try:
+        writer.set_classes(["a", "b"])
+        writer.write_group("weights", {"w": np.ones((4, 4), np.float32)})
+        writer.close()
+        writer.commit()
+        with open_artifact(tmp_path / "m.h5", "model") as art:
+            assert art.classes == ["a", "b"]
+    finally:
+        os.kill(helper, signal.SIGKILL)
+        os.waitpid(helper, 0)
+
+
+def test_a_locked_file_is_named_as_such(tmp_path: Path) -> None:
+    path = write_faces(tmp_path / "faces.h5")
+    ready, told = os.pipe()
+    writer = os.fork()
+    if writer == 0:  # another process with the file open for writing
+        with h5py.File(path, "a"):
+            os.write(told, b"1")
+            time.sleep(30)
+        os._exit(0)
+    try:
+        os.read(ready, 1)
+        with pytest.raises(ArtifactError, match="another process holds"):
+            open_artifact(path, "faces")
+    finally:
+        os.kill(writer, signal.SIGKILL)
+        os.waitpid(writer, 0)
 
 
 def test_wrong_kind_names_file_and_both_kinds(tmp_path: Path) -> None:
