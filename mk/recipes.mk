@@ -4,8 +4,8 @@
 #   make recipe-ckplus FER2013=~/data/fer2013 CKPLUS=~/data/CK+ UNLABELED=~/data/CASIA-WebFace
 # Every step is an emocli stage: a rerun skips what is up to date. The flags are those of
 # docs/results.md (tests/benchmarks/real_finetune.py and real_gan.py run the same commands).
-# Wall times on a 2-core CPU: recipe-fer2013 ~45 min, recipe-ckplus ~90 min (the sum of its
-# steps, each timed alone: FER2013 starts 35 + 20 min, the GAN 28 min), the others 5-30 min each.
+# Wall times on a 2-core CPU: recipe-fer2013 ~45 min, recipe-ckplus ~100 min (the sum of its
+# steps, each timed: FER2013 starts 35 + 37 min, the GAN 22 min), the others 5-30 min each.
 
 # FER2013: train/ + test/ image folders, or fer2013.csv; CKPLUS: CK+48 folders, or the
 # original cohn-kanade-images/ + Emotion/; SFEW: Train/ (+ Val/) <Emotion>/*.png; AFEW (not
