@@ -176,9 +176,9 @@ class ArtifactWriter:
             "fingerprint": fingerprint,
         }
         # Fail before the stage computes if the output cannot be written, but hold no open
-        # file meanwhile: a process started during a long stage (a helper that the GPU driver
-        # starts, a library's worker) would inherit the descriptor and HDF5's lock with it,
-        # and the artifact could not be reopened to validate it ("unable to lock file").
+        # file meanwhile: a process started during a long stage (on a GPU machine one was, by
+        # the training) would inherit the descriptor and HDF5's lock with it, and the finished
+        # artifact could not be reopened to validate it ("unable to lock file").
         try:
             h5py.File(self.tmp_path, "w").close()
         except OSError as exc:
@@ -333,13 +333,12 @@ class ArtifactWriter:
         # HDF5 crashes (SIGSEGV) when it flushes a file whose earlier writes failed on a full
         # disk, and closing flushes: such a file is abandoned open (its data is deleted below)
         # and the CLI leaves with os._exit, before HDF5's own exit handler closes it.
-        if self._h5 is None:
-            pass
-        elif _disk_full(self.tmp_path.parent):
-            _ABANDONED.append(self._h5)
-        else:
-            with contextlib.suppress(Exception):
-                self._h5.close()
+        if self._h5 is not None:
+            if _disk_full(self.tmp_path.parent):
+                _ABANDONED.append(self._h5)
+            else:
+                with contextlib.suppress(Exception):
+                    self._h5.close()
         for tmp in [self.tmp_path, *self._sidecars.values()]:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
@@ -522,6 +521,16 @@ class Artifact:
         self.close()
 
 
+def _unreadable(path: Path, expect: str, exc: OSError) -> str:
+    """Why ``path`` does not open: held by a writer (HDF5's file lock), or not readable."""
+    if "unable to lock file" in str(exc):
+        return (
+            f"{path}: another process holds this file open for writing (HDF5 file lock); "
+            "wait for it to finish, or set HDF5_USE_FILE_LOCKING=FALSE where locks are stale"
+        )
+    return f"{path}: not a readable HDF5 file (expected {expect}; truncated or corrupt?)"
+
+
 def open_artifact(path: Path | str, kinds: str | Iterable[str] | None = None) -> Artifact:
     """Open and validate an artifact; ``kinds`` restricts which kinds are accepted.
 
@@ -538,15 +547,7 @@ def open_artifact(path: Path | str, kinds: str | Iterable[str] | None = None) ->
     try:
         h5 = h5py.File(path, "r")
     except OSError as exc:
-        if "lock" in str(exc):
-            raise ArtifactError(
-                f"{path}: another process holds this file open for writing (HDF5 file lock); "
-                "wait for it to finish, or set HDF5_USE_FILE_LOCKING=FALSE on file systems "
-                "where locks are stale"
-            ) from exc
-        raise ArtifactError(
-            f"{path}: not a readable HDF5 file (expected {expect}; truncated or corrupt?)"
-        ) from exc
+        raise ArtifactError(_unreadable(path, expect, exc)) from exc
     try:
         missing = [a for a in REQUIRED_ATTRS if a not in h5.attrs]
         if "kind" in missing:
