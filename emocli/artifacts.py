@@ -176,9 +176,9 @@ class ArtifactWriter:
             "fingerprint": fingerprint,
         }
         # Fail before the stage computes if the output cannot be written, but hold no open
-        # file meanwhile: a process started during a long stage (on a GPU machine one was, by
-        # the training) would inherit the descriptor and HDF5's lock with it, and the finished
-        # artifact could not be reopened to validate it ("unable to lock file").
+        # file meanwhile: a process started during a long stage (one was, in GPU training)
+        # would inherit the descriptor and HDF5's lock with it, and the finished artifact
+        # could not be reopened to validate it ("unable to lock file").
         try:
             h5py.File(self.tmp_path, "w").close()
         except OSError as exc:

@@ -94,7 +94,7 @@ def test_a_process_started_during_the_stage_does_not_lock_the_artifact(tmp_path:
         tmp_path / "m.h5", "model", stage="t", params={}, inputs=[], fingerprint="f"
     )
     helper = os.fork()
-    if helper == 0:  # a helper that outlives the write (the GPU driver's, a library's worker)
+    if helper == 0:  # a process started during the stage that outlives the write
         time.sleep(5)
         os._exit(0)
     try:
@@ -125,6 +125,8 @@ def test_a_locked_file_is_named_as_such(tmp_path: Path) -> None:
     finally:
         os.kill(writer, signal.SIGKILL)
         os.waitpid(writer, 0)
+        os.close(ready)
+        os.close(told)
 
 
 def test_wrong_kind_names_file_and_both_kinds(tmp_path: Path) -> None:
