@@ -70,32 +70,42 @@ bench-real: $(STAMP) ## Real-data experiments on $(DATASETS); regenerates docs/r
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 W := $(abspath $(DEMO_WORK))
-DEMO_GAN_FLAGS ?= --size 32 --epochs 5
-DEMO_FACE_FLAGS ?= --epochs 10 --lr 0.001
-DEMO_AUDIO_FLAGS ?= --model audio_urbansound --epochs 15 --lr 0.001
+DEMO_SEED ?= 0
+# Fixed torch threads: the same seed gives the same figures however busy the machine is.
+DEMO_THREADS ?= 2
+# Faces at the GAN's 32 px: the face model then starts from the whole discriminator.
+DEMO_FACES_FLAGS ?= --size 32
+DEMO_GAN_FLAGS ?= --size 32 --epochs 5 --last-epoch
+# Stacking: each base model is trained in 3 folds over the train clips, so that the fuser
+# learns from out-of-fold predictions of them; the val clips get the 3 fold models' mean.
+DEMO_STACKING ?= --folds 3 --stacking mean --validation none
+DEMO_FACE_FLAGS ?= --epochs 10 --lr 0.001 $(DEMO_STACKING)
+DEMO_SPECTROGRAM_FLAGS ?= --pad 1
+DEMO_AUDIO_FLAGS ?= --model audio_urbansound --epochs 40 --lr 0.001 --batch-size 8 \
+  --model-kwargs '{"time_pool": "meanstd", "conv_dropout": 0.1, "dropout": 0.3}' $(DEMO_STACKING)
 
 $(DEMO_DATA)/.done: | $(STAMP)
-	emocli demo-data $(DEMO_DATA) --seed 0
+	emocli demo-data $(DEMO_DATA) --seed $(DEMO_SEED)
 	touch $@
 
 $(W)/faces/sfew.h5: $(DEMO_DATA)/.done
-	cd $(DEMO_DATA) && emocli preprocess-faces sfew/
+	cd $(DEMO_DATA) && emocli preprocess-faces sfew/ $(DEMO_FACES_FLAGS)
 $(W)/faces/afew.h5: $(DEMO_DATA)/.done
-	cd $(DEMO_DATA) && emocli preprocess-faces afew/ --fps 5
+	cd $(DEMO_DATA) && emocli preprocess-faces afew/ --fps 5 $(DEMO_FACES_FLAGS)
 $(W)/faces/unlabeled.h5: $(DEMO_DATA)/.done
-	cd $(DEMO_DATA) && emocli preprocess-faces unlabeled/
+	cd $(DEMO_DATA) && emocli preprocess-faces unlabeled/ $(DEMO_FACES_FLAGS)
 $(W)/audio/afew.h5: $(DEMO_DATA)/.done
 	cd $(DEMO_DATA) && emocli extract-audio afew/
 $(W)/spectrograms/afew.h5: $(W)/audio/afew.h5
-	emocli build-spectrograms $<
+	emocli build-spectrograms $< $(DEMO_SPECTROGRAM_FLAGS)
 $(W)/models/gan.h5: $(W)/faces/sfew.h5 $(W)/faces/unlabeled.h5
-	emocli pretrain-gan $< -u $(W)/faces/unlabeled.h5 $(DEMO_GAN_FLAGS) \
+	emocli pretrain-gan $< -u $(W)/faces/unlabeled.h5 $(DEMO_GAN_FLAGS) --threads $(DEMO_THREADS) \
 	  -o $@ --predictions-output $(W)/predictions/gan/sfew-gan.h5
 $(W)/models/face.h5: $(W)/faces/sfew.h5 $(W)/models/gan.h5 $(W)/faces/afew.h5
-	emocli finetune $< --init $(W)/models/gan.h5 $(DEMO_FACE_FLAGS) \
+	emocli finetune $< --init $(W)/models/gan.h5 $(DEMO_FACE_FLAGS) --threads $(DEMO_THREADS) \
 	  --predict-on $(W)/faces/afew.h5 -o $@ --predictions $(W)/predictions/video-frames.h5
 $(W)/models/audio.h5: $(W)/spectrograms/afew.h5
-	emocli finetune $< $(DEMO_AUDIO_FLAGS) -o $@ --predictions $(W)/predictions/audio.h5
+	emocli finetune $< $(DEMO_AUDIO_FLAGS) --threads $(DEMO_THREADS) -o $@ --predictions $(W)/predictions/audio.h5
 $(W)/predictions/clips/video.h5: $(W)/models/face.h5
 	emocli fuse $(W)/predictions/video-frames.h5 --method mean -o $@
 $(W)/predictions/fused-svm.h5: $(W)/models/face.h5 $(W)/models/audio.h5

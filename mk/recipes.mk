@@ -100,17 +100,21 @@ recipe-sfew: $(FACE_INIT_STEP) recipe-unlabeled-faces ## SFEW Train, 5 folds by 
 	$(RUN) evaluate $(R)/predictions/sfew-chain.h5 $(R)/predictions/sfew-gan.h5 \
 	  $(R)/predictions/sfew-dcgan_d.h5 --split test -o $(R)/reports/sfew
 
+# AFEW's fuser learns from out-of-fold predictions of the train clips (stacking): each base
+# model is trained in 5 folds over the train clips; the val clips get the fold models' mean
+AFEW_STACKING ?= --folds 5 --stacking mean
+
 recipe-afew: $(FACE_INIT_STEP) | $(STAMP) ## AFEW: SFEW-trained face model on clip frames + audio model, fused with an SVM (FACE_INIT=none: no FER2013 step)
 	$(call need,AFEW)
 	$(call need,SFEW)
 	$(RUN) preprocess-faces $(SFEW) $(WILD_FACES) -o $(R)/faces/sfew.h5
 	$(RUN) preprocess-faces $(AFEW) $(WILD_FACES) --fps 5 -o $(R)/faces/afew.h5
-	$(RUN) finetune $(R)/faces/sfew.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) \
+	$(RUN) finetune $(R)/faces/sfew.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) $(AFEW_STACKING) \
 	  --predict-on $(R)/faces/afew.h5 -o $(R)/models/afew-face.h5 --predictions $(R)/predictions/afew-frames.h5
 	$(RUN) fuse $(R)/predictions/afew-frames.h5 --method mean -o $(R)/predictions/afew-video.h5
 	$(RUN) extract-audio $(AFEW) -o $(R)/audio/afew.h5
 	$(RUN) build-spectrograms $(R)/audio/afew.h5 -o $(R)/spectrograms/afew.h5
-	$(RUN) finetune $(R)/spectrograms/afew.h5 $(AUDIO_FLAGS) \
+	$(RUN) finetune $(R)/spectrograms/afew.h5 $(AUDIO_FLAGS) $(AFEW_STACKING) \
 	  -o $(R)/models/afew-audio.h5 --predictions $(R)/predictions/afew-audio.h5
 	$(RUN) fuse $(R)/predictions/afew-video.h5 $(R)/predictions/afew-audio.h5 --method svm \
 	  -o $(R)/predictions/afew-fused.h5 --model-output $(R)/models/afew-fuser.h5

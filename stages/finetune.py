@@ -42,6 +42,8 @@ CLASS_WEIGHTS = ("none", "balanced")
 INPUT_COLUMNS = ("auto", "images", "features")
 MONITORS = ("val_loss", "val_accuracy")
 VALIDATIONS = ("auto", "split", "holdout", "none")
+#: How --stacking predicts the rows no fold held out: the fold models' mean, or a refitted model.
+STACKINGS = ("none", "mean", "refit")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true")
 #: Model used when neither --model nor an artifact --init names one (the sources' VGG16).
 DEFAULT_MODEL = "vgg16"
@@ -67,6 +69,12 @@ class FinetuneParams:
     clip_id | none. test_subjects : subjects held out as the test split whatever the input's
     split column says (``17-20``, ``01,03,10-12``), e.g. RAVDESS's speaker-independent protocol.
     folds : K >= 2 = K-fold cross-validation; fold : run only fold i (0-based; -1 = all).
+    stacking : ``none``, or with ``folds`` an honest prediction of every row for a fuser to
+    learn from (Wolpert's stacked generalisation): the folds cover the training rows only, a
+    training row (or a ``predict_on`` row of the same clip) gets the out-of-fold prediction,
+    every other row (val, test, unlabelled) the ``mean`` of the K fold models' probabilities
+    (the same models, so a fuser sees inputs of one kind) or, with ``refit``, the prediction of
+    one more model trained on every training row (the model artifact then).
     tta : ``flip`` averages each prediction with the mirror image's.
     predict_on : another artifact of the same kind to predict instead of the input.
     """
@@ -94,6 +102,7 @@ class FinetuneParams:
     test_subjects: str = ""
     folds: int = 0
     fold: int = -1
+    stacking: str = "none"
     tta: str = "none"
     predict_on: str = ""
     precision: str = "32-true"
@@ -157,9 +166,14 @@ class FinetuneParams:
             self.fold == -1 or (self.folds >= 2 and 0 <= self.fold < self.folds),
             "--fold i needs --folds K with 0 <= i < K",
         )
+        require(self.stacking in STACKINGS, f"--stacking must be one of {', '.join(STACKINGS)}")
+        stacked = self.stacking != "none"
         require(
-            not (self.folds and self.predict_on), "--predict-on cannot be combined with --folds"
+            not (self.folds and self.predict_on and not stacked),
+            "--predict-on with --folds needs --stacking (each row is then predicted out of fold)",
         )
+        require(not stacked or self.folds >= 2, "--stacking needs --folds K (K >= 2)")
+        require(not (stacked and self.fold != -1), "--stacking needs every fold: leave --fold out")
         if self.test_subjects:
             from emocli.training.options import parse_subjects
 
@@ -234,7 +248,10 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
         return tr, val, "holdout"
 
     if params.folds:
-        pool = np.flatnonzero(labelled & (table.split != "test"))
+        if params.stacking != "none":  # the training rows only: val, test unseen by every fold
+            pool = np.flatnonzero(labelled & np.isin(table.split, ["train", ""]))
+        else:
+            pool = np.flatnonzero(labelled & (table.split != "test"))
         if len(pool) == 0:
             raise ParamsError(f"{table.path}: no labelled rows to cross-validate")
         splits = kfold_splits(pool, table.label[pool], grouped(pool), params.folds, params.seed)
@@ -244,6 +261,9 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
                 continue
             train, val, source = with_val(rest, params.seed + i)
             plans.append(Plan(i, train, val, test, source))
+        if params.stacking == "refit":  # and a model of every training row, for the others
+            train, val, source = with_val(pool, params.seed)
+            plans.append(Plan(-1, train, val, val_source=source))
         return plans, group_name
     train = np.flatnonzero(labelled & np.isin(table.split, ["train", ""]))
     if len(train) == 0:
@@ -595,13 +615,15 @@ def _write_predictions(
     summary: dict[str, Any],
 ) -> None:
     from emocli.predictions import Predictions, write_predictions
-    from emocli.training.datamodule import open_source, read_table
     from emocli.training.trainer import predict_probs
 
     batch = max(1, params.batch_size * 2)
     modality = "face" if table.kind == "faces" else "audio"
     level = "frame" if table.kind == "faces" else "clip"  # a spectrogram is a whole clip
-    if params.folds:
+    if params.stacking != "none":
+        preds = _stacked_predictions(params, table, source, runs, summary)
+        preds.modality, preds.level = modality, level
+    elif params.folds:
         rows_parts, prob_parts, fold_parts, fold_acc = [], [], [], []
         for run_ in runs:
             probs = predict_probs(
@@ -646,44 +668,22 @@ def _write_predictions(
         summary["oof_accuracy"] = _accuracy(probs, table.label[rows])
     else:
         run_ = runs[0]
-        target, target_source = table, source
-        if params.predict_on:
-            target = read_table(params.predict_on, table.column)
-            if target.shape != table.shape:
-                raise ParamsError(
-                    f"--predict-on {params.predict_on}: its {target.column!r} rows are "
-                    f"{target.shape}, the model takes {table.shape}"
-                )
-            target_source = open_source(target, params.max_memory_mb * 2**20)
+        target, target_source = _prediction_target(params, table, source)
         labels, lost = map_labels_by_name(target.label, target.classes, table.classes)
         if lost:
             summary["predict_on_unmapped_labels"] = lost
         probs = predict_probs(
             run_.module, target_source, np.arange(len(target)), batch, params.tta, params.workers
         )
-        preds = Predictions.build(
-            table.classes,
-            probs,
-            target.sample_id,
-            label=labels,
-            clip_id=target.clip_id,
-            subject=target.subject,
-            split=target.split,
-            modality=modality,
-            level=level,
-        )
+        preds = _target_predictions(table, target, probs, labels)
+        preds.modality, preds.level = modality, level
         summary.update(
             train=len(run_.plan.train),
             val=len(run_.plan.val),
             epochs_run=run_.fit.epochs_run,
             best_epoch=run_.fit.best_epoch,
         )
-        accuracy = {}
-        for split in sorted(set(target.split.tolist())):
-            rows = target.split == split
-            acc = _accuracy(probs[rows], labels[rows])
-            if acc is not None:
-                accuracy[split or "unsplit"] = acc
+        accuracy = _split_accuracy(probs, labels, target.split)
         summary["validation"] = run_.plan.val_source
         if run_.plan.val_source == "holdout" and not params.predict_on:
             acc = _accuracy(probs[run_.plan.val], labels[run_.plan.val])
@@ -692,6 +692,123 @@ def _write_predictions(
         summary["accuracy"] = accuracy
     write_predictions(writer, preds)
     writer.set_attr("model", str(output))
+
+
+def _prediction_target(params: FinetuneParams, table: Any, source: Any) -> tuple[Any, Any]:
+    """The table whose rows get predictions (``predict_on``, else the input) and its source."""
+    from emocli.training.datamodule import open_source, read_table
+
+    if not params.predict_on:
+        return table, source
+    target = read_table(params.predict_on, table.column)
+    if target.shape != table.shape:
+        raise ParamsError(
+            f"--predict-on {params.predict_on}: its {target.column!r} rows are "
+            f"{target.shape}, the model takes {table.shape}"
+        )
+    return target, open_source(target, params.max_memory_mb * 2**20)
+
+
+def held_out_fold(table: Any, target: Any, runs: list[Trained], same: bool) -> np.ndarray:
+    """(N,) int64 per ``target`` row: the fold whose model never saw it, -1 for rows no fold
+    trained on. ``same``: the target is the input itself (rows matched by index); otherwise
+    rows are matched to the input's held-out rows by clip id, which must not straddle folds."""
+    owner = np.full(len(target.label), -1, np.int64)
+    if same:
+        for r in runs:
+            owner[r.plan.test] = r.plan.fold
+        return owner
+    clip_folds: dict[str, set[int]] = {}
+    for r in runs:
+        for clip in table.clip_id[r.plan.test]:
+            if clip:
+                clip_folds.setdefault(str(clip), set()).add(r.plan.fold)
+    straddling = sorted(c for c, f in clip_folds.items() if len(f) > 1)
+    if straddling:
+        raise ParamsError(
+            f"--stacking --predict-on: {len(straddling)} clips of {table.path} (e.g. "
+            f"{straddling[0]!r}) have rows in several folds, so no fold model is out of fold for "
+            "them; keep clips whole with --group-by clip_id"
+        )
+    for i, clip in enumerate(target.clip_id):
+        folds = clip_folds.get(str(clip)) if clip else None
+        if folds:
+            owner[i] = next(iter(folds))
+    return owner
+
+
+def _stacked_predictions(
+    params: FinetuneParams, table: Any, source: Any, runs: list[Trained], summary: dict[str, Any]
+) -> Any:
+    """Stacking: a row's out-of-fold probabilities where a fold held it (or its clip) out, else
+    the fold models' mean (``mean``) or the final model's (``refit``: ``runs[-1]``, trained on
+    every training row). Records fold and split accuracies in ``summary``."""
+    from emocli.training.trainer import predict_probs
+
+    target, target_source = _prediction_target(params, table, source)
+    labels, lost = map_labels_by_name(target.label, target.classes, table.classes)
+    if lost:
+        summary["predict_on_unmapped_labels"] = lost
+    folds = runs[:-1] if params.stacking == "refit" else runs
+    owner = held_out_fold(table, target, folds, same=not params.predict_on)
+    batch = max(1, params.batch_size * 2)
+
+    def predict(run_: Trained, rows: np.ndarray) -> np.ndarray:
+        return predict_probs(run_.module, target_source, rows, batch, params.tta, params.workers)
+
+    probs = np.zeros((len(owner), len(table.classes)), np.float32)
+    fold_acc = []
+    rest = np.flatnonzero(owner < 0)
+    for run_ in folds:
+        rows = np.flatnonzero(owner == run_.plan.fold)
+        probs[rows] = predict(run_, rows)
+        fold_acc.append(_accuracy(probs[rows], labels[rows]) or 0.0)
+        if params.stacking == "mean":
+            probs[rest] += predict(run_, rest) / len(folds)
+    if params.stacking == "refit":
+        probs[rest] = predict(runs[-1], rest)
+    held = owner >= 0
+    training = np.isin(target.split, ["train", ""]) & (labels >= 0)
+    summary["fold_accuracy"] = fold_acc
+    summary["cv_accuracy_mean"] = round(float(np.mean(fold_acc)), 4)
+    summary["cv_accuracy_std"] = round(float(np.std(fold_acc)), 4)
+    summary["stacking"] = {
+        "others_from": params.stacking,
+        "out_of_fold_rows": int(held.sum()),
+        "out_of_fold_accuracy": _accuracy(probs[held], labels[held]),
+        "other_rows": len(rest),
+        "other_accuracy": _split_accuracy(probs[rest], labels[rest], target.split[rest]),
+        "training_rows_not_out_of_fold": int((training & ~held).sum()),
+    }
+    return _target_predictions(table, target, probs, labels, fold=owner)
+
+
+def _target_predictions(
+    table: Any, target: Any, probs: np.ndarray, labels: np.ndarray, fold: Any = None
+) -> Any:
+    """Predictions (N, K) of ``table``'s classes for the rows of ``target``, with its ids."""
+    from emocli.predictions import Predictions
+
+    return Predictions.build(
+        table.classes,
+        probs,
+        target.sample_id,
+        label=labels,
+        clip_id=target.clip_id,
+        subject=target.subject,
+        split=target.split,
+        fold=fold,
+    )
+
+
+def _split_accuracy(probs: np.ndarray, labels: np.ndarray, split: np.ndarray) -> dict[str, float]:
+    """Accuracy of the labelled rows of each split (``unsplit`` for an empty name)."""
+    accuracy = {}
+    for name in sorted(set(split.tolist())):
+        rows = split == name
+        if (acc := _accuracy(probs[rows], labels[rows])) is not None:
+            accuracy[name or "unsplit"] = acc
+    return accuracy
 
 
 def _merged_history(runs: list[Trained]) -> dict[str, np.ndarray]:

@@ -12,7 +12,9 @@
 
 Trained fusers learn from the labelled training-split clips only; the output holds every
 clip of every split, and the column ``fitted`` marks the clips the fuser was fitted on (their
-predictions are in-sample). Evaluate on ``val``.
+predictions are in-sample). Evaluate on ``val``. A fuser learns how far to trust each input
+from those clips, so its inputs should be out-of-fold predictions there (stacking: ``finetune
+--folds K --stacking mean``); the summary says which inputs are (``inputs_out_of_fold``).
 """
 
 from __future__ import annotations
@@ -218,6 +220,14 @@ def _fit(
     }
 
 
+def _out_of_fold(preds: Predictions, train_split: str) -> bool:
+    """Whether every labelled ``train_split`` clip of ``preds`` was predicted out of fold
+    (``fold`` >= 0, as ``finetune --folds K --stacking`` writes them): honest inputs for a
+    trained fuser. Predictions of a model on its own training clips are in-sample."""
+    rows = (preds.split == train_split) & (preds.label >= 0)
+    return bool(rows.any() and (preds.fold[rows] >= 0).all())
+
+
 def _accuracy_by_split(
     probs: np.ndarray, labels: np.ndarray, split: np.ndarray, fitted: np.ndarray
 ) -> dict[str, float]:
@@ -287,6 +297,10 @@ def run(
             reduce_to_clips(align_classes(p, classes), params.reduce, table) for p in loaded
         ]
         progress("fusing", 1, total)
+        out_of_fold = {
+            name: _out_of_fold(r.predictions, params.train_split)
+            for name, r in zip(names, reductions, strict=True)
+        }
         joined = join_modalities([r.predictions for r in reductions], names, params.missing)
         if len(joined) == 0:
             raise InputError(
@@ -375,6 +389,7 @@ def run(
             "unlabelled_clips": int((joined.label < 0).sum()),
             "fitted_on": f"{n_fitted} labelled {params.train_split} clips" if trains else "",
             "in_sample_clips": n_fitted,
+            "inputs_out_of_fold": out_of_fold if trains else {},
             "fuser": details,
             "accuracy": _accuracy_by_split(probs, joined.label, joined.split, fitted),
         }

@@ -356,18 +356,22 @@ def test_spec_rejects_impossible_values(bad: dict) -> None:
         DemoSpec(**bad)
 
 
-def test_demo_summary_compares_fused_with_the_best_single_modality() -> None:
+def test_demo_summary_checks_the_sources_claims() -> None:
     from emocli.demo.summary import summary_lines
 
-    def item(name: str, modality: str, level: str, acc: float) -> dict:
+    def item(name: str, modality: str, level: str, acc: float, n: int = 40) -> dict:
         classes = ["a", "b", "c", "d"]
-        return dict(name=name, modality=modality, level=level, split="val", n=10,
+        return dict(name=name, modality=modality, level=level, split="val", n=n,
                     accuracy=acc, macro_f1=acc, classes=classes)  # fmt: skip
 
     video, audio = item("video", "face", "clip", 0.6), item("audio", "audio", "clip", 0.3)
-    worse = summary_lines({"inputs": [video, audio, item("fused-svm", "fused", "clip", 0.5)]})
-    assert any("(video): -10.0 points" in line for line in worse)
-    assert any("audio is at 30.0 % (chance 25.0 %)" in line for line in worse)
-    better = summary_lines({"inputs": [video, audio, item("fused-svm", "fused", "clip", 0.7)]})
-    assert any("(video): +10.0 points" in line for line in better)
-    assert not any("cannot beat" in line for line in better)
+    gan = item("sfew-gan", "face", "frame", 0.3)  # 12 of 40 at chance 25 %: not shown
+    worse = summary_lines({"inputs": [video, audio, item("fused-svm", "fused", "clip", 0.5), gan]})
+    assert "fusion beats each modality (second source): NOT shown" in worse[-2]
+    assert "faces it never saw (first source): NOT shown" in worse[-1]
+    gan = item("sfew-gan", "face", "frame", 0.6)
+    better = summary_lines({"inputs": [video, audio, item("fused-svm", "fused", "clip", 0.7), gan]})
+    assert "fusion beats each modality (second source): shown" in better[-2]
+    assert "fused-svm 70.0 % > video 60.0 %, audio 30.0 %" in better[-2]
+    assert "faces it never saw (first source): shown" in better[-1]
+    assert all("seeds 0-2:" in line for line in better[1:5])

@@ -121,6 +121,49 @@ def test_kfold_writes_out_of_fold_predictions_grouped_by_subject(
     assert set(single.sample_id.tolist()) == set(preds.sample_id[preds.fold == 1].tolist())
 
 
+@pytest.mark.parametrize("others", ["mean", "refit"])
+def test_stacking_predicts_train_rows_out_of_fold(
+    tmp_path: Path, workdir: Path, others: str
+) -> None:
+    def splits(n: int) -> list[str]:
+        return ["train"] * (n - 12) + ["val"] * 12
+
+    src = make_faces(tmp_path / "faces.h5", n_subjects=8, per_subject=6, splits=splits)
+    other = make_faces(tmp_path / "other.h5", n_subjects=8, per_subject=6, splits=splits, seed=5)
+    stack = [*TINY, *FAST, "--epochs", "1", "--folds", "3", "--stacking", others]
+    stack += ["--validation", "none"]
+    result = _run(str(src), *stack, "--predictions", str(tmp_path / "self.h5"))
+    assert result.exit_code == 0, result.output
+    assert "3-fold accuracy" in result.output and "36 rows predicted out of fold" in result.output
+    by = "the fold models' mean" if others == "mean" else "the refitted model"
+    assert f"12 by {by}" in result.output
+    preds = load_predictions(tmp_path / "self.h5")
+    train, val = preds.split == "train", preds.split == "val"
+    assert len(preds) == 48 and train.sum() == 36 and val.sum() == 12
+    assert sorted(set(preds.fold[train].tolist())) == [0, 1, 2]  # every train row out of fold
+    assert (preds.fold[val] == -1).all()  # no fold model trained on val
+    for fold in range(3):  # folds by subject, over the train rows only
+        subjects = set(preds.subject[preds.fold == fold].tolist())
+        assert subjects and not subjects & set(preds.subject[preds.fold != fold].tolist())
+    model, info = load_model(workdir / "models" / "faces-resnet_small.h5")
+    assert info.attrs["weights_fold"] == (-1 if others == "refit" else 2)
+    if others == "refit":  # val is predicted by the model artifact, trained on every train row
+        with open_artifact(src) as art:
+            images = torch.from_numpy(art.column("images")[-12:])[:, None]
+        with torch.no_grad():
+            expected = torch.softmax(model(info.transform()(images)), dim=1).numpy()
+        np.testing.assert_allclose(preds.probs[val], expected, atol=1e-5)
+    # another artifact of the same clips: each row takes the fold that held its clip out
+    result = _run(
+        str(src), *stack, "--predict-on", str(other), "--predictions", str(tmp_path / "o.h5")
+    )
+    assert result.exit_code == 0, result.output
+    onto = load_predictions(tmp_path / "o.h5")
+    assert onto.clip_id.tolist() == preds.clip_id.tolist()
+    assert onto.fold.tolist() == preds.fold.tolist()
+    assert not np.allclose(onto.probs, preds.probs)  # other images, same fold models
+
+
 def test_chain_transfers_everything_but_the_classifier(tmp_path: Path, workdir: Path) -> None:
     support = make_faces(tmp_path / "support.h5", classes=["angry", "happy", "neutral", "sad"])
     target = make_faces(tmp_path / "target.h5", seed=5)
@@ -193,6 +236,9 @@ def test_spectrogram_images_take_the_image_path(tmp_path: Path, workdir: Path) -
         (["--model-kwargs", '{"n_classes": 3}'], "come from the input"),
         (["--init", "imagenet:/nonexistent.pth"], "input not found"),
         (["--folds", "10"], "10 folds need at least 10"),
+        (["--stacking", "mean"], "--stacking needs --folds"),
+        (["--folds", "3", "--stacking", "all"], "--stacking must be one of"),
+        (["--folds", "3", "--predict-on", "x.h5"], "needs --stacking"),
     ],
 )
 def test_bad_options_give_clear_errors(

@@ -39,7 +39,9 @@ def write_preds(path: Path, preds: Predictions, attrs: dict | None = None) -> Pa
         stage="test",
         params={},
         inputs=[],
-        fingerprint=fingerprint_of([content, preds.split.tolist(), preds.clip_id.tolist()]),
+        fingerprint=fingerprint_of(
+            [content, preds.split.tolist(), preds.clip_id.tolist(), preds.fold.tolist()]
+        ),
     )
     write_predictions(writer, preds)
     for key, value in (attrs or {}).items():
@@ -388,6 +390,24 @@ def test_fuse_svm_learns_from_the_training_split_only(tmp_path: Path, workdir: P
     first = load_predictions(out)
     second = load_predictions(other / "predictions" / "fused-svm.h5")
     np.testing.assert_array_equal(first.probs, second.probs)
+
+
+def test_fuse_warns_when_a_trained_fuser_learns_from_in_sample_predictions(
+    tmp_path: Path,
+) -> None:
+    video, audio = synthetic_modalities()
+    train = video.split == "train"
+    audio.fold[train] = np.arange(int(train.sum())) % 5  # audio: out of fold (stacking)
+    paths = [write_preds(tmp_path / "v.h5", video), write_preds(tmp_path / "a.h5", audio)]
+    args = ["fuse", *map(str, paths), "--method", "svm", "--workdir", str(tmp_path / "w")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "in-sample predictions of video " in text and "--stacking" in text
+    video.fold[train] = np.arange(int(train.sum())) % 5  # both out of fold: no warning
+    args[1] = str(write_preds(tmp_path / "v2.h5", video))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "in-sample predictions" not in result.output
 
 
 def test_a_stored_fuser_is_reapplied_with_identical_predictions(

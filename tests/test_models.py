@@ -179,3 +179,24 @@ def test_vgg16_and_squeezenet_use_torchvision_names_and_shapes() -> None:
     assert thesis["classifier.1.weight"] == (1024, 512 * 2 * 2)
     assert thesis["classifier.4.weight"] == (7, 1024)
     assert not {k for k in thesis if k.startswith("classifier.")} & set(reference)
+
+
+def test_statistics_pooling_over_time_takes_any_clip_length() -> None:
+    """``time_pool="meanstd"``: mean and std of each row over the frames, whatever their number;
+    the flattening head is tied to the training length."""
+    from emocli.models.audio_cnns import TimePool
+
+    kwargs = dict(in_channels=1, input_size=(40, 96), n_classes=7, widths=[4, 8], hidden=16)
+    pooled = build_classifier("audio_urbansound", time_pool="meanstd", **kwargs).eval()
+    flat = build_classifier("audio_urbansound", **kwargs).eval()
+    with torch.no_grad():
+        for frames in (96, 250, 31):
+            assert pooled(torch.randn(2, 1, 40, frames)).shape == (2, 7)
+        with pytest.raises(RuntimeError):
+            flat(torch.randn(2, 1, 40, 250))
+    x = torch.arange(24, dtype=torch.float32).reshape(1, 2, 3, 4)
+    stats = TimePool("meanstd")(x).reshape(2, 2, 3)  # (mean | std, channel, frequency)
+    torch.testing.assert_close(stats[0], x.mean(dim=3)[0])
+    torch.testing.assert_close(stats[1], x.std(dim=3, unbiased=False)[0])
+    with pytest.raises(ValueError, match="time_pool"):
+        TimePool("max")

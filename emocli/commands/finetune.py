@@ -174,6 +174,17 @@ def command(
             "--fold", help="Run only this fold (0-based; -1 = all).", rich_help_panel=_DATA
         ),
     ] = -1,
+    stacking: Annotated[
+        str,
+        typer.Option(
+            "--stacking",
+            help="With --folds, honest inputs for a trained fuser: folds over the train rows "
+            "only, train rows (and --predict-on rows of their clips) predicted out of fold, the "
+            "others by the mean of the fold models (mean) or by one more model of all train "
+            "rows, then the model output (refit). none | mean | refit.",
+            rich_help_panel=_DATA,
+        ),
+    ] = "none",
     predict_on: Annotated[
         Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
         typer.Option(
@@ -282,6 +293,7 @@ def command(
             test_subjects=test_subjects,
             folds=folds,
             fold=fold,
+            stacking=stacking,
             tta=tta,
             predict_on=str(predict_on) if predict_on else "",
             precision=precision,
@@ -316,6 +328,23 @@ def command(
             f"{100 * s['cv_accuracy_mean']:.2f} % ± {100 * s['cv_accuracy_std']:.2f} "
             f"(folds: {', '.join(f'{100 * a:.1f}' for a in s['fold_accuracy'])}; by {s['group_by']})"
         )
+    if "stacking" in s:
+        st = s["stacking"]
+        by_split = ", ".join(f"{k} {100 * v:.2f} %" for k, v in st["other_accuracy"].items())
+        oof = st["out_of_fold_accuracy"]
+        others = "the fold models' mean" if st["others_from"] == "mean" else "the refitted model"
+        console.print(
+            f"stacking: {st['out_of_fold_rows']} rows predicted out of fold"
+            + (f" ({100 * oof:.2f} %)" if oof is not None else "")
+            + f", {st['other_rows']} by {others}"
+            + (f" ({by_split})" if by_split else "")
+        )
+        if st["training_rows_not_out_of_fold"]:
+            console.print(
+                f"warning: {st['training_rows_not_out_of_fold']} labelled train rows of the "
+                "predicted artifact match no held-out clip of the input (no clip id in common): "
+                "their predictions come from models that may have seen them"
+            )
     elif s.get("accuracy"):
         parts = ", ".join(f"{k} {100 * v:.2f} %" for k, v in s["accuracy"].items())
         console.print(

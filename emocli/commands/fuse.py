@@ -139,4 +139,12 @@ def command(
         console.print(f"clips lacking a modality (before the policy): {lacking}")
     if s["fitted_on"]:
         console.print(f"fuser fitted on {s['fitted_on']}: {json.dumps(s['fuser'])}")
+    in_sample = [name for name, oof in s.get("inputs_out_of_fold", {}).items() if not oof]
+    if in_sample:
+        console.print(
+            f"warning: the fuser learnt from in-sample predictions of {', '.join(in_sample)} "
+            "(not out of fold on its training clips), so it trusts an over-fitted input more "
+            "than it deserves; fit it on out-of-fold predictions: finetune --folds K --stacking mean "
+            "(docs/usage.md, section fuse)"
+        )
     console.print(f"accuracy by split: {s['accuracy']}  (evaluate on val: emocli evaluate ...)")

@@ -34,8 +34,6 @@ CLIPS_PER_MOVIE = 10
 ACTORS_PER_MOVIE = 3
 #: How far speech opens the mouth, on top of the expression (units of ``mouth_open``).
 TALK_OPEN = 0.3
-#: Spread of the voice's emotional intensity around the face's.
-VOICE_INTENSITY_SPREAD = 0.25
 #: zlib level of the PNG files (1: fast; the sensor noise barely compresses anyway).
 PNG_COMPRESSION = 1
 #: Tags that keep the random streams of different kinds of item apart.
@@ -149,8 +147,7 @@ def render_clip(plan: ClipPlan, spec: DemoSpec) -> RenderedClip:
     poses = scene.sway(scene.sample_pose(size, rng), size, plan.n_frames, rng)
     intensity = expressions.sample_intensity(rng)
     onset = expressions.onset_curve(plan.n_frames, rng)
-    voice_intensity = float(np.clip(intensity + rng.normal(0, VOICE_INTENSITY_SPREAD), 0, 1))
-    prosody = voices.clip_prosody(plan.emotion, voice_intensity, rng)
+    prosody = voices.clip_prosody(plan.emotion, intensity, rng)
     samples_per_frame = spec.sample_rate // spec.fps
     speech = voices.synthesise(
         actor.voice, prosody, plan.n_frames * samples_per_frame, spec.sample_rate, rng

@@ -76,15 +76,18 @@ class Prosody:
 #: Each class's prosody at full intensity (after Scherer 2003, Banse & Scherer 1996).
 PROSODY: dict[str, Prosody] = {
     "Neutral": Prosody(0.0, 1.0, -0.5, 0.005, 0.0, 4.0, 0.35, 0.05),
-    "Angry": Prosody(4.0, 3.0, -0.5, 0.01, 8.0, 5.5, 0.95, 0.04),
-    "Disgust": Prosody(-2.0, 1.5, -2.0, 0.01, -3.0, 3.0, 0.4, 0.15),
-    "Fear": Prosody(5.0, 2.0, 0.5, 0.05, -2.0, 5.2, 0.45, 0.25),
-    "Happy": Prosody(4.0, 4.0, 0.0, 0.01, 4.0, 4.6, 0.6, 0.05),
-    "Sad": Prosody(-3.0, 0.6, -4.0, 0.01, -7.0, 2.8, 0.15, 0.25),
-    "Surprise": Prosody(4.0, 3.0, 8.0, 0.01, 3.0, 4.0, 0.6, 0.08),
+    "Angry": Prosody(5.0, 2.5, -1.0, 0.01, 9.0, 5.5, 1.0, 0.02),
+    "Disgust": Prosody(-4.0, 1.5, -2.0, 0.02, -1.0, 2.6, 0.75, 0.05),
+    "Fear": Prosody(9.0, 2.0, 0.5, 0.06, -1.0, 5.8, 0.5, 0.35),
+    "Happy": Prosody(6.0, 4.5, 0.0, 0.01, 4.0, 4.8, 0.6, 0.05),
+    "Sad": Prosody(-4.0, 0.5, -4.0, 0.01, -8.0, 2.6, 0.1, 0.3),
+    "Surprise": Prosody(7.0, 3.5, 10.0, 0.01, 4.0, 3.6, 0.65, 0.08),
 }
 #: Per-clip random spread of each prosody field (same order), independent of the class.
-PROSODY_SPREAD = Prosody(1.5, 0.4, 1.0, 0.003, 3.0, 0.5, 0.1, 0.03)
+PROSODY_SPREAD = Prosody(0.75, 0.2, 0.5, 0.0015, 1.5, 0.25, 0.05, 0.015)
+#: Voice intensity: its floor and its spread around the face's intensity.
+VOICE_INTENSITY_FLOOR = 0.8
+VOICE_INTENSITY_SPREAD = 0.05
 #: Tremor frequency (the F0 wobble of a shaking voice), Hz.
 TREMOR_HZ = 7.0
 
@@ -92,13 +95,25 @@ TREMOR_HZ = 7.0
 def sample_voice(rng: np.random.Generator) -> Voice:
     """A random speaker, male or female with equal chance."""
     if rng.random() < 0.5:
-        return Voice(f0=float(rng.uniform(95, 135)), formant_scale=float(rng.uniform(0.92, 1.02)))
-    return Voice(f0=float(rng.uniform(175, 235)), formant_scale=float(rng.uniform(1.05, 1.18)))
+        return Voice(f0=float(rng.uniform(100, 125)), formant_scale=float(rng.uniform(0.92, 1.02)))
+    return Voice(f0=float(rng.uniform(190, 225)), formant_scale=float(rng.uniform(1.05, 1.18)))
 
 
-def clip_prosody(emotion: str, intensity: float, rng: np.random.Generator) -> Prosody:
-    """Prosody of one clip: neutral moved towards ``emotion`` by ``intensity`` (0..1), plus a
-    random per-clip spread (:data:`PROSODY_SPREAD`)."""
+def voice_intensity(face_intensity: float, rng: np.random.Generator) -> float:
+    """How strongly a clip's voice carries its emotion (0..1), from the face's intensity.
+
+    The voice follows the face loosely (:data:`VOICE_INTENSITY_SPREAD`) and rarely falls below
+    :data:`VOICE_INTENSITY_FLOOR`: acted speech carries its emotion even when the face is subtle.
+    """
+    shared = VOICE_INTENSITY_FLOOR + (1.0 - VOICE_INTENSITY_FLOOR) * face_intensity
+    return float(np.clip(shared + rng.normal(0.0, VOICE_INTENSITY_SPREAD), 0.0, 1.0))
+
+
+def clip_prosody(emotion: str, face_intensity: float, rng: np.random.Generator) -> Prosody:
+    """Prosody of one clip: neutral moved towards ``emotion`` by the :func:`voice_intensity`
+    that goes with ``face_intensity`` (0..1), plus a random per-clip spread
+    (:data:`PROSODY_SPREAD`)."""
+    intensity = voice_intensity(face_intensity, rng)
     neutral = PROSODY["Neutral"].as_array()
     target = PROSODY[emotion].as_array()
     values = neutral + intensity * (target - neutral)

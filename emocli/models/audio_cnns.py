@@ -4,7 +4,10 @@ Both take ``x : (B, in_channels, n_mels, T)`` (a log-mel spectrogram as a one-ch
 or a rendered spectrogram image) and return logits ``(B, n_classes)``.
 
 * ``audio_urbansound`` -- three blocks of [conv 3x3 "same" (32, 64, 128) ReLU, max pool 2x2,
-  dropout]; flatten; dense 512 ReLU; dropout; dense ``n_classes``.
+  dropout]; flatten; dense 512 ReLU; dropout; dense ``n_classes``. ``time_pool="meanstd"``
+  replaces the flattening by statistics pooling over time (the mean and std of each feature
+  map row over the frames, as x-vectors do, Snyder et al. 2018): the head then sees the same
+  number of features whatever the clip's length, and ~100x fewer dense weights.
 * ``audio_fayek`` (after Fayek, Lech & Cavedon 2017) -- conv 16 10x10 and conv 32 10x10, each
   with an L2 penalty of 0.01 on its kernel and batch norm; two dense 716 ReLU layers with
   batch norm and dropout 0.5; dense ``n_classes``. The thesis does not say how the map is
@@ -26,6 +29,8 @@ from emocli.models.base import EmotionNet, check_min_size, flat_features
 URBANSOUND_WIDTHS: tuple[int, ...] = (32, 64, 128)
 #: Units of the UrbanSound model's dense layer.
 URBANSOUND_HIDDEN = 512
+#: How the last feature map (B, C, F, T) reaches the dense layer: all of it, or pooled over T.
+TIME_POOLS = ("flatten", "mean", "meanstd")
 #: Filters and kernel of the Fayek model's two convolutions.
 FAYEK_WIDTHS: tuple[int, ...] = (16, 32)
 FAYEK_KERNEL = 10
@@ -33,6 +38,25 @@ FAYEK_KERNEL = 10
 FAYEK_HIDDEN = 716
 #: Keras-style L2 factor on the Fayek convolutions: loss += l2 * sum(w ** 2).
 FAYEK_L2 = 0.01
+
+
+class TimePool(nn.Module):
+    """(B, C, F, T) -> (B, features): ``flatten`` everything, or the ``mean`` (and ``std``) of
+    each (channel, frequency) row over the T frames."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        if how not in TIME_POOLS:
+            raise ValueError(f"time_pool must be one of {', '.join(TIME_POOLS)}, not {how!r}")
+        self.how = how
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.how == "flatten":
+            return x.flatten(1)
+        mean = x.mean(dim=3)
+        if self.how == "mean":
+            return mean.flatten(1)
+        return torch.cat([mean, x.std(dim=3, unbiased=False)], dim=1).flatten(1)
 
 
 class AudioUrbanSound(EmotionNet):
@@ -47,10 +71,12 @@ class AudioUrbanSound(EmotionNet):
         hidden: int = URBANSOUND_HIDDEN,
         conv_dropout: float = 0.25,
         dropout: float = 0.5,
+        time_pool: str = "flatten",
     ) -> None:
         super().__init__(in_channels, input_size, n_classes)
         widths = tuple(int(w) for w in widths)
         check_min_size("audio_urbansound", self.input_size, 2 ** len(widths))
+        pool = TimePool(time_pool)
         blocks: list[nn.Module] = []
         channels = in_channels
         for width in widths:
@@ -64,9 +90,9 @@ class AudioUrbanSound(EmotionNet):
             )
             channels = width
         self.features = nn.Sequential(*blocks)
-        flat = flat_features(self.features, in_channels, self.input_size)
+        flat = flat_features(nn.Sequential(self.features, pool), in_channels, self.input_size)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(flat, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)
+            pool, nn.Linear(flat, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)
         )
         self.classifier = nn.Linear(hidden, n_classes)
 
