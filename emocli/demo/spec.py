@@ -53,7 +53,7 @@ class DemoSpec:
     """
 
     seed: int = 0
-    clips_train: int = 84
+    clips_train: int = 112
     clips_val: int = 84
     frames_per_clip_sfew: int = 3
     unlabeled: int = 200
