@@ -5,7 +5,8 @@
 2. choose rows: train on ``train`` (and unsplit) rows, validate on ``val`` rows, or on
    ``val_fraction`` of the training rows held out by group (subject, else clip, else
    stratified); with ``folds`` = K, K group-independent folds over every labelled non-test row
-   (``fold`` = i runs one of them);
+   (``fold`` = i runs one of them); with ``stacking``, folds over the training rows only, so
+   that a fuser can learn from their out-of-fold predictions;
 3. build the model (``init``: random, a torchvision ImageNet checkpoint ``imagenet:PATH``, or a
    model artifact whose every layer but the classifier is transferred), freeze per ``freeze``,
    train with Lightning (augmentation, class weights, early stopping on the validation split,
@@ -754,6 +755,8 @@ def _stacked_predictions(
     batch = max(1, params.batch_size * 2)
 
     def predict(run_: Trained, rows: np.ndarray) -> np.ndarray:
+        if len(rows) == 0:
+            return np.zeros((0, len(table.classes)), np.float32)
         return predict_probs(run_.module, target_source, rows, batch, params.tta, params.workers)
 
     probs = np.zeros((len(owner), len(table.classes)), np.float32)

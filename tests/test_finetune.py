@@ -164,6 +164,15 @@ def test_stacking_predicts_train_rows_out_of_fold(
     assert not np.allclose(onto.probs, preds.probs)  # other images, same fold models
 
 
+def test_stacking_an_input_of_training_rows_only(tmp_path: Path, workdir: Path) -> None:
+    src = make_faces(tmp_path / "faces.h5")  # every row unsplit: all held out by some fold
+    args = [str(src), *TINY, *FAST, "--epochs", "1", "--folds", "3", "--stacking", "mean"]
+    result = _run(*args, "--validation", "none")
+    assert result.exit_code == 0, result.output
+    preds = load_predictions(workdir / "predictions" / "faces-resnet_small.h5")
+    assert len(preds) == 48 and sorted(set(preds.fold.tolist())) == [0, 1, 2]
+
+
 def test_chain_transfers_everything_but_the_classifier(tmp_path: Path, workdir: Path) -> None:
     support = make_faces(tmp_path / "support.h5", classes=["angry", "happy", "neutral", "sad"])
     target = make_faces(tmp_path / "target.h5", seed=5)
