@@ -18,7 +18,7 @@ import multiprocessing as mp
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar, cast
@@ -35,7 +35,11 @@ def resolve_workers(workers: int) -> int:
 
 
 def ordered_map(
-    fn: Callable[[T], R], items: Iterable[T], workers: int = 1, chunksize: int = 8
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    workers: int = 1,
+    chunksize: int = 8,
+    total: int | None = None,
 ) -> Iterator[R]:
     """Apply ``fn`` to every item, in ``workers`` processes, yielding results in input order.
 
@@ -44,9 +48,15 @@ def ordered_map(
     process (no pickling, easiest to debug). Worker processes use the ``forkserver`` start
     method where available, so they do not inherit threads (torch, OpenCV) from the parent.
     Items are sent ``chunksize`` at a time, one chunk per worker in flight; at most
-    ``2 * workers`` finished chunks wait for an earlier one, so memory stays bounded.
+    ``2 * workers`` finished chunks wait for an earlier one, so memory stays bounded. No more
+    workers start than there are chunks of work (``-j 500`` on 4 images starts none): the
+    number of items is ``len(items)``, or ``total`` for an iterator.
     """
     workers = resolve_workers(workers)
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    if total is not None:
+        workers = max(1, min(workers, -(-total // chunksize)))
     if workers == 1:
         yield from map(fn, items)
         return

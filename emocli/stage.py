@@ -7,6 +7,7 @@ Every stage module (``stages/<name>.py``) ends its ``run(...)`` with::
 where ``build(writers)`` fills the :class:`~emocli.artifacts.ArtifactWriter` objects and
 returns a small JSON summary. :func:`run_stage` does the rest, like DVC's ``reproduce``:
 
+0. refuse outputs that are folders, inputs or named twice (:func:`check_output_paths`);
 1. fingerprint = sha256 of (stage name, stage version, result-affecting params, input
    fingerprints);
 2. if every output exists, is valid and carries that fingerprint, return at once
@@ -37,7 +38,7 @@ from emocli.artifacts import (
     open_artifact,
     remove_stale_temporaries,
 )
-from emocli.errors import ArtifactError, LockedError
+from emocli.errors import ArtifactError, LockedError, ParamsError
 from emocli.params import params_dict, result_params
 
 #: errno values that mean the output's file system is full.
@@ -99,6 +100,7 @@ def run_stage(
     :class:`LockedError` if another process holds an output's lock.
     """
     started = time.perf_counter()
+    check_output_paths(inputs, outputs)
     fingerprint = stage_fingerprint(stage, params, inputs)
     paths = {key: Path(spec.path) for key, spec in outputs.items()}
     if not force and all(is_up_to_date(s.path, s.kind, fingerprint) for s in outputs.values()):
@@ -143,6 +145,34 @@ def run_stage(
     return StageResult(
         stage.name, paths, False, fingerprint, summary, time.perf_counter() - started
     )
+
+
+def check_output_paths(inputs: Sequence[InputRef], outputs: Mapping[str, OutputSpec]) -> None:
+    """Refuse, before any work, an output that would fail at the end or destroy data: a path
+    that is a folder, that is one of the inputs, or that another output of the stage names.
+
+    Raises :class:`ParamsError` saying which path to change.
+    """
+    taken = {Path(i.path).resolve(): i.path for i in inputs}
+    named: dict[Path, str] = {}
+    for key, spec in outputs.items():
+        path = Path(spec.path)
+        real = path.resolve()
+        if path.is_dir():
+            raise ParamsError(
+                f"the {key} output {path} is a folder; give a file path, "
+                f"e.g. {path / (key + '.h5')}"
+            )
+        if real in taken:
+            raise ParamsError(
+                f"the {key} output {path} is also an input ({taken[real]}); writing it would "
+                "replace that input: give the output another path"
+            )
+        if real in named:
+            raise ParamsError(
+                f"the {named[real]} and {key} outputs are both {path}; give them different paths"
+            )
+        named[real] = key
 
 
 @contextlib.contextmanager

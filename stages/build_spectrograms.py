@@ -368,8 +368,8 @@ def _build(
         progress(task, 0, len(rows))
         done = 0
         tasks = _tasks(audio, offsets, lengths, rows, frontend, None, params)
-        workers = params.workers if rows else 1  # no pool to start for no work
-        for part in ordered_map(_moments, tasks, workers=workers, chunksize=1):
+        batches = -(-len(rows) // BATCH_ROWS)
+        for part in ordered_map(_moments, tasks, params.workers, chunksize=1, total=batches):
             acc.merge(part)
             done = min(len(rows), done + BATCH_ROWS)
             progress(task, done, len(rows))
@@ -386,7 +386,8 @@ def _build(
     progress(task, 0, n)
     done = 0
     tasks = _tasks(audio, offsets, lengths, range(n), frontend, stats, params)
-    for features, images in ordered_map(_features, tasks, workers=params.workers, chunksize=1):
+    batches = -(-n // BATCH_ROWS)
+    for features, images in ordered_map(_features, tasks, params.workers, 1, total=batches):
         batch: dict[str, Any] = {"features": features}
         if images is not None:
             batch["images"] = images

@@ -196,6 +196,7 @@ def run(
             _tasks(dataset, items, face, params),
             workers=workers,
             chunksize=1 if dataset.media == "video" else 8,
+            total=len(items),
         )
         task_name = "preprocessing faces"
         progress(task_name, 0, len(items))

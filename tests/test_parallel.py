@@ -45,3 +45,24 @@ def test_stopping_early_ends_the_workers() -> None:
     results.close()  # what a Ctrl-C or an error in the caller does
     assert time.perf_counter() - started < 5
     assert not multiprocessing.active_children(), "a worker outlived the stop"
+
+
+def test_workers_are_capped_by_the_chunks_of_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``-j 500`` on 4 images took minutes starting 500 processes; now it starts what can work."""
+    import emocli.parallel as parallel
+
+    started: list[int] = []
+    real = parallel._worker_pipes
+
+    def counting(fn, workers):  # type: ignore[no-untyped-def]
+        started.append(workers)
+        return real(fn, workers)
+
+    monkeypatch.setattr(parallel, "_worker_pipes", counting)
+    assert list(ordered_map(_slow_first, [1, 2, 3, 4], workers=500, chunksize=8)) == [1, 4, 9, 16]
+    assert started == []  # one chunk: runs in this process
+    assert list(ordered_map(_slow_first, list(range(1, 25)), workers=500, chunksize=8))[-1] == 576
+    assert started == [3]  # three chunks of eight
+    items = iter(range(1, 25))  # an iterator says how many items it holds with ``total``
+    assert list(ordered_map(_slow_first, items, workers=500, chunksize=8, total=24))[0] == 1
+    assert started == [3, 3]
