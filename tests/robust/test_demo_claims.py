@@ -16,6 +16,8 @@ import pytest
 
 from emocli.demo.summary import CHANCE_P_VALUE, above_chance, claim_lines
 
+pytestmark = pytest.mark.robust
+
 ROOT = Path(__file__).resolve().parents[2]
 #: "Clearly below 100 %": the demo is a hard task, not a solved one.
 CEILING = 0.9
