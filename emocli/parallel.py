@@ -56,7 +56,7 @@ def ordered_map(
     if total is None and isinstance(items, Sized):
         total = len(items)
     if total is not None:
-        workers = max(1, min(workers, -(-total // chunksize)))
+        workers = max(1, min(workers, -(-total // max(1, chunksize))))
     if workers == 1:
         yield from map(fn, items)
         return

@@ -96,7 +96,8 @@ def run_stage(
     """Run ``build`` unless every output is already up to date; write all outputs atomically.
 
     build : receives ``{output key: ArtifactWriter}`` and returns the stage's summary (JSON).
-    Raises whatever ``build`` raises (after removing every temporary file), or
+    Raises whatever ``build`` raises (after removing every temporary file),
+    :class:`ParamsError` for an output path that is a folder, an input or named twice, or
     :class:`LockedError` if another process holds an output's lock.
     """
     started = time.perf_counter()

@@ -14,7 +14,10 @@
 4. write a ``model`` artifact (weights, architecture + kwargs, classes, input description with
    the normalisation, per-epoch history; a training-curve PNG next to it) and a
    ``predictions`` artifact: class probabilities for every row of the input (or of
-   ``predict_on``), or the out-of-fold predictions with a ``fold`` column.
+   ``predict_on``), or the out-of-fold predictions with a ``fold`` column; with ``stacking``,
+   every row of the input (or of ``predict_on``) with its split, out of fold where a fold held
+   it out. The model artifact is the last fold's model (``refit``: the model of every
+   training row).
 """
 
 from __future__ import annotations
@@ -208,7 +211,8 @@ def _parse_kwargs(text: str) -> dict[str, Any]:
 @dataclass
 class Plan:
     """One training run: row indices of the input to train on, validate on, and predict
-    out of fold (``fold`` = -1 and ``test`` empty outside k-fold)."""
+    out of fold (``fold`` = -1 and ``test`` empty outside k-fold and for the model that
+    ``--stacking refit`` trains on every training row)."""
 
     fold: int
     train: np.ndarray
@@ -547,6 +551,8 @@ def _execute(
     if not table.classes:
         raise ParamsError(f"{input}: the input artifact has no classes to learn")
     plans, group_name = plan_runs(params, table)
+    if params.stacking != "none" and table.kind == "faces":  # frames of one clip: one fold
+        _clip_folds(table, [p for p in plans if p.fold >= 0])
     source = open_source(table, params.max_memory_mb * 2**20)
     runs: list[Trained] = []
     for i, plan in enumerate(plans):
@@ -710,31 +716,41 @@ def _prediction_target(params: FinetuneParams, table: Any, source: Any) -> tuple
     return target, open_source(target, params.max_memory_mb * 2**20)
 
 
-def held_out_fold(table: Any, target: Any, runs: list[Trained], same: bool) -> np.ndarray:
-    """(N,) int64 per ``target`` row: the fold whose model never saw it, -1 for rows no fold
-    trained on. ``same``: the target is the input itself (rows matched by index); otherwise
-    rows are matched to the input's held-out rows by clip id, which must not straddle folds."""
-    owner = np.full(len(target.label), -1, np.int64)
-    if same:
-        for r in runs:
-            owner[r.plan.test] = r.plan.fold
-        return owner
+def _clip_folds(table: Any, plans: list[Plan]) -> dict[str, int]:
+    """Clip id -> the fold that holds out every row of that clip, for the fold plans.
+
+    Raises :class:`ParamsError` when a clip has rows in several folds: then no fold model is
+    out of fold for it (checked before any training)."""
     clip_folds: dict[str, set[int]] = {}
-    for r in runs:
-        for clip in table.clip_id[r.plan.test]:
+    for plan in plans:
+        for clip in table.clip_id[plan.test]:
             if clip:
-                clip_folds.setdefault(str(clip), set()).add(r.plan.fold)
+                clip_folds.setdefault(str(clip), set()).add(plan.fold)
     straddling = sorted(c for c, f in clip_folds.items() if len(f) > 1)
     if straddling:
         raise ParamsError(
-            f"--stacking --predict-on: {len(straddling)} clips of {table.path} (e.g. "
-            f"{straddling[0]!r}) have rows in several folds, so no fold model is out of fold for "
-            "them; keep clips whole with --group-by clip_id"
+            f"--stacking: {len(straddling)} clips of {table.path} (e.g. {straddling[0]!r}) have "
+            "rows in several folds, so no fold model is out of fold for them; keep clips whole "
+            "with --group-by clip_id (or subject)"
         )
+    return {clip: folds.pop() for clip, folds in clip_folds.items()}
+
+
+def _held_out_fold(table: Any, target: Any, plans: list[Plan], same: bool) -> np.ndarray:
+    """(N,) int64 per ``target`` row: the fold whose model never saw it, -1 for rows no fold
+    trained on. ``same``: the target is the input itself (rows matched by index); otherwise
+    training rows of the target (split ``train`` or unsplit) are matched to the input's
+    held-out rows by clip id."""
+    owner = np.full(len(target.label), -1, np.int64)
+    if same:
+        for plan in plans:
+            owner[plan.test] = plan.fold
+        return owner
+    clip_fold = _clip_folds(table, plans)
+    training = np.isin(target.split, ["train", ""])
     for i, clip in enumerate(target.clip_id):
-        folds = clip_folds.get(str(clip)) if clip else None
-        if folds:
-            owner[i] = next(iter(folds))
+        if training[i] and str(clip) in clip_fold:
+            owner[i] = clip_fold[str(clip)]
     return owner
 
 
@@ -742,16 +758,16 @@ def _stacked_predictions(
     params: FinetuneParams, table: Any, source: Any, runs: list[Trained], summary: dict[str, Any]
 ) -> Any:
     """Stacking: a row's out-of-fold probabilities where a fold held it (or its clip) out, else
-    the fold models' mean (``mean``) or the final model's (``refit``: ``runs[-1]``, trained on
-    every training row). Records fold and split accuracies in ``summary``."""
+    the fold models' mean (``mean``) or the final model's (``refit``: the run of fold -1, trained
+    on every training row). Records fold and split accuracies in ``summary``."""
     from emocli.training.trainer import predict_probs
 
     target, target_source = _prediction_target(params, table, source)
     labels, lost = map_labels_by_name(target.label, target.classes, table.classes)
     if lost:
         summary["predict_on_unmapped_labels"] = lost
-    folds = runs[:-1] if params.stacking == "refit" else runs
-    owner = held_out_fold(table, target, folds, same=not params.predict_on)
+    folds = [r for r in runs if r.plan.fold >= 0]
+    owner = _held_out_fold(table, target, [r.plan for r in folds], same=not params.predict_on)
     batch = max(1, params.batch_size * 2)
 
     def predict(run_: Trained, rows: np.ndarray) -> np.ndarray:
@@ -765,16 +781,18 @@ def _stacked_predictions(
     for run_ in folds:
         rows = np.flatnonzero(owner == run_.plan.fold)
         probs[rows] = predict(run_, rows)
-        fold_acc.append(_accuracy(probs[rows], labels[rows]) or 0.0)
+        fold_acc.append(_accuracy(probs[rows], labels[rows]))
         if params.stacking == "mean":
             probs[rest] += predict(run_, rest) / len(folds)
     if params.stacking == "refit":
-        probs[rest] = predict(runs[-1], rest)
+        refit = next(r for r in runs if r.plan.fold < 0)
+        probs[rest] = predict(refit, rest)
     held = owner >= 0
     training = np.isin(target.split, ["train", ""]) & (labels >= 0)
-    summary["fold_accuracy"] = fold_acc
-    summary["cv_accuracy_mean"] = round(float(np.mean(fold_acc)), 4)
-    summary["cv_accuracy_std"] = round(float(np.std(fold_acc)), 4)
+    measured = [a for a in fold_acc if a is not None]  # a fold may hold no labelled target row
+    summary["fold_accuracy"] = measured
+    summary["cv_accuracy_mean"] = round(float(np.mean(measured)), 4) if measured else 0.0
+    summary["cv_accuracy_std"] = round(float(np.std(measured)), 4) if measured else 0.0
     summary["stacking"] = {
         "others_from": params.stacking,
         "out_of_fold_rows": int(held.sum()),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,23 @@ def test_stacking_predicts_train_rows_out_of_fold(
     assert onto.clip_id.tolist() == preds.clip_id.tolist()
     assert onto.fold.tolist() == preds.fold.tolist()
     assert not np.allclose(onto.probs, preds.probs)  # other images, same fold models
+
+
+def test_stacking_matches_training_clips_only_and_keeps_clips_whole(
+    tmp_path: Path, workdir: Path
+) -> None:
+    src = make_faces(tmp_path / "faces.h5")  # unsplit: every row is a training row
+    val = make_faces(tmp_path / "val.h5", splits=lambda n: ["val"] * n, seed=5)  # same clip ids
+    args = [str(src), *TINY, *FAST, "--epochs", "1", "--folds", "3", "--stacking", "mean"]
+    out = str(tmp_path / "val-preds.h5")
+    result = _run(*args, "--validation", "none", "--predict-on", str(val), "--predictions", out)
+    assert result.exit_code == 0, result.output
+    preds = load_predictions(out)
+    assert (preds.fold == -1).all()  # val rows are never out of fold, whatever their clip id
+    started = time.perf_counter()
+    split = _run(*args, "--group-by", "none")  # frames of a clip in several folds
+    assert split.exit_code == 2 and "have rows in several folds" in split.output
+    assert "--group-by clip_id" in split.output and time.perf_counter() - started < 10
 
 
 def test_stacking_an_input_of_training_rows_only(tmp_path: Path, workdir: Path) -> None:

@@ -322,7 +322,7 @@ def command(
     if s.get("train_class_counts"):
         counts = ", ".join(f"{k} {v}" for k, v in s["train_class_counts"].items())
         console.print(f"training rows per class: {counts}")
-    if "cv_accuracy_mean" in s:
+    if s.get("fold_accuracy"):
         console.print(
             f"{s['model']}: {len(s['fold_accuracy'])}-fold accuracy "
             f"{100 * s['cv_accuracy_mean']:.2f} % ± {100 * s['cv_accuracy_std']:.2f} "

@@ -73,7 +73,8 @@ class Prosody:
         return np.array([getattr(self, f.name) for f in fields(self)], dtype=np.float64)
 
 
-#: Each class's prosody at full intensity (after Scherer 2003, Banse & Scherer 1996).
+#: Each class's prosody at full intensity: the directions of Scherer 2003 and Banse & Scherer
+#: 1996, exaggerated so that 84-112 training clips can learn them despite the speakers.
 PROSODY: dict[str, Prosody] = {
     "Neutral": Prosody(0.0, 1.0, -0.5, 0.005, 0.0, 4.0, 0.35, 0.05),
     "Angry": Prosody(5.0, 2.5, -1.0, 0.01, 9.0, 5.5, 1.0, 0.02),
@@ -85,8 +86,9 @@ PROSODY: dict[str, Prosody] = {
 }
 #: Per-clip random spread of each prosody field (same order), independent of the class.
 PROSODY_SPREAD = Prosody(0.75, 0.2, 0.5, 0.0015, 1.5, 0.25, 0.05, 0.015)
-#: Voice intensity: its floor and its spread around the face's intensity.
-VOICE_INTENSITY_FLOOR = 0.8
+#: Voice intensity: its base (the intensity of a voice whose face shows nothing) and its
+#: spread around the line from the base to 1.
+VOICE_INTENSITY_BASE = 0.8
 VOICE_INTENSITY_SPREAD = 0.05
 #: Tremor frequency (the F0 wobble of a shaking voice), Hz.
 TREMOR_HZ = 7.0
@@ -102,10 +104,11 @@ def sample_voice(rng: np.random.Generator) -> Voice:
 def voice_intensity(face_intensity: float, rng: np.random.Generator) -> float:
     """How strongly a clip's voice carries its emotion (0..1), from the face's intensity.
 
-    The voice follows the face loosely (:data:`VOICE_INTENSITY_SPREAD`) and rarely falls below
-    :data:`VOICE_INTENSITY_FLOOR`: acted speech carries its emotion even when the face is subtle.
+    Mostly between :data:`VOICE_INTENSITY_BASE` and 1, rising with the face's, plus noise
+    (:data:`VOICE_INTENSITY_SPREAD`): acted speech carries its emotion even when the face is
+    subtle.
     """
-    shared = VOICE_INTENSITY_FLOOR + (1.0 - VOICE_INTENSITY_FLOOR) * face_intensity
+    shared = VOICE_INTENSITY_BASE + (1.0 - VOICE_INTENSITY_BASE) * face_intensity
     return float(np.clip(shared + rng.normal(0.0, VOICE_INTENSITY_SPREAD), 0.0, 1.0))
 
 

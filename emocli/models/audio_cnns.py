@@ -7,7 +7,8 @@ or a rendered spectrogram image) and return logits ``(B, n_classes)``.
   dropout]; flatten; dense 512 ReLU; dropout; dense ``n_classes``. ``time_pool="meanstd"``
   replaces the flattening by statistics pooling over time (the mean and std of each feature
   map row over the frames, as x-vectors do, Snyder et al. 2018): the head then sees the same
-  number of features whatever the clip's length, and ~100x fewer dense weights.
+  number of features whatever the clip's length (2 x C x F instead of C x F x T' after the
+  pools: 18x fewer dense weights for a 3 s clip).
 * ``audio_fayek`` (after Fayek, Lech & Cavedon 2017) -- conv 16 10x10 and conv 32 10x10, each
   with an L2 penalty of 0.01 on its kernel and batch norm; two dense 716 ReLU layers with
   batch norm and dropout 0.5; dense ``n_classes``. The thesis does not say how the map is
@@ -41,8 +42,9 @@ FAYEK_L2 = 0.01
 
 
 class TimePool(nn.Module):
-    """(B, C, F, T) -> (B, features): ``flatten`` everything, or the ``mean`` (and ``std``) of
-    each (channel, frequency) row over the T frames."""
+    """(B, C, F, T) -> (B, features): ``flatten`` everything (C*F*T), the ``mean`` of each
+    (channel, frequency) row over the T frames (C*F), or ``meanstd``: the means, then the
+    standard deviations (2*C*F)."""
 
     def __init__(self, how: str) -> None:
         super().__init__()
