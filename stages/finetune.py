@@ -552,7 +552,9 @@ def _execute(
         raise ParamsError(f"{input}: the input artifact has no classes to learn")
     plans, group_name = plan_runs(params, table)
     if params.stacking != "none" and table.kind == "faces":  # frames of one clip: one fold
-        _clip_folds(table, [p for p in plans if p.fold >= 0])
+        from emocli.training.stacking import clip_folds
+
+        clip_folds(table, [p for p in plans if p.fold >= 0])
     source = open_source(table, params.max_memory_mb * 2**20)
     runs: list[Trained] = []
     for i, plan in enumerate(plans):
@@ -716,50 +718,13 @@ def _prediction_target(params: FinetuneParams, table: Any, source: Any) -> tuple
     return target, open_source(target, params.max_memory_mb * 2**20)
 
 
-def _clip_folds(table: Any, plans: list[Plan]) -> dict[str, int]:
-    """Clip id -> the fold that holds out every row of that clip, for the fold plans.
-
-    Raises :class:`ParamsError` when a clip has rows in several folds: then no fold model is
-    out of fold for it (checked before any training)."""
-    clip_folds: dict[str, set[int]] = {}
-    for plan in plans:
-        for clip in table.clip_id[plan.test]:
-            if clip:
-                clip_folds.setdefault(str(clip), set()).add(plan.fold)
-    straddling = sorted(c for c, f in clip_folds.items() if len(f) > 1)
-    if straddling:
-        raise ParamsError(
-            f"--stacking: {len(straddling)} clips of {table.path} (e.g. {straddling[0]!r}) have "
-            "rows in several folds, so no fold model is out of fold for them; keep clips whole "
-            "with --group-by clip_id (or subject)"
-        )
-    return {clip: folds.pop() for clip, folds in clip_folds.items()}
-
-
-def _held_out_fold(table: Any, target: Any, plans: list[Plan], same: bool) -> np.ndarray:
-    """(N,) int64 per ``target`` row: the fold whose model never saw it, -1 for rows no fold
-    trained on. ``same``: the target is the input itself (rows matched by index); otherwise
-    training rows of the target (split ``train`` or unsplit) are matched to the input's
-    held-out rows by clip id."""
-    owner = np.full(len(target.label), -1, np.int64)
-    if same:
-        for plan in plans:
-            owner[plan.test] = plan.fold
-        return owner
-    clip_fold = _clip_folds(table, plans)
-    training = np.isin(target.split, ["train", ""])
-    for i, clip in enumerate(target.clip_id):
-        if training[i] and str(clip) in clip_fold:
-            owner[i] = clip_fold[str(clip)]
-    return owner
-
-
 def _stacked_predictions(
     params: FinetuneParams, table: Any, source: Any, runs: list[Trained], summary: dict[str, Any]
 ) -> Any:
     """Stacking: a row's out-of-fold probabilities where a fold held it (or its clip) out, else
     the fold models' mean (``mean``) or the final model's (``refit``: the run of fold -1, trained
     on every training row). Records fold and split accuracies in ``summary``."""
+    from emocli.training.stacking import held_out_fold
     from emocli.training.trainer import predict_probs
 
     target, target_source = _prediction_target(params, table, source)
@@ -767,7 +732,7 @@ def _stacked_predictions(
     if lost:
         summary["predict_on_unmapped_labels"] = lost
     folds = [r for r in runs if r.plan.fold >= 0]
-    owner = _held_out_fold(table, target, [r.plan for r in folds], same=not params.predict_on)
+    owner = held_out_fold(table, target, [r.plan for r in folds], same=not params.predict_on)
     batch = max(1, params.batch_size * 2)
 
     def predict(run_: Trained, rows: np.ndarray) -> np.ndarray:
