@@ -36,6 +36,7 @@ import numpy as np
 
 from emocli import __version__
 from emocli.errors import ArtifactError
+from emocli.walk import walk_tree
 
 #: Version of the on-disk layout. Readers refuse files with a newer version.
 SCHEMA_VERSION = 1
@@ -90,27 +91,20 @@ def fingerprint_raw(path: Path | str) -> InputRef:
     """Fingerprint a raw input from its listing: relative path, size and mtime (ns) of each file.
 
     Contents are not read, so a 10,000-image folder is fingerprinted in milliseconds.
-    Hidden files (``.name``) are ignored. Raises :class:`ArtifactError` if ``path`` is missing.
+    Hidden files (``.name``) are ignored; symlinks are followed, and a path that cannot be
+    read (a dangling link, no permission) enters the listing with its reason, so the
+    fingerprint changes once it is fixed. Raises :class:`ArtifactError` if ``path`` is missing.
     """
     path = Path(path)
     if not path.exists():
         raise ArtifactError(f"input not found: {path}")
-    if path.is_file():
-        st = path.stat()
-        listing: list[Any] = [[path.name, st.st_size, st.st_mtime_ns]]
-        kind = "file"
-    else:
-        listing = []
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(files):
-                if name.startswith("."):
-                    continue
-                full = Path(root, name)
-                st = full.stat()
-                listing.append([full.relative_to(path).as_posix(), st.st_size, st.st_mtime_ns])
-        kind = "folder"
-    return InputRef(str(path), fingerprint_of(listing), kind)
+    tree = walk_tree(path)
+    base = path.parent if path.is_file() else path
+    listing: list[Any] = [
+        [f.path.relative_to(base).as_posix(), f.size, f.mtime_ns] for f in tree.files
+    ]
+    listing += [[p.path.relative_to(base).as_posix(), p.reason] for p in tree.problems]
+    return InputRef(str(path), fingerprint_of(listing), "file" if path.is_file() else "folder")
 
 
 def fingerprint_artifact(path: Path | str, kinds: str | Iterable[str] | None = None) -> InputRef:
@@ -382,17 +376,21 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def remove_stale_temporaries(path: Path) -> int:
+def remove_stale_temporaries(path: Path, dead_only: bool = False) -> int:
     """Delete temporary files that a killed run left next to ``path``; returns how many.
 
-    Those of ``path`` itself go whatever their process id (the caller holds its lock); other
-    hidden ``.<name>.tmp-<pid>`` files (sidecars: plots, previews) only if ``pid`` is dead.
+    Those of ``path`` itself go whatever their process id (the caller holds its lock) unless
+    ``dead_only``; other hidden ``.<name>.tmp-<pid>`` files (sidecars: plots, previews) only
+    if ``pid`` is dead.
     """
     count = 0
     own = f".{Path(path).name}.tmp-"
+    if not Path(path).parent.is_dir():
+        return 0
     for tmp in Path(path).parent.glob(".*.tmp-*"):
         pid = tmp.name.rsplit(".tmp-", 1)[-1]
-        if not tmp.name.startswith(own) and (not pid.isdigit() or _process_alive(int(pid))):
+        mine = tmp.name.startswith(own) and not dead_only
+        if not mine and (not pid.isdigit() or _process_alive(int(pid))):
             continue
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -542,6 +540,8 @@ def open_artifact(path: Path | str, kinds: str | Iterable[str] | None = None) ->
     path = Path(path)
     wanted = [kinds] if isinstance(kinds, str) else list(kinds or [])
     expect = f"a {' or '.join(wanted)} artifact" if wanted else "an emocli artifact"
+    if path.is_dir():
+        raise ArtifactError(f"{path}: is a folder, not an artifact; pass {expect} (an .h5 file)")
     if not path.is_file():
         raise ArtifactError(f"{path}: no such file (expected {expect})")
     try:

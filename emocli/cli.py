@@ -8,6 +8,7 @@ that ``emocli --help`` returns at once.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -130,8 +131,15 @@ def demo_data_command(
 
 def main() -> None:
     """Console-script entry point."""
+    from emocli.errors import EmocliError
+
     try:
         app()
+    except EmocliError as exc:  # raised while a command resolves its paths, before it runs
+        from emocli.console import err_console
+
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(exc.exit_code)
     finally:
         ignore_ctrl_c_from_now_on()
 

@@ -36,6 +36,10 @@ err_console = Console(stderr=True, highlight=False)
 
 #: Exit code after Ctrl-C, as shells use (128 + SIGINT).
 EXIT_INTERRUPTED = 130
+#: Exit code after SIGTERM (``kill``, ``docker stop``, a batch scheduler): 128 + SIGTERM.
+EXIT_TERMINATED = 143
+#: Signals that stop a run cleanly, as Ctrl-C does.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Without a terminal (a log file), a running task reports itself at most this often, seconds.
 LOG_PROGRESS_EVERY_S = 60.0
 
@@ -93,13 +97,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def execute(action: Callable[[ProgressHook], Any], preload: tuple[str, ...] = ()) -> Any:
     """Call ``action(progress_hook)`` with a progress bar; turn expected failures into messages.
 
-    :class:`EmocliError` -> ``error: ...`` and its exit code; Ctrl-C -> one line and exit 130.
+    :class:`EmocliError` -> ``error: ...`` and its exit code; Ctrl-C -> one line and exit 130;
+    SIGTERM is handled like Ctrl-C (the same clean-up) and exits with 143.
     ``preload`` modules are imported first with Ctrl-C held back until they are loaded: a
     KeyboardInterrupt raised inside torch's C++ start-up aborts the process (SIGABRT).
     """
     sys.unraisablehook = _quiet_hdf5_cleanup(sys.unraisablehook)
+    terminated: list[int] = []
     try:
-        with rich_progress() as hook:
+        with rich_progress() as hook, _sigterm_as_interrupt(terminated):
             with _ctrl_c_held():
                 for module in preload:
                     importlib.import_module(module)
@@ -112,25 +118,55 @@ def execute(action: Callable[[ProgressHook], Any], preload: tuple[str, ...] = ()
             sys.stderr.flush()
             os._exit(exc.exit_code)
         fail(str(exc), exc.exit_code)
+    except PermissionError as exc:
+        where = exc.filename or "a file or folder"
+        fail(f"permission denied: {where}; give this user read (and, for outputs, write) access")
     except KeyboardInterrupt:
+        if terminated:
+            err_console.print("terminated: stopped cleanly (SIGTERM), no partial artifact was left")
+            raise typer.Exit(EXIT_TERMINATED) from None
         err_console.print("interrupted: stopped cleanly, no partial artifact was left")
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 @contextlib.contextmanager
+def _sigterm_as_interrupt(received: list[int]) -> Iterator[None]:
+    """While the block runs, SIGTERM raises ``KeyboardInterrupt`` (after noting itself in
+    ``received``), so every clean-up written for Ctrl-C runs for it too (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
 def _ctrl_c_held() -> Iterator[None]:
-    """Hold a Ctrl-C back while the block runs, then deliver it (main thread only)."""
+    """Hold a Ctrl-C (or SIGTERM) back while the block runs, then deliver it (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     held: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
+    previous = {
+        sig: signal.signal(sig, lambda signum, _frame: held.append(signum)) for sig in STOP_SIGNALS
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if held and callable(previous):
-        previous(signal.SIGINT, None)  # Python's default handler raises KeyboardInterrupt
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if held:
+        handler = previous[signal.Signals(held[0])]
+        if callable(handler):
+            handler(held[0], None)  # raises KeyboardInterrupt (Python's, or ours for SIGTERM)
 
 
 def ignore_ctrl_c_from_now_on() -> None:
@@ -141,9 +177,10 @@ def ignore_ctrl_c_from_now_on() -> None:
     its exit status (0, or 130 after an interrupt) into death by signal. Ignored, the status
     the command chose stands. A Ctrl-C already on its way is discarded too.
     """
-    while signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in STOP_SIGNALS:
+        while signal.getsignal(sig) is not signal.SIG_IGN:
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.signal(sig, signal.SIG_IGN)
     _forget_caught_interrupts()
 
 

@@ -8,7 +8,8 @@ read as text, so leading zeros survive. Labels CSV: ``clip_id`` or ``sample_id``
 
 A row whose probabilities are missing, not finite, negative, or do not sum to 1 within a
 tolerance is rejected with a reason (with ``renormalize`` a positive row that does not sum
-to 1 is divided by its sum instead); rejects are returned, never silently dropped.
+to 1 is divided by its sum instead; a row summing to 0, or whose sum overflows, is rejected
+either way); rejects are returned, never silently dropped.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ ID_FIELDS: tuple[str, ...] = ("sample_id", "clip_id", "split", "subject", "fold"
 
 #: Default tolerance on ``|sum(probabilities) - 1|``.
 SUM_TOLERANCE = 0.01
+
+#: What :func:`_check_sum` returns as the "reason" of a row it divided by its sum.
+RENORMALISED = "renormalised"
 
 #: Prediction levels (see docs/artifacts.md, kind ``predictions``).
 LEVELS: tuple[str, ...] = ("auto", "frame", "clip")
@@ -176,6 +180,52 @@ def _parse_probabilities(
     return values, ""
 
 
+def _row_sum(probs: np.ndarray) -> float:
+    """The sum of a row's probabilities; ``inf`` (without a warning) when it overflows."""
+    with np.errstate(over="ignore"):
+        return float(probs.sum())
+
+
+def _check_sum(
+    probs: np.ndarray, renormalize: bool, tolerance: float
+) -> tuple[np.ndarray | None, str]:
+    """A row's probabilities as stored, or ``None`` and why the row is rejected.
+
+    Accepted as given when ``|sum - 1| <= tolerance``; otherwise, with ``renormalize``,
+    divided by their sum (the reason is then :data:`RENORMALISED`). A sum that overflows or
+    is 0 is rejected either way: no division makes such a row a probability distribution.
+    """
+    total = _row_sum(probs)
+    if not math.isfinite(total):
+        return None, (
+            f"probabilities too large: their sum overflows to {total}; give probabilities in [0, 1]"
+        )
+    if total == 0:
+        return None, (
+            "all probabilities are 0: an all-zero row cannot be renormalised; give the row "
+            "its probabilities or remove it"
+        )
+    if abs(total - 1.0) <= tolerance:
+        return probs, ""
+    if not renormalize:
+        return None, (
+            f"probabilities sum to {total:.6g}, not 1 (±{tolerance:g}); "
+            "pass --renormalize to divide them by their sum"
+        )
+    return probs / total, RENORMALISED
+
+
+def _no_usable_rows(path: Path, rejects: Sequence[Reject]) -> InputError:
+    """The error for a CSV whose every row was rejected: the first row of each reason."""
+    if not rejects:
+        return InputError(f"{path}: no usable rows (the file has a header but no data rows)")
+    first: dict[str, str] = {}
+    for reject in rejects:
+        first.setdefault(reject.reason, reject.where)
+    examples = "; ".join(f"{where}: {reason}" for reason, where in list(first.items())[:3])
+    return InputError(f"{path}: no usable rows ({len(rejects)} rejected, e.g. {examples})")
+
+
 def read_predictions_csv(
     path: Path | str,
     *,
@@ -227,19 +277,11 @@ def read_predictions_csv(
         if probs is None:
             rejects.append(Reject(sample, where, reason))
             continue
-        total = float(probs.sum())
-        if abs(total - 1.0) > tolerance:
-            if not renormalize or total <= 0:
-                rejects.append(
-                    Reject(
-                        sample,
-                        where,
-                        f"probabilities sum to {total:.6g}, not 1 (±{tolerance:g}); "
-                        "pass --renormalize to divide them by their sum",
-                    )
-                )
-                continue
-            probs = probs / total
+        probs, reason = _check_sum(probs, renormalize, tolerance)
+        if probs is None:
+            rejects.append(Reject(sample, where, reason))
+            continue
+        if reason == RENORMALISED:
             n_renormalised += 1
         label_name = normalise_class_name(row["label"]) if row.get("label") else ""
         if label_table is not None:
@@ -286,8 +328,7 @@ def read_predictions_csv(
         kept_label.append(position[label_name] if label_name else -1)
 
     if not kept["probs"]:
-        reasons = sorted({r.reason for r in rejects})[:3]
-        raise InputError(f"{path}: no usable rows ({len(rejects)} rejected, e.g. {reasons})")
+        raise _no_usable_rows(path, rejects)
 
     sample_ids = np.array(kept["sample"], dtype=object)
     splits = np.array(kept["split"], dtype=object)

@@ -16,6 +16,8 @@ from emocli.errors import EmocliError
 
 #: The seven classes of AFEW / SFEW / FER2013, in alphabetical order (the default class order).
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+#: Class names recognised as emotions: the seven, and CK+'s and RAVDESS's extra ones.
+KNOWN_EMOTIONS: frozenset[str] = frozenset(EMOTIONS) | {"contempt", "calm"}
 
 #: FER2013's integer labels 0..6, in the CSV's order.
 FER2013_ORDER: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

@@ -163,19 +163,20 @@ def _serve(fn: Callable[[Any], Any], pipe: Connection) -> None:
 
 @contextlib.contextmanager
 def _sigint_blocked() -> Iterator[None]:
-    """Block SIGINT while worker processes start: they inherit the blocked signal, so Ctrl-C
-    (sent to the whole process group) interrupts only this process, which then stops the
-    workers, and workers print no tracebacks. A Ctrl-C meanwhile is delivered when unblocked."""
+    """Block SIGINT and SIGTERM while worker processes start: they inherit the blocked
+    signals, so Ctrl-C or a scheduler's SIGTERM (sent to the whole process group) stops only
+    this process, which then stops the workers, and workers print no tracebacks. A signal
+    meanwhile is delivered when unblocked."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     # Started first: starting it unblocks SIGINT again (and it ignores SIGINT itself).
     resource_tracker.ensure_running()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _limit_threads() -> None:

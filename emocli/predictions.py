@@ -88,8 +88,46 @@ def write_predictions(writer: ArtifactWriter, preds: Predictions) -> None:
     writer.set_attr("level", preds.level)
 
 
+def improbable_rows(probs: np.ndarray) -> dict[int, str]:
+    """``{row: why}`` for the rows of (N, K) ``probs`` that cannot be probabilities.
+
+    A row is refused when a value is not finite, a value is negative, or all are 0 (such a
+    row says nothing and would be argmax-ed to the first class). Sums are not held to 1:
+    an import may accept rows within a user-chosen tolerance.
+    """
+    values = np.asarray(probs, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        checks = (
+            ("not finite", ~np.isfinite(values).all(axis=1)),
+            ("negative", (values < 0).any(axis=1)),
+            ("all zero", ~(values != 0).any(axis=1)),
+        )
+    why: dict[int, str] = {}
+    for reason, bad in checks:
+        for row in np.flatnonzero(bad).tolist():
+            why.setdefault(row, reason)
+    return dict(sorted(why.items()))
+
+
+def not_probabilities(
+    path: Path | str, why: dict[int, str], sample_ids: np.ndarray, shown: int = 3
+) -> ArtifactError:
+    """The error naming the rows ``why`` (from :func:`improbable_rows`) of ``path``."""
+    first = "; ".join(
+        f"row {row} ({str(sample_ids[row])!r}): {reason}"
+        for row, reason in list(why.items())[:shown]
+    )
+    more = f" and {len(why) - shown} more" if len(why) > shown else ""
+    return ArtifactError(
+        f"{path}: {len(why)} {'row is' if len(why) == 1 else 'rows are'} not probabilities "
+        f"({first}{more}); rewrite the artifact with the stage that made it (import-predictions "
+        "rejects such rows)"
+    )
+
+
 def load_predictions(path: Path | str) -> Predictions:
-    """Read a ``predictions`` artifact; :class:`ArtifactError` if it is not one or is malformed."""
+    """Read a ``predictions`` artifact; :class:`ArtifactError` if it is not one or is malformed
+    (including rows that are not probabilities: see :func:`improbable_rows`)."""
     with open_artifact(path, "predictions") as art:
         probs = art.column("probs")
         if probs.ndim != 2 or probs.shape[1] != len(art.classes):
@@ -101,6 +139,10 @@ def load_predictions(path: Path | str) -> Predictions:
 
         def text(name: str) -> np.ndarray:
             return art.column(name) if art.has(name) else np.full(n, "", dtype=str)
+
+        why = improbable_rows(probs)
+        if why:
+            raise not_probabilities(path, why, text("sample_id"))
 
         return Predictions(
             classes=art.classes,

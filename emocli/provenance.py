@@ -9,11 +9,39 @@ from typing import Any
 import h5py
 
 from emocli.artifacts import REQUIRED_ATTRS, open_artifact
+from emocli.errors import ArtifactError
+
+#: Artifacts named when ``inspect`` is given a folder.
+SHOWN_ARTIFACTS = 3
+
+
+def artifacts_in(folder: Path) -> list[Path]:
+    """The ``.h5`` files in ``folder`` or, if none, one level down (a workspace's layout)."""
+    found = sorted(folder.glob("*.h5"))
+    return found or sorted(folder.glob("*/*.h5"))
+
+
+def folder_error(folder: Path) -> ArtifactError:
+    """The error for ``inspect FOLDER``: say it is a folder, and name the artifacts in it."""
+    found = artifacts_in(folder)
+    if not found:
+        return ArtifactError(
+            f"{folder}: is a folder, not an artifact; pass an emocli .h5 artifact file "
+            "(this folder holds none)"
+        )
+    shown = ", ".join(str(p) for p in found[:SHOWN_ARTIFACTS])
+    more = f" ({len(found)} in all)" if len(found) > SHOWN_ARTIFACTS else ""
+    return ArtifactError(
+        f"{folder}: is a folder, not an artifact; pass one .h5 artifact file, e.g. {shown}{more}"
+    )
 
 
 def describe_artifact(path: Path | str) -> dict[str, Any]:
     """Stage, schema, version, fingerprint, params, inputs, datasets (shape, dtype),
-    classes, and per-split class counts of one artifact."""
+    classes, and per-split class counts of one artifact. A folder is refused with the
+    artifacts it holds."""
+    if Path(path).is_dir():
+        raise folder_error(Path(path))
     with open_artifact(path) as art:
         datasets: list[dict[str, Any]] = []
 

@@ -85,6 +85,16 @@ def stage_fingerprint(stage: StageInfo, params: Any, inputs: Sequence[InputRef])
     )
 
 
+def outputs_up_to_date(
+    stage: StageInfo, params: Any, inputs: Sequence[InputRef], outputs: Mapping[str, OutputSpec]
+) -> bool:
+    """Whether :func:`run_stage` would skip this run (every output valid and carrying its
+    fingerprint). A DDP worker, which writes nothing, asks it so that it skips with rank 0
+    instead of waiting for a rank 0 that never starts training."""
+    fingerprint = stage_fingerprint(stage, params, inputs)
+    return all(is_up_to_date(s.path, s.kind, fingerprint) for s in outputs.values())
+
+
 def run_stage(
     stage: StageInfo,
     params: Any,
@@ -105,6 +115,8 @@ def run_stage(
     fingerprint = stage_fingerprint(stage, params, inputs)
     paths = {key: Path(spec.path) for key, spec in outputs.items()}
     if not force and all(is_up_to_date(s.path, s.kind, fingerprint) for s in outputs.values()):
+        for spec in outputs.values():
+            remove_stale_leftovers(spec.path)
         first = next(iter(outputs.values()))
         with open_artifact(first.path, first.kind) as art:
             summary = dict(art.attrs.get("summary") or {})
@@ -174,6 +186,17 @@ def check_output_paths(inputs: Sequence[InputRef], outputs: Mapping[str, OutputS
                 f"the {named[real]} and {key} outputs are both {path}; give them different paths"
             )
         named[real] = key
+
+
+def remove_stale_leftovers(path: Path) -> None:
+    """Remove what a killed run left beside ``path``: its lock file, if no live process holds
+    it, and the temporaries of dead processes. Never blocks; leaves a live writer's files."""
+    lock_path = Path(path).with_name(Path(path).name + ".lock")
+    if lock_path.exists():
+        with contextlib.suppress(LockedError, ArtifactError), output_lock(Path(path)):
+            remove_stale_temporaries(Path(path), dead_only=True)
+        return
+    remove_stale_temporaries(Path(path), dead_only=True)
 
 
 @contextlib.contextmanager

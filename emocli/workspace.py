@@ -11,9 +11,12 @@ find their inputs in the matching folder.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from emocli.errors import ParamsError
 
 DEFAULT_WORKDIR = "emocli-work"
 WORKDIR_ENV = "EMOCLI_WORKDIR"
@@ -40,8 +43,22 @@ class Workspace:
         return self.root / KIND_DIRS[kind]
 
     def default_output(self, kind: str, source: Path | str, suffix: str = "") -> Path:
-        """``<root>/<kind dir>/<name of source><suffix>.h5``."""
-        return self.dir_for(kind) / f"{source_name(source)}{suffix}.h5"
+        """``<root>/<kind dir>/<name of source><suffix>.h5``.
+
+        Raises :class:`~emocli.errors.ParamsError` if that file holds the artifact of another
+        input that still exists (``a/sfew`` and ``b/sfew`` share the name ``sfew``): a run
+        of one would replace the other's artifact. The message names the ``-o`` to pass.
+        """
+        path = self.dir_for(kind) / f"{source_name(source)}{suffix}.h5"
+        made_from = _first_input(path)
+        if made_from and Path(made_from).exists() and not _same_path(made_from, source):
+            other = Path(str(source).rstrip("/\\")).resolve()
+            wider = path.with_name(f"{other.parent.name}-{path.name}")
+            raise ParamsError(
+                f"the default output {path} holds the {kind} artifact of {made_from}, another "
+                f"input named like {source}; pass -o to keep both, e.g. -o {wider}"
+            )
+        return path
 
     def artifacts(self, kind: str) -> list[Path]:
         """Artifacts present in the folder of ``kind``, sorted by name."""
@@ -53,6 +70,24 @@ def resolve_workspace(workdir: Path | str | None = None) -> Workspace:
     """``workdir``, else ``$EMOCLI_WORKDIR``, else ``./emocli-work``."""
     root = workdir or os.environ.get(WORKDIR_ENV) or DEFAULT_WORKDIR
     return Workspace(Path(root))
+
+
+def _first_input(artifact: Path) -> str:
+    """The path of the first input recorded in ``artifact`` ('' if none, or not readable)."""
+    if not artifact.is_file():
+        return ""
+    import h5py
+
+    try:
+        with h5py.File(artifact, "r") as h5:
+            inputs = json.loads(h5.attrs.get("inputs", "[]"))
+    except (OSError, ValueError, TypeError):
+        return ""
+    return str(inputs[0].get("path", "")) if inputs and isinstance(inputs[0], dict) else ""
+
+
+def _same_path(a: Path | str, b: Path | str) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def source_name(source: Path | str) -> str:

@@ -11,9 +11,10 @@ drawn when an input's ``model`` attribute names a model artifact with a ``histor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -305,4 +306,32 @@ def run(
         }
 
     outputs = {"evaluation": OutputSpec(output, "evaluation")}
-    return run_stage(STAGE, stage_params, refs, outputs, build, force)
+    with removed_if_failed(Path(output_dir)):
+        return run_stage(STAGE, stage_params, refs, outputs, build, force)
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        missing.append(path)
+    return missing
+
+
+@contextlib.contextmanager
+def removed_if_failed(folder: Path) -> Iterator[None]:
+    """Remove the folders up to ``folder`` that the block creates, if the block fails.
+
+    A failed evaluate must leave nothing new behind: the stage writes its files atomically,
+    but the report folder is made before ``build`` runs. Only empty folders are removed.
+    """
+    created = missing_folders(folder.absolute())
+    try:
+        yield
+    except BaseException:
+        for path in created:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise

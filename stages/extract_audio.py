@@ -18,16 +18,18 @@ from typing import Any
 import numpy as np
 
 from emocli.artifacts import ArtifactWriter, fingerprint_raw
-from emocli.audio import SAMPLE_RATE, AudioDecodeError, decode_audio
+from emocli.audio import SAMPLE_RATE, AudioDecodeError, decode_audio_clipped
 from emocli.datasets.audio_sources import AUDIO_FORMATS, list_audio_inputs
+from emocli.datasets.classes import ClassListParams
 from emocli.datasets.common import MediaItem
-from emocli.labels import UNLABELLED, sort_classes
+from emocli.labels import UNLABELLED
 from emocli.parallel import ordered_map
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
 
-STAGE = StageInfo("extract-audio", 1)
+#: Version 2: samples beyond full scale are clipped to [-1, 1], as docs/artifacts.md says.
+STAGE = StageInfo("extract-audio", 2)
 
 #: Where the concatenated waveforms live in the artifact.
 WAVEFORMS = "waveforms/data"
@@ -43,8 +45,9 @@ _TEXT_COLUMNS = ("sample_id", "split", "subject", "clip_id")
 
 
 @dataclass(frozen=True)
-class ExtractAudioParams:
-    """format : ``auto``, ``afew``, ``ravdess`` or ``folder``.
+class ExtractAudioParams(ClassListParams):
+    """format : ``auto``, ``afew``, ``ravdess`` or ``folder``; the classes are named as
+    :class:`~emocli.datasets.classes.ClassListParams` says.
     sample_rate : Hz of the stored waveforms (16 kHz, as the thesis).
     workers : decoding processes (0 = all cores); does not change the result.
     """
@@ -54,6 +57,7 @@ class ExtractAudioParams:
     workers: int = runtime_field(0)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(self.format in AUDIO_FORMATS, f"--format must be one of {', '.join(AUDIO_FORMATS)}")
         require(
             1000 <= self.sample_rate <= 384000,
@@ -66,13 +70,15 @@ class ExtractAudioParams:
 class _Decoded:
     waveform: np.ndarray | None
     reason: str = ""
+    clipped: int = 0  # samples that lay beyond [-1, 1]
 
 
 def _decode(task: tuple[str, int]) -> _Decoded:
     """Worker: decode one file; failures come back as a reason, never as an exception."""
     path, sample_rate = task
     try:
-        return _Decoded(decode_audio(path, sample_rate))
+        decoded = decode_audio_clipped(path, sample_rate)
+        return _Decoded(decoded.waveform, clipped=decoded.clipped)
     except AudioDecodeError as exc:
         return _Decoded(None, exc.reason)
     except Exception as exc:  # a decoder bug must not kill the whole dataset
@@ -88,12 +94,12 @@ def run(
 ) -> StageResult:
     """Extract the audio of every clip under ``source`` into the ``audio`` artifact ``output``."""
     source = Path(source)
-    listing = list_audio_inputs(source, params.format)
+    listing = list_audio_inputs(source, params.format, params)
     inputs = [fingerprint_raw(source)]
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         writer = writers["audio"]
-        classes = sort_classes([i.label for i in listing.items if i.label])
+        classes = listing.classes
         writer.set_classes(classes)
         writer.set_attr("sample_rate", params.sample_rate)
         writer.set_attr("source_format", listing.format)
@@ -109,7 +115,7 @@ def run(
             if result.waveform is None:
                 rejects.append((item.sample_id, str(item.path), result.reason))
             else:
-                sink.add(item, result.waveform)
+                sink.add(item, result.waveform, result.clipped)
             progress("extracting audio", done, total)
         sink.flush()
         writer.write_group(
@@ -120,7 +126,8 @@ def run(
                 "reason": np.array([r[2] for r in rejects], dtype=object),
             },
         )
-        return sink.summary(listing.format, params.sample_rate, classes, rejects)
+        summary = sink.summary(listing.format, params.sample_rate, classes, rejects)
+        return {**summary, "warnings": listing.warnings}
 
     return run_stage(
         STAGE, params, inputs, {"audio": OutputSpec(Path(output), "audio")}, build, force
@@ -155,8 +162,10 @@ class _WaveformSink:
         self.total = 0
         self.durations: list[float] = []
         self.labels: Counter[str] = Counter()
+        self.clipped_files = 0
 
-    def add(self, item: MediaItem, waveform: np.ndarray) -> None:
+    def add(self, item: MediaItem, waveform: np.ndarray, clipped: int = 0) -> None:
+        self.clipped_files += bool(clipped)
         self.rows.append((item, self.total, int(waveform.size)))
         self.pending.append(waveform)
         self.total += int(waveform.size)
@@ -208,6 +217,7 @@ class _WaveformSink:
             "mean_seconds": round(float(durations.mean()), 4),
             "classes": classes,
             "per_class": dict(sorted(self.labels.items())),
+            "clipped_files": self.clipped_files,
         }
 
 

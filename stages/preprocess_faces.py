@@ -24,8 +24,10 @@ import numpy as np
 
 from emocli.artifacts import ArtifactWriter, fingerprint_raw
 from emocli.datasets.ckplus import PEAK_FRACTION
+from emocli.datasets.classes import ClassListParams
 from emocli.datasets.common import MediaItem, require_folder
 from emocli.datasets.detect import FACE_FORMATS, FaceSource, read_face_source
+from emocli.faces.detect import check_cascades
 from emocli.faces.params import DETECTED_STATUSES, ON_MISS, STATUS_KEPT_WHOLE, FaceParams
 from emocli.labels import UNLABELLED
 from emocli.parallel import ordered_map, resolve_workers
@@ -49,8 +51,9 @@ _TEXT_COLUMNS = ("sample_id", "split", "subject", "clip_id", "group", "status")
 
 
 @dataclass(frozen=True)
-class PreprocessFacesParams(FaceParams):
-    """The face pipeline's :class:`~emocli.faces.FaceParams`, plus how the dataset is read.
+class PreprocessFacesParams(FaceParams, ClassListParams):
+    """The face pipeline's :class:`~emocli.faces.FaceParams`, plus how the dataset is read
+    (and its classes named: :class:`~emocli.datasets.classes.ClassListParams`).
 
     on_miss : ``auto`` keeps the whole image when the dataset is made of pre-cropped faces
         (FER2013, CK+48, or images all smaller than ``small_side``), rejects otherwise (wild
@@ -77,7 +80,8 @@ class PreprocessFacesParams(FaceParams):
     workers: int = runtime_field(0)
 
     def __post_init__(self) -> None:
-        super().__post_init__()
+        FaceParams.__post_init__(self)
+        ClassListParams.__post_init__(self)
         require(self.format in FACE_FORMATS, f"--format must be one of {', '.join(FACE_FORMATS)}")
         require(self.fps >= 0, f"--fps must be >= 0 (0 = every frame), got {self.fps}")
         require(self.max_frames >= 0, "--max-frames must be >= 0 (0 = no limit)")
@@ -167,6 +171,7 @@ def run(
     sample in the expected layout.
     """
     source = require_folder(Path(source), "input")
+    check_cascades(params)
     inputs = [fingerprint_raw(source)]
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
@@ -176,6 +181,7 @@ def run(
             ck_peak_fraction=params.ck_peak_fraction,
             ck_neutral=params.ck_neutral,
             small_side=params.small_side,
+            class_list=params,
         )
         items = dataset.items[: params.limit] if params.limit else dataset.items
         face = params.face_params(dataset)
@@ -205,7 +211,7 @@ def run(
                 sink.add(item, outcome)
                 progress(task_name, done, len(items))
         sink.close()
-        return sink.summary(len(items))
+        return {**sink.summary(len(items)), "warnings": dataset.warnings}
 
     return run_stage(
         STAGE, params, inputs, {"faces": OutputSpec(Path(output), "faces")}, build, force

@@ -3,7 +3,7 @@
 The thesis's front end (seeds/001, section IV-A), every step a function here:
 
 1. decode the audio track of any file FFmpeg reads (PyAV), average the channels to mono and
-   resample to a fixed rate (:func:`decode_audio`);
+   resample to a fixed rate, clip to [-1, 1] (:func:`decode_audio`);
 2. zero-pad at the end, or centre-crop, to a common length (:func:`pad_or_crop`);
 3. pre-emphasis ``y[t] = x[t] - a x[t-1]`` with ``x[-1] = 0`` (:func:`preemphasis`);
 4. 25 ms Hamming frames every 10 ms, power spectrum, 40 mel bands, log in dB with librosa
@@ -23,7 +23,9 @@ Modules: :mod:`~emocli.audio.decode` (step 1), :mod:`~emocli.audio.frontend` (2-
 from emocli.audio.decode import (
     SAMPLE_RATE,
     AudioDecodeError,
+    DecodedAudio,
     decode_audio,
+    decode_audio_clipped,
     frame_to_channels,
     resample,
 )
@@ -69,12 +71,14 @@ __all__ = [
     "TOP_DB",
     "WIN_SECONDS",
     "AudioDecodeError",
+    "DecodedAudio",
     "FrontEnd",
     "Kernels",
     "MomentAccumulator",
     "NormStats",
     "apply_stats",
     "decode_audio",
+    "decode_audio_clipped",
     "frame_lengths",
     "frame_to_channels",
     "frontend_from_artifact",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +23,47 @@ class AudioDecodeError(MediaDecodeError):
 # --------------------------------------------------------------------------- decoding
 
 
+@dataclass(frozen=True)
+class DecodedAudio:
+    """A decoded waveform (samples,) float32 in [-1, 1] and how many samples were clipped."""
+
+    waveform: np.ndarray
+    clipped: int = 0
+
+
 def decode_audio(path: Path | str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """The first audio stream of ``path`` as mono float32 at ``sample_rate``.
+    """The first audio stream of ``path`` as mono float32 at ``sample_rate``, in [-1, 1].
 
     Any container and codec of the FFmpeg inside PyAV (wav, flac, mp3, ogg, m4a, avi, mp4,
     mkv, flv ...). Channels are averaged (an unweighted mean, unlike FFmpeg's downmix
-    matrix); resampling is FFmpeg's swresample on the mono signal.
+    matrix); resampling is FFmpeg's swresample on the mono signal; samples beyond full
+    scale (float files can hold any value) are clipped to [-1, 1], as a sound card would.
 
-    Returns (samples,) float32, nominally in [-1, 1]. Raises :class:`AudioDecodeError` with a
-    short reason for an empty or unreadable file, no audio stream, no samples, or samples
-    that are NaN or infinite.
+    Returns (samples,) float32. Raises :class:`AudioDecodeError` with a short reason for an
+    empty or unreadable file, no audio stream, no samples, or samples that are NaN or
+    infinite. :func:`decode_audio_clipped` also says how many samples were clipped.
     """
+    return decode_audio_clipped(path, sample_rate).waveform
+
+
+def decode_audio_clipped(path: Path | str, sample_rate: int = SAMPLE_RATE) -> DecodedAudio:
+    """:func:`decode_audio`, with the number of samples clipped to [-1, 1]."""
+    waveform = _decode_mono(Path(path), sample_rate)
+    return DecodedAudio(*clip_to_full_scale(waveform))
+
+
+def clip_to_full_scale(waveform: np.ndarray) -> tuple[np.ndarray, int]:
+    """``waveform`` clipped to [-1, 1] and how many samples lay beyond (float32 stays float32)."""
+    beyond = int(np.count_nonzero(np.abs(waveform) > 1.0))
+    if beyond:
+        waveform = np.clip(waveform, -1.0, 1.0).astype(waveform.dtype, copy=False)
+    return waveform, beyond
+
+
+def _decode_mono(path: Path, sample_rate: int) -> np.ndarray:
+    """The first audio stream of ``path``, mono at ``sample_rate``, finite but not clipped."""
     import av
 
-    path = Path(path)
     with open_media(path, AudioDecodeError, "media") as container:
         if not container.streams.audio:
             raise AudioDecodeError(path, "no audio stream")
@@ -59,7 +87,8 @@ def decode_audio(path: Path | str, sample_rate: int = SAMPLE_RATE) -> np.ndarray
 
 
 def frame_to_channels(frame: Any) -> np.ndarray:
-    """A decoded PyAV ``AudioFrame`` as (channels, samples) float32 in [-1, 1]."""
+    """A decoded PyAV ``AudioFrame`` as (channels, samples) float32, integer formats scaled
+    to [-1, 1] (float formats as stored: they may exceed it)."""
     fmt = frame.format
     name = fmt.name.rstrip("p")
     n_channels = len(frame.layout.channels)

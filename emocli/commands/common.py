@@ -31,6 +31,31 @@ Workers = Annotated[
     int, typer.Option("--workers", "-j", min=0, help="Worker processes (0 = all cores).")
 ]
 
+Classes = Annotated[
+    str,
+    typer.Option(
+        "--classes",
+        help="The class list, comma-separated (e.g. angry,happy,sad): files of other class "
+        "folders are rejected \\[default: the dataset's classes].",
+        show_default=False,
+    ),
+]
+Strict = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Stop with an error where a label would be guessed (odd class folders, loose files).",
+    ),
+]
+
+
+def print_warnings(summary: dict[str, object]) -> None:
+    """Print a reading stage's ``warnings`` (labels guessed), one ``warning:`` line each."""
+    from emocli.console import err_console
+
+    for warning in summary.get("warnings") or []:  # type: ignore[attr-defined]
+        err_console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+
 
 def not_implemented(stage: str, issue: str) -> None:
     """Exit with a clear message for a stage whose implementation has not landed yet."""

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from emocli.commands.common import Force, Output, Workdir, Workers
+from emocli.commands.common import (
+    Classes,
+    Force,
+    Output,
+    Strict,
+    Workdir,
+    Workers,
+    print_warnings,
+)
 
 #: Reject reasons shown in the terminal summary.
 SHOWN_REJECTS = 5
@@ -30,6 +38,8 @@ def command(
     sample_rate: Annotated[
         int, typer.Option("--sample-rate", "-r", help="Sample rate of the stored audio, Hz.")
     ] = 16000,
+    classes: Classes = "",
+    strict: Strict = False,
     output: Output = None,
     workdir: Workdir = None,
     workers: Workers = 0,
@@ -41,6 +51,7 @@ def command(
     Example: emocli extract-audio ../datasets/AFEW --sample-rate 16000
     """
     from emocli.console import console, execute, print_result
+    from emocli.datasets.classes import parse_class_option
     from emocli.progress import ProgressHook
     from emocli.stage import StageResult
     from emocli.workspace import resolve_workspace
@@ -49,7 +60,13 @@ def command(
     out = output or resolve_workspace(workdir).default_output("audio", source)
 
     def action(progress: ProgressHook) -> StageResult:
-        params = stage.ExtractAudioParams(format=format, sample_rate=sample_rate, workers=workers)
+        params = stage.ExtractAudioParams(
+            format=format,
+            sample_rate=sample_rate,
+            workers=workers,
+            classes=parse_class_option(classes),
+            strict=strict,
+        )
         return stage.run(params, source, out, force=force, progress=progress)
 
     result = execute(action)
@@ -66,3 +83,8 @@ def command(
         console.print(f"  rejected: {count} x {reason}")
     if s["rejects"]:
         console.print(f"  (each rejected file and its reason: group rejects/ of {out})")
+    print_warnings(s)
+    if s.get("clipped_files"):
+        console.print(
+            f"  {s['clipped_files']} files had samples beyond full scale: clipped to [-1, 1]"
+        )

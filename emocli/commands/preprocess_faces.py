@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from emocli.commands.common import Force, Output, Workdir, Workers
+from emocli.commands.common import (
+    Classes,
+    Force,
+    Output,
+    Strict,
+    Workdir,
+    Workers,
+    print_warnings,
+)
 
 #: Reject reasons shown in the terminal summary.
 SHOWN_REASONS = 6
@@ -146,6 +154,8 @@ def command(
             help="Write <output>.preview.png: random faces of each class, next to the artifact.",
         ),
     ] = True,
+    classes: Classes = "",
+    strict: Strict = False,
     output: Output = None,
     workdir: Workdir = None,
     workers: Workers = 0,
@@ -158,6 +168,7 @@ def command(
     Example: emocli preprocess-faces sfew/ --size 64
     """
     from emocli.console import execute, print_result
+    from emocli.datasets.classes import parse_class_option
     from emocli.progress import ProgressHook
     from emocli.stage import StageResult
     from emocli.workspace import resolve_workspace
@@ -192,12 +203,15 @@ def command(
             limit=limit,
             preview=preview,
             workers=workers,
+            classes=parse_class_option(classes),
+            strict=strict,
         )
         return stage.run(params, source, out, force=force, progress=progress)
 
     result = execute(action)
     print_result(result)
     _print_summary(result.summary, out)
+    print_warnings(result.summary)
 
 
 def _print_summary(s: dict[str, Any], out: Path) -> None:

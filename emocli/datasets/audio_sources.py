@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from emocli.datasets.classes import ClassListParams, resolve_classes
 from emocli.datasets.common import (
     AUDIO_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -29,6 +30,7 @@ from emocli.datasets.common import (
     iter_files,
     normalise_split,
     require_folder,
+    walk_rejects,
 )
 from emocli.datasets.ravdess import parse_ravdess_name, ravdess_clip_id
 from emocli.errors import InputError
@@ -51,11 +53,15 @@ class AudioListing:
     """What extract-audio will decode: ``items``, plus files refused before decoding.
 
     rejects : ``(sample_id, path, reason)`` for inputs known to be unusable from their name.
+    classes : the artifact's class names, in order (see :mod:`emocli.datasets.classes`).
+    warnings : labels guessed, for the user to check.
     """
 
     format: str
     items: list[MediaItem]
     rejects: list[tuple[str, str, str]] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def detect_audio_format(root: Path) -> str:
@@ -81,11 +87,14 @@ def detect_audio_format(root: Path) -> str:
     return "afew" if videos else "folder"
 
 
-def list_audio_inputs(root: Path | str, fmt: str = "auto") -> AudioListing:
+def list_audio_inputs(
+    root: Path | str, fmt: str = "auto", class_list: ClassListParams = ClassListParams()
+) -> AudioListing:
     """List the clips of ``root`` in format ``fmt`` (``auto`` detects it), sorted by path.
 
-    Raises :class:`InputError` for a missing or empty folder, an unknown format, or a
-    folder with no usable file in the expected layout.
+    class_list : how the classes are named (see :mod:`emocli.datasets.classes`). Raises
+    :class:`InputError` for a missing or empty folder, an unknown format, a folder with no
+    usable file in the expected layout, or a guessed label under ``class_list.strict``.
     """
     root = require_folder(Path(root))
     if fmt not in AUDIO_FORMATS:
@@ -101,6 +110,11 @@ def list_audio_inputs(root: Path | str, fmt: str = "auto") -> AudioListing:
         listing = AudioListing(fmt, [replace(i, clip_id=i.path.stem) for i in items])
     else:
         listing = AudioListing(fmt, class_folder_items(root, AUDIO_EXTENSIONS))
+    listing.rejects.extend(walk_rejects(root))
+    base = root.parent if root.is_file() else root
+    named = resolve_classes(listing.format, listing.items, base, class_list)
+    listing.classes, listing.items, listing.warnings = named.classes, named.items, named.warnings
+    listing.rejects.extend(named.rejects)
     if not listing.items and not listing.rejects:
         raise InputError(f"no {fmt} clips found under {root}; expected {_LAYOUTS[fmt]}")
     return listing

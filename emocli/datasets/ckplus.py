@@ -41,15 +41,31 @@ def find_ckplus_dirs(root: Path) -> tuple[Path, Path] | None:
     """The ``cohn-kanade-images`` and ``Emotion`` folders at most two levels under ``root``."""
     if not root.is_dir():
         return None
-    candidates = [root, *sorted(p for p in root.iterdir() if p.is_dir())]
-    images = next((c / IMAGES_DIR for c in candidates if (c / IMAGES_DIR).is_dir()), None)
+    candidates = [root, *_subfolders(root)]
+    images = next((c / IMAGES_DIR for c in candidates if _is_folder(c / IMAGES_DIR)), None)
     if images is None:
         return None
     base = images.parent
-    for parent in [base, *sorted(p for p in base.iterdir() if p.is_dir())]:
-        if (parent / EMOTION_DIR).is_dir():
+    for parent in [base, *_subfolders(base)]:
+        if _is_folder(parent / EMOTION_DIR):
             return images, parent / EMOTION_DIR
     return None
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The readable sub-folders of ``folder``, sorted (unreadable ones are the walk's rejects)."""
+    try:
+        return sorted(p for p in folder.iterdir() if _is_folder(p))
+    except OSError:
+        return []
+
+
+def _is_folder(path: Path) -> bool:
+    """``path.is_dir()``, False where a parent folder cannot be searched (no permission)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def read_ck48(root: Path) -> list[MediaItem]:

@@ -21,16 +21,19 @@ import cv2
 import numpy as np
 
 from emocli.datasets import afew, ckplus, fer2013, folder, ravdess_video, sfew, unlabeled
+from emocli.datasets.classes import ClassListParams, resolve_classes
 from emocli.datasets.common import (
     IMAGE_EXTENSIONS,
+    UNSUPPORTED_IMAGES,
     VIDEO_EXTENSIONS,
     MediaItem,
     iter_files,
     require_folder,
+    walk_rejects,
 )
 from emocli.datasets.ravdess import RAVDESS_EMOTIONS, parse_ravdess_name
 from emocli.errors import InputError
-from emocli.labels import EMOTIONS, normalise_class_name, sort_classes
+from emocli.labels import EMOTIONS, KNOWN_EMOTIONS, normalise_class_name
 
 #: ``--format`` choices.
 FACE_FORMATS: tuple[str, ...] = (
@@ -49,8 +52,6 @@ DETECT_SAMPLE = 400
 SIZE_SAMPLE = 16
 #: Share of the sampled file names that must follow a dataset's naming scheme.
 NAME_MATCH_SHARE = 0.9
-#: Class-folder names that count as emotions when recognising a layout.
-_EMOTION_NAMES = set(EMOTIONS) | {"contempt", "calm"}
 
 _LAYOUTS = {
     "sfew": "<root>/[Train|Val/]<Emotion>/<movie>_<clip>_<frame>.png (+ Test/*.png)",
@@ -74,6 +75,7 @@ class FaceSource:
     classes : the artifact's class names, in order.
     precropped : the images are already face crops (decides ``--on-miss auto``).
     rejects : ``(sample_id, path, reason)`` for inputs refused from their name or label.
+    warnings : labels guessed (see :mod:`emocli.datasets.classes`), for the user to check.
     """
 
     format: str
@@ -84,6 +86,7 @@ class FaceSource:
     precropped: bool
     csv: Path | None = None
     rejects: list[tuple[str, str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def detect_face_format(root: Path) -> str:
@@ -114,8 +117,9 @@ def detect_face_format(root: Path) -> str:
         return "ravdess-video" if all(_is_ravdess(p.stem) for p in videos) else "afew"
     images = [p for p in sample if p.suffix.lower() in IMAGE_EXTENSIONS]
     stems = [p.stem for p in images]
-    in_emotion_folder = sum(normalise_class_name(p.parent.name) in _EMOTION_NAMES for p in images)
-    labelled = in_emotion_folder * 2 >= len(images)
+    in_folders = [p for p in images if p.parent != root]  # loose files at the root do not vote
+    in_emotion_folder = sum(_in_emotion_folder(p, root) for p in in_folders)
+    labelled = bool(in_folders) and in_emotion_folder * 2 >= len(in_folders)
     if _share(ckplus.parse_ck_name, stems) >= NAME_MATCH_SHARE:
         return "ckplus"
     if _share(fer2013.usage_split, stems) >= NAME_MATCH_SHARE:
@@ -132,23 +136,31 @@ def read_face_source(
     ck_peak_fraction: float = ckplus.PEAK_FRACTION,
     ck_neutral: bool = False,
     small_side: int = 256,
+    class_list: ClassListParams = ClassListParams(),
 ) -> FaceSource:
     """List the samples of ``root`` in format ``fmt`` (``auto`` detects it), sorted by path.
 
     small_side : image datasets whose sampled images all have a longer side below this are
-    marked ``precropped``. Raises :class:`InputError` for a missing or empty path, an
-    unknown format, or a path with no sample in the expected layout.
+    marked ``precropped``. class_list : how the classes are named (see
+    :mod:`emocli.datasets.classes`). Raises :class:`InputError` for a missing or empty path,
+    an unknown format, a path with no sample in the expected layout, or a guessed label
+    under ``class_list.strict``.
     """
     root = require_folder(Path(root))
     if fmt not in FACE_FORMATS:
         raise InputError(f"unknown face format {fmt!r}; choose one of {', '.join(FACE_FORMATS)}")
-    if fmt == "auto":
+    guessed = fmt == "auto"
+    if guessed:
         fmt = detect_face_format(root)
     source = _read(root, fmt, ck_peak_fraction, ck_neutral)
+    source.rejects.extend(
+        walk_rejects(root, UNSUPPORTED_IMAGES if source.media == "image" else None)
+    )
     if not source.items and not source.rejects:
         raise InputError(f"no {fmt} samples found under {root}; expected {_LAYOUTS[fmt]}")
-    labels = [i.label for i in source.items if i.label]
-    source.classes = sort_classes([*source.classes, *labels]) if labels or source.classes else []
+    named = resolve_classes(source.format, source.items, root, class_list, guessed)
+    source.classes, source.items, source.warnings = named.classes, named.items, named.warnings
+    source.rejects.extend(named.rejects)
     if source.media == "image" and source.format not in ("ckplus", "fer2013"):
         source.precropped = _small_images(source.items, small_side)
     return source
@@ -191,6 +203,11 @@ def _folder(root: Path, fmt: str) -> Path:
 def _share(parse: Callable[[str], object], stems: list[str]) -> float:
     """Share of ``stems`` that ``parse`` accepts (returns something truthy for)."""
     return sum(bool(parse(s)) for s in stems) / len(stems) if stems else 0.0
+
+
+def _in_emotion_folder(path: Path, root: Path) -> bool:
+    folders = path.relative_to(root).parts[:-1]
+    return any(normalise_class_name(f) in KNOWN_EMOTIONS for f in folders)
 
 
 def _is_ravdess(stem: str) -> bool:

@@ -17,6 +17,7 @@ from emocli.datasets.common import (
     IMAGE_EXTENSIONS,
     MediaItem,
     class_folder_items,
+    iter_files,
     normalise_split,
 )
 
@@ -26,8 +27,8 @@ def labelled_items(root: Path, extensions: Iterable[str]) -> list[MediaItem]:
     extensions = {e.lower() for e in extensions}
     root_split = normalise_split(root.name) or ""
     items = []
-    for path in sorted(root.iterdir()):
-        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in extensions:
+    for path in iter_files(root, extensions):
+        if path.parent == root:
             items.append(MediaItem(path=path, sample_id=path.stem, split=root_split))
     for item in class_folder_items(root, extensions):
         parts = item.path.relative_to(root).parts

@@ -147,13 +147,29 @@ def load_cascade(name: str) -> cv2.CascadeClassifier:
     path = Path(name)
     if not path.is_file():
         path = cascade_folder() / name
-    cascade = cv2.CascadeClassifier(str(path))
-    if cascade.empty():
+    try:
+        cascade = cv2.CascadeClassifier(str(path))
+    except (cv2.error, SystemError):  # a file that is not a cascade XML (a PNG, say)
+        cascade = None
+    if cascade is None or cascade.empty():
+        what = "is not a Haar cascade XML file" if path.is_file() else "does not exist"
         raise ParamsError(
-            f"cannot load the Haar cascade {name!r}: give a file name from "
+            f"cannot load the Haar cascade {name!r} ({path} {what}): give a file name from "
             f"{cascade_folder()} or the path of a cascade XML file"
         )
     return cascade
+
+
+def check_cascades(params: FaceParams) -> None:
+    """Load every cascade ``params`` will use, so a bad one is refused before any work
+    (:class:`ParamsError` naming it) instead of failing on each image."""
+    if params.detector == "none" and not params.align:
+        return
+    names = [params.eye_cascade] if params.align else []
+    if params.detector != "none":
+        names += [params.face_cascade, params.fallback_cascade]
+    for name in filter(None, names):
+        load_cascade(name)
 
 
 def detect_faces(prepared: Prepared, params: FaceParams) -> list[Box]:

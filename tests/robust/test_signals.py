@@ -51,9 +51,9 @@ def _as_from_a_shell() -> None:
 
 
 def _interrupt(
-    args: list[str], cwd: Path, out: Path, delay: float
+    args: list[str], cwd: Path, out: Path, delay: float, sig: int = signal.SIGINT
 ) -> subprocess.CompletedProcess[str]:
-    """Run until the output's lock file appears, then ``delay`` s more, then SIGINT the group."""
+    """Run until the output's lock file appears, then ``delay`` s more, then ``sig`` the group."""
     proc = subprocess.Popen(
         [*cli_argv(*args), "-o", str(out)],
         cwd=cwd,
@@ -70,7 +70,7 @@ def _interrupt(
         time.sleep(0.01)
     time.sleep(delay)
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, sig)
     stdout, stderr = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
@@ -109,3 +109,45 @@ def test_ctrl_c_stops_cleanly_with_exit_130(
         assert not list(out.parent.glob(".*tmp-*")), "an interrupted run left a temporary"
     record(faults_sigint=interrupted, sigint_worker_tracebacks=worker_noise, crashes=0)
     assert interrupted >= 1, f"{stage} always finished before Ctrl-C"
+
+
+@pytest.mark.parametrize("stage", ["preprocess-faces", "extract-audio", "finetune"])
+def test_sigterm_stops_like_ctrl_c_with_exit_143(
+    stage: str, demo_data: Path, audio: Path, tmp_path: Path
+) -> None:
+    """SIGTERM (``kill``, ``docker stop``, a batch scheduler) to the whole process group:
+    the same clean stop as Ctrl-C, exit 143, and no temporary or lock file left beside the
+    output; a later up-to-date run removes a stale lock left by a killed run."""
+    if stage == "finetune" and not (audio.parent / "spec.h5").exists():
+        proc = run_cli(
+            ["build-spectrograms", str(audio), "-o", str(audio.parent / "spec.h5")], cwd=demo_data
+        )
+        assert proc.returncode == 0, proc.stderr
+    rng = random.Random(stage)
+    terminated = 0
+    for i in range(INTERRUPTS):
+        out = tmp_path / f"run {i}" / "out.h5"
+        delay = rng.uniform(0.0, 0.4)
+        done = _interrupt(_cases(audio)[stage], demo_data, out, delay, signal.SIGTERM)
+        if done.returncode == 0:
+            continue
+        terminated += 1
+        assert done.returncode == 143, done.stderr
+        assert "terminated: stopped cleanly" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr, done.stderr
+        assert not out.exists(), "a terminated run left an artifact"
+        left = [p.name for p in out.parent.iterdir()]
+        assert not [n for n in left if ".tmp-" in n or n.endswith(".lock")], left
+    record(faults_sigterm=terminated, crashes=0)
+    assert terminated >= 1, f"{stage} always finished before SIGTERM"
+    # a stale lock (its process died by SIGKILL) goes on the next run, even an up-to-date one
+    out = tmp_path / "done" / "out.h5"
+    proc = run_cli([*_cases(audio)[stage], "-o", str(out)], cwd=demo_data)
+    assert proc.returncode == 0, proc.stderr
+    stale_lock = out.with_name(out.name + ".lock")
+    stale_lock.write_text("999999\n")
+    stale_tmp = out.with_name(f".{out.name}.tmp-999999")
+    stale_tmp.write_bytes(b"partial")
+    proc = run_cli([*_cases(audio)[stage], "-o", str(out)], cwd=demo_data)
+    assert proc.returncode == 0 and "up to date" in proc.stdout, proc.stderr
+    assert not stale_lock.exists() and not stale_tmp.exists()
