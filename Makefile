@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch first, pinned to the local CPU build; the open range in pyproject is then satisfied
 	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,onnx]"
 	touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install emocli with its dev tools

@@ -18,6 +18,7 @@ from emocli import __version__
 from emocli.commands import (
     build_spectrograms,
     evaluate,
+    export,
     extract_audio,
     finetune,
     fuse,
@@ -54,6 +55,7 @@ _register("fuse", fuse, "Stages")
 _register("evaluate", evaluate, "Stages")
 _register("import-predictions", import_predictions, "Tools")
 _register("predict", predict, "Tools")
+_register("export", export, "Tools")
 
 
 def _version(value: bool) -> None:
@@ -136,9 +138,11 @@ def main() -> None:
     try:
         app()
     except EmocliError as exc:  # raised while a command resolves its paths, before it runs
+        from rich.markup import escape
+
         from emocli.console import err_console
 
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(exc.exit_code)
     finally:
         ignore_ctrl_c_from_now_on()

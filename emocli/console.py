@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -89,8 +90,8 @@ def rich_progress() -> Iterator[ProgressHook]:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``error: message`` to stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    """Print ``error: message`` to stderr (as text: ``emocli[onnx]`` stays) and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -113,7 +114,9 @@ def execute(action: Callable[[ProgressHook], Any], preload: tuple[str, ...] = ()
     except EmocliError as exc:
         if _abandoned_hdf5_files():
             # HDF5 would crash at exit closing a file that a full disk broke: leave at once.
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True
+            )
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(exc.exit_code)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,7 +126,11 @@ def _holdout_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.n
 
     rows = np.arange(len(labels))
     counts = np.bincount(labels)
-    stratify = labels if counts[counts > 0].min() >= 2 else None
+    present = int((counts > 0).sum())
+    held = math.ceil(fraction * len(labels))
+    # scikit-learn stratifies only with 2+ rows per class and a class-sized part on each side
+    fits = counts[counts > 0].min() >= 2 and present <= min(held, len(labels) - held)
+    stratify = labels if fits else None
     train, held = train_test_split(rows, test_size=fraction, random_state=seed, stratify=stratify)
     return np.sort(train), np.sort(held)
 
