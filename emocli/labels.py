@@ -72,25 +72,31 @@ def sort_classes(names: Sequence[str]) -> list[str]:
     return known + sorted(unique - set(EMOTIONS))
 
 
-def remap_labels(labels: np.ndarray, source: Sequence[str], target: Sequence[str]) -> np.ndarray:
-    """Re-index integer labels from the class list ``source`` to the class list ``target``, by name.
+def map_labels_by_name(
+    labels: np.ndarray, source: Sequence[str], target: Sequence[str]
+) -> tuple[np.ndarray, int]:
+    """Re-index integer labels from the class list ``source`` to ``target``, by name.
 
-    labels : (N,) int, indices into ``source`` (``-1`` stays ``-1``).
-    Returns (N,) int64 indices into ``target``. A labelled sample whose class is absent from
-    ``target`` raises :class:`EmocliError` naming the class.
+    labels : (N,) int, indices into ``source`` (``-1`` stays ``-1``). Returns (N,) int64
+    indices into ``target``, where a class ``target`` lacks becomes ``-1`` (unlabelled), and
+    how many labelled rows lost their label that way.
     """
     position = {name: i for i, name in enumerate(target)}
-    table = np.full(len(source) + 1, UNLABELLED, dtype=np.int64)  # last slot serves label -1
-    missing = [name for name in source if name not in position]
-    for i, name in enumerate(source):
-        table[i] = position.get(name, UNLABELLED)
+    table = np.array([position.get(n, UNLABELLED) for n in source] + [UNLABELLED], np.int64)
     labels = np.asarray(labels, dtype=np.int64)
-    used_missing = sorted(
-        {source[i] for i in np.unique(labels) if 0 <= i < len(source)} & set(missing)
-    )
-    if used_missing:
+    mapped = table[np.where(labels < 0, len(source), labels)]
+    return mapped, int(((labels >= 0) & (mapped < 0)).sum())
+
+
+def remap_labels(labels: np.ndarray, source: Sequence[str], target: Sequence[str]) -> np.ndarray:
+    """:func:`map_labels_by_name`, but a labelled sample whose class is absent from ``target``
+    raises :class:`EmocliError` naming the class."""
+    mapped, lost = map_labels_by_name(labels, source, target)
+    if lost:
+        labels = np.asarray(labels, dtype=np.int64)
+        used_missing = sorted({source[i] for i in np.unique(labels[(labels >= 0) & (mapped < 0)])})
         raise EmocliError(
             f"classes {used_missing} are not among the target classes {list(target)}; "
             "map or drop them first"
         )
-    return table[np.where(labels < 0, len(source), labels)]
+    return mapped

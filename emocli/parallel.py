@@ -34,6 +34,19 @@ def resolve_workers(workers: int) -> int:
     return (os.cpu_count() or 1) if workers <= 0 else workers
 
 
+def auto_threads() -> int:
+    """CPU threads for torch: the cores not already busy (1-minute load average), at least 1.
+
+    On a shared machine an oversubscribed thread pool is several times slower than one thread.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, round(cores - busy)))
+
+
 def ordered_map(
     fn: Callable[[T], R],
     items: Iterable[T],

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,20 @@ import numpy as np
 
 from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_artifact, fingerprint_raw
 from emocli.errors import ParamsError
+from emocli.labels import map_labels_by_name
+from emocli.parallel import auto_threads
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
-from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.stage import (
+    OutputSpec,
+    StageInfo,
+    StageResult,
+    outputs_up_to_date,
+    run_stage,
+    stage_fingerprint,
+)
 from emocli.training.options import AUGMENT_PRESETS, TTAS
+from emocli.training.resume import Resumer, discard_after_commit, rows_digest
 
 STAGE = StageInfo("finetune", 1)
 
@@ -114,6 +125,7 @@ class FinetuneParams:
     fast_dev_run: bool = False
     accelerator: str = runtime_field("auto")
     devices: str = runtime_field("auto")
+    num_nodes: int = runtime_field(1)
     strategy: str = runtime_field("auto")
     workers: int = runtime_field(0)
     threads: int = runtime_field(0)
@@ -186,6 +198,7 @@ class FinetuneParams:
         require(self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}")
         require(self.workers >= 0 and self.threads >= 0, "--workers and --threads must be >= 0")
         require(self.max_memory_mb >= 0, "--max-memory-mb must be >= 0")
+        require(self.num_nodes >= 1, "--num-nodes must be >= 1")
 
     def kwargs(self) -> dict[str, Any]:
         """The extra model constructor arguments given as JSON."""
@@ -219,16 +232,44 @@ class Plan:
     val: np.ndarray
     test: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
     val_source: str = "none"  # "split", "holdout" or "none"
+    notes: list[str] = field(default_factory=list)  # fallbacks taken, for the summary
+
+
+def _holdout(
+    params: FinetuneParams,
+    table: Any,
+    rows: np.ndarray,
+    groups: np.ndarray | None,
+    seed: int,
+    where: str,
+) -> tuple[np.ndarray, np.ndarray, str, list[str]]:
+    """(train, val, val source, notes) for the training ``rows`` (M,) of ``table``: about
+    ``val_fraction`` of them held out by group (``groups``: (M,) or None), unless validation
+    is off. A note states a hold-out cut coarser than asked; ``where`` (``fold 2: ``)
+    prefixes notes and errors."""
+    from emocli.training.datamodule import holdout_folds, holdout_split
+
+    if params.validation == "none" or params.val_fraction <= 0:
+        return rows, rows[:0], "none", []
+    labels, fraction, classes = table.label[rows], params.val_fraction, table.classes
+    try:
+        folds = holdout_folds(labels, groups, fraction, classes)
+        train, val = holdout_split(rows, labels, groups, fraction, seed, classes)
+    except ParamsError as exc:
+        raise ParamsError(f"{where}{exc}") from exc
+    notes = []
+    if folds.used < folds.wanted:
+        notes.append(
+            f"{where}validation hold-out of 1/{folds.used} of the training rows ({len(val)}) "
+            f"instead of 1/{folds.wanted} (--val-fraction {fraction}): {folds.reason}"
+        )
+    return train, val, "holdout", notes
 
 
 def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
     """The training runs for ``table`` (a :class:`~emocli.training.datamodule.SampleTable`) and
     the name of the grouping column used (``none`` when splits are stratified by class)."""
-    from emocli.training.datamodule import (
-        holdout_split,
-        kfold_splits,
-        resolve_groups,
-    )
+    from emocli.training.datamodule import kfold_splits, resolve_groups
     from emocli.training.options import subject_mask
 
     group_name, groups = resolve_groups(table, params.group_by)
@@ -245,12 +286,11 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
     def grouped(rows: np.ndarray) -> np.ndarray | None:
         return groups[rows] if groups is not None else None
 
-    def with_val(train: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
-        if params.validation == "none" or params.val_fraction <= 0:
-            return train, train[:0], "none"
-        fraction = params.val_fraction
-        tr, val = holdout_split(train, table.label[train], grouped(train), fraction, seed)
-        return tr, val, "holdout"
+    def with_val(fold: int, rows: np.ndarray, seed: int, test: np.ndarray | None = None) -> Plan:
+        where = f"fold {fold}: " if fold >= 0 else "refit: " if params.folds else ""
+        train, val, source, notes = _holdout(params, table, rows, grouped(rows), seed, where)
+        test = rows[:0] if test is None else test
+        return Plan(fold, train, val, test, source, notes)
 
     if params.folds:
         if params.stacking != "none":  # the training rows only: val, test unseen by every fold
@@ -259,16 +299,15 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
             pool = np.flatnonzero(labelled & (table.split != "test"))
         if len(pool) == 0:
             raise ParamsError(f"{table.path}: no labelled rows to cross-validate")
-        splits = kfold_splits(pool, table.label[pool], grouped(pool), params.folds, params.seed)
-        plans = []
-        for i, (rest, test) in enumerate(splits):
-            if params.fold not in (-1, i):
-                continue
-            train, val, source = with_val(rest, params.seed + i)
-            plans.append(Plan(i, train, val, test, source))
+        labels, k = table.label[pool], params.folds
+        splits = kfold_splits(pool, labels, grouped(pool), k, params.seed, table.classes)
+        plans = [
+            with_val(i, rest, params.seed + i, test)
+            for i, (rest, test) in enumerate(splits)
+            if params.fold in (-1, i)
+        ]
         if params.stacking == "refit":  # and a model of every training row, for the others
-            train, val, source = with_val(pool, params.seed)
-            plans.append(Plan(-1, train, val, val_source=source))
+            plans.append(with_val(-1, pool, params.seed))
         return plans, group_name
     train = np.flatnonzero(labelled & np.isin(table.split, ["train", ""]))
     if len(train) == 0:
@@ -281,18 +320,28 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
         raise ParamsError(f"--validation split: {table.path} has no labelled 'val' rows")
     if params.validation in ("split", "auto") and len(val):
         return [Plan(-1, train, val, val_source="split")], group_name
-    train, val, source = with_val(train, params.seed)
-    return [Plan(-1, train, val, val_source=source)], group_name
+    return [with_val(-1, train, params.seed)], group_name
 
 
 # --------------------------------------------------------------------------- running
 
 
 def distributed_rank() -> int:
-    """This process's rank in a multi-process (DDP) run; 0 when alone."""
-    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID"):
+    """This process's rank in a multi-process (DDP) run: 0 in the one process that writes
+    the artifacts (and when alone), positive in every other.
+
+    ``RANK`` where the launcher sets it (torchrun); else the first positive one of
+    ``LOCAL_RANK`` (Lightning's launcher starts a node's other processes with it),
+    ``SLURM_PROCID`` (srun) and ``NODE_RANK`` (every process of a node started with
+    ``NODE_RANK`` > 0 is a worker, its own first one too); then a positive number, not
+    necessarily the global rank.
+    """
+    rank = os.environ.get("RANK", "")
+    if rank.isdigit():
+        return int(rank)
+    for key in ("LOCAL_RANK", "SLURM_PROCID", "NODE_RANK"):
         value = os.environ.get(key, "")
-        if value.isdigit():
+        if value.isdigit() and int(value) > 0:
             return int(value)
     return 0
 
@@ -304,12 +353,17 @@ def run(
     predictions_output: Path,
     force: bool = False,
     progress: ProgressHook = no_progress,
+    resume: bool = True,
+    notice: Callable[[str], None] | None = None,
 ) -> StageResult:
     """Fine-tune on the ``faces``/``spectrograms`` artifact ``input``.
 
     Writes ``output`` (model) and ``predictions_output`` (predictions). Raises
     :class:`~emocli.errors.ArtifactError` / :class:`~emocli.errors.ParamsError` for unusable
     inputs or options and :class:`~emocli.errors.TrainingError` when the loss diverges.
+    A resume point beside ``output`` is kept after every epoch; the same command resumes from
+    it after a kill (``resume`` False: start over), ``notice`` gets the line that says so
+    (:mod:`emocli.training.resume`); it is deleted once the outputs are committed.
     """
     inputs = [fingerprint_artifact(input, ("faces", "spectrograms"))]
     inputs += _init_inputs(params)
@@ -320,14 +374,48 @@ def run(
         "predictions": OutputSpec(Path(predictions_output), "predictions"),
     }
     rank = distributed_rank()
+    resumer = _resumer(params, inputs, Path(output), resume, rank, notice)
     if rank > 0:  # a DDP worker started by Lightning or a launcher: train, write nothing
-        _execute(params, Path(input), None, Path(output), progress)
+        if not force and outputs_up_to_date(STAGE, params, inputs, outputs):
+            return StageResult(STAGE.name, {}, True, "", {"distributed_rank": rank})  # as rank 0
+        _execute(params, Path(input), None, Path(output), no_progress, resumer)  # rank 0 reports
         return StageResult(STAGE.name, {}, False, "", {"distributed_rank": rank})
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
-        return _execute(params, Path(input), writers, Path(output), progress)
+        return _execute(params, Path(input), writers, Path(output), progress, resumer)
 
-    return run_stage(STAGE, params, inputs, outputs, build, force)
+    result = run_stage(STAGE, params, inputs, outputs, build, force)
+    discard_after_commit(Path(output))
+    return result
+
+
+def _resumer(
+    params: FinetuneParams,
+    inputs: list[InputRef],
+    output: Path,
+    resume: bool,
+    rank: int,
+    notice: Callable[[str], None] | None,
+) -> Resumer | None:
+    """Where this command's resume points go and what they must match (None: none kept)."""
+    if params.fast_dev_run:
+        return None
+    fingerprint = stage_fingerprint(STAGE, params, inputs)
+    say = notice if notice is not None and rank == 0 else (lambda text: None)
+    return Resumer(STAGE.name, output, fingerprint, resume, rank == 0, say)
+
+
+def _resume_points(resumer: Resumer | None, params: FinetuneParams, plans: list[Plan]) -> list[Any]:
+    """Each run's resume point (None for every run without a resumer)."""
+    if resumer is None:
+        return [None] * len(plans)
+    world = _world_size(params.devices) * params.num_nodes
+    keys = [
+        resumer.key(i, len(plans), rows_digest(p.fold, p.train, p.val), params.epochs, world=world)
+        for i, p in enumerate(plans)
+    ]
+    labels = [f"fold {p.fold + 1}/{params.folds}" if p.fold >= 0 else "the refit" for p in plans]
+    return resumer.prepare(keys, labels)
 
 
 def _init_inputs(params: FinetuneParams) -> list[InputRef]:
@@ -423,6 +511,7 @@ def _train_one(
     plan: Plan,
     progress: ProgressHook,
     task: str,
+    resume: Any = None,
 ) -> Trained:
     import pytorch_lightning as pl
 
@@ -462,7 +551,7 @@ def _train_one(
     if params.class_weights == "balanced":
         weights = balanced_class_weights(labels[plan.train], len(table.classes)).tolist()
     has_val = len(plan.val) > 0
-    world = _world_size(params.devices)
+    world = _world_size(params.devices) * params.num_nodes
     optim = OptimConfig(
         optimizer=params.optimizer,
         lr=params.lr,
@@ -495,6 +584,7 @@ def _train_one(
         max_epochs=params.epochs,
         accelerator=params.accelerator,
         devices=params.devices,
+        num_nodes=params.num_nodes,
         strategy=params.strategy,
         precision=params.precision,
         patience=params.patience,
@@ -502,21 +592,8 @@ def _train_one(
         progress_bar=params.progress_bar,
         fast_dev_run=params.fast_dev_run,
     )
-    result = fit(module, data, config, progress=progress, task=task)
+    result = fit(module, data, config, progress=progress, task=task, resume=resume)
     return Trained(plan, module, result, arch, kwargs, norm, transfer, frozen)
-
-
-def auto_threads() -> int:
-    """CPU threads for torch: the cores not already busy (1-minute load average), at least 1.
-
-    On a shared machine an oversubscribed thread pool is several times slower than one thread.
-    """
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return max(1, min(cores, round(cores - busy)))
 
 
 def _world_size(devices: str) -> int:
@@ -532,6 +609,7 @@ def _execute(
     writers: dict[str, ArtifactWriter] | None,
     output: Path,
     progress: ProgressHook,
+    resumer: Resumer | None = None,
 ) -> dict[str, Any]:
     import torch
 
@@ -556,11 +634,12 @@ def _execute(
 
         clip_folds(table, [p for p in plans if p.fold >= 0])
     source = open_source(table, params.max_memory_mb * 2**20)
+    points = _resume_points(resumer, params, plans)
     runs: list[Trained] = []
     for i, plan in enumerate(plans):
         task = f"training fold {plan.fold + 1}/{params.folds}" if plan.fold >= 0 else "training"
         progress("folds", i, len(plans)) if len(plans) > 1 else None
-        runs.append(_train_one(params, table, source, plan, progress, task))
+        runs.append(_train_one(params, table, source, plan, progress, task, points[i]))
     if writers is None:
         return {}
     last = runs[-1]
@@ -585,6 +664,9 @@ def _execute(
         "train_seconds": round(sum(r.fit.seconds for r in runs), 1),
         "threads": threads,
     }
+    notes = list(dict.fromkeys(note for plan in plans for note in plan.notes))
+    if notes:
+        summary["notes"] = notes
     _write_predictions(params, table, source, runs, writers["predictions"], output, summary)
     _write_model_artifact(params, table, runs, writers["model"], output, summary)
     summary["seconds"] = round(time.perf_counter() - started, 1)  # all but imports and writing
@@ -593,18 +675,6 @@ def _execute(
 
 
 # --------------------------------------------------------------------------- outputs
-
-
-def map_labels_by_name(
-    labels: np.ndarray, source: list[str], target: list[str]
-) -> tuple[np.ndarray, int]:
-    """Labels re-indexed from class list ``source`` to ``target`` by name; a class the target
-    lacks becomes -1 (unlabelled). Returns the labels and how many rows lost their label."""
-    position = {name: i for i, name in enumerate(target)}
-    table = np.array([position.get(name, -1) for name in source] + [-1], dtype=np.int64)
-    labels = np.asarray(labels, dtype=np.int64)
-    mapped = table[np.where(labels < 0, len(source), labels)]
-    return mapped, int(((labels >= 0) & (mapped < 0)).sum())
 
 
 def _accuracy(probs: np.ndarray, labels: np.ndarray) -> float | None:

@@ -22,7 +22,7 @@ Inputs: one labelled ``faces`` artifact (SFEW, CK+, FER2013 ...) and one or more
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,16 @@ from emocli.artifacts import ArtifactWriter, fingerprint_artifact
 from emocli.params import require, runtime_field
 from emocli.predictions import Predictions, write_predictions
 from emocli.progress import ProgressHook, no_progress
-from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.stage import (
+    OutputSpec,
+    StageInfo,
+    StageResult,
+    outputs_up_to_date,
+    run_stage,
+    stage_fingerprint,
+)
 from emocli.training.options import GROUP_CHOICES, IMAGE_AUGMENTS, TTAS
+from emocli.training.resume import Resumer, discard_after_commit, rows_digest
 
 STAGE = StageInfo("pretrain-gan", 1)
 
@@ -84,7 +92,7 @@ class PretrainGanParams:
     init : ``none`` or a ``dcgan_d`` model artifact (an earlier pretrain-gan, or finetune
     ``--model dcgan_d``) whose tensors start D (the classifier too when the classes are the
     same) and, from a pretrain-gan artifact with the same generator, G.
-    accelerator / devices / strategy : Lightning's flags (cpu, gpu, ddp ...);
+    accelerator / devices / num_nodes / strategy : Lightning's flags (cpu, gpu, ddp ...);
     threads : torch CPU threads (0 = torch's default; 1 is much faster on a busy machine).
     """
 
@@ -124,6 +132,7 @@ class PretrainGanParams:
     collapse_patience: int = 200
     accelerator: str = runtime_field("cpu")
     devices: str = runtime_field("1")
+    num_nodes: int = runtime_field(1)
     strategy: str = runtime_field("auto")
     rich_progress: bool = runtime_field(False)
     threads: int = runtime_field(0)
@@ -166,6 +175,7 @@ class PretrainGanParams:
             f"--init must be none or a model artifact .h5 (got {self.init!r})",
         )
         require(self.threads >= 0, "--threads must be >= 0")
+        require(self.num_nodes >= 1, "--num-nodes must be >= 1")
         require(self.collapse_patience >= 0, "--collapse-patience must be >= 0")
 
 
@@ -203,12 +213,17 @@ def run(
     predictions_output: Path,
     force: bool = False,
     progress: ProgressHook = no_progress,
+    resume: bool = True,
+    notice: Callable[[str], None] | None = None,
 ) -> StageResult:
     """Train the semi-supervised GAN on ``labeled`` + ``unlabeled`` faces artifacts.
 
     Writes ``output`` (model) and ``predictions_output`` (predictions). Raises
     :class:`~emocli.errors.ArtifactError` for unusable inputs and
     :class:`~emocli.errors.TrainingError` when training diverges or collapses.
+    A resume point beside ``output`` is kept after every epoch; the same command resumes from
+    it after a kill (``resume`` False: start over), ``notice`` gets the line that says so
+    (:mod:`emocli.training.resume`); it is deleted once the outputs are committed.
     """
     inputs = [fingerprint_artifact(labeled, "faces")]
     inputs += [fingerprint_artifact(p, "faces") for p in unlabeled]
@@ -222,16 +237,25 @@ def run(
     from stages.finetune import distributed_rank
 
     rank = distributed_rank()
+    resumer = None
+    if not params.fast_dev_run:
+        say = notice if notice is not None and rank == 0 else (lambda text: None)
+        fingerprint = stage_fingerprint(STAGE, params, inputs)
+        resumer = Resumer(STAGE.name, Path(output), fingerprint, resume, rank == 0, say)
     if rank > 0:  # a DDP worker started by Lightning or a launcher: train, write nothing
-        data = _load(params, labeled, unlabeled, progress)
-        _train_and_write(params, data, None, Path(output), progress)
+        if not force and outputs_up_to_date(STAGE, params, inputs, outputs):
+            return StageResult(STAGE.name, {}, True, "", {"distributed_rank": rank})  # as rank 0
+        data = _load(params, labeled, unlabeled, no_progress)  # rank 0 reports
+        _train_and_write(params, data, None, Path(output), no_progress, resumer)
         return StageResult(STAGE.name, {}, False, "", {"distributed_rank": rank})
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         data = _load(params, labeled, unlabeled, progress)
-        return _train_and_write(params, data, writers, Path(output), progress)
+        return _train_and_write(params, data, writers, Path(output), progress, resumer)
 
-    return run_stage(STAGE, params, inputs, outputs, build, force)
+    result = run_stage(STAGE, params, inputs, outputs, build, force)
+    discard_after_commit(Path(output))
+    return result
 
 
 def _load(
@@ -295,6 +319,7 @@ def _fit_config(params: PretrainGanParams) -> Any:
         seed=params.seed,
         accelerator=params.accelerator,
         devices=params.devices,
+        num_nodes=params.num_nodes,
         strategy=params.strategy,
         fast_dev_run=params.fast_dev_run,
         rich_progress=params.rich_progress,
@@ -335,6 +360,7 @@ def _train_and_write(
     writers: dict[str, ArtifactWriter] | None,
     output: Path,
     progress: ProgressHook,
+    resumer: Resumer | None = None,
 ) -> dict[str, Any]:
     """Train (per fold), predict, and fill the writers (none on a DDP worker); the summary."""
     import torch
@@ -412,9 +438,18 @@ def _train_and_write(
             val = np.flatnonzero((data.split == "val") & (data.label >= 0))
         runs.append((-1, train, val, np.arange(len(data.label))))
 
+    points: list[Any] = [None] * len(runs)
+    if resumer is not None:
+        world = f"{params.devices}x{params.num_nodes}"
+        keys = [
+            resumer.key(i, len(runs), rows_digest(*run_), params.epochs, world=world)
+            for i, run_ in enumerate(runs)
+        ]
+        labels = [f"fold {run_[0] + 1}/{params.folds}" for run_ in runs]
+        points = list(resumer.prepare(keys, labels))
     result = None
     n_labeled_used = n_unlabeled_used = 0
-    for fold, train, val, predict in runs:
+    for (fold, train, val, predict), point in zip(runs, points, strict=True):
         rest = np.zeros(0, np.int64)
         if params.labels_per_class:
             train, rest = few_label_subset(
@@ -442,6 +477,7 @@ def _train_and_write(
             y_val=y_all[val] if len(val) else None,
             progress=progress,
             task=task,
+            resume=point,
         )
         probs[predict] = predict_probs(result.discriminator, x_all[predict], tta=params.tta)
         if result.last_weights is not None:

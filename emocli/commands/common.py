@@ -27,6 +27,14 @@ Output = Annotated[
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Rerun even if the output is up to date.")]
+Resume = Annotated[
+    bool,
+    typer.Option(
+        "--resume/--no-resume",
+        help="Go on from the last completed epoch of a killed run of the same command (its "
+        "resume point beside the output); --no-resume starts over.",
+    ),
+]
 Workers = Annotated[
     int, typer.Option("--workers", "-j", min=0, help="Worker processes (0 = all cores).")
 ]
@@ -51,10 +59,20 @@ Strict = Annotated[
 
 def print_warnings(summary: dict[str, object]) -> None:
     """Print a reading stage's ``warnings`` (labels guessed), one ``warning:`` line each."""
+    from rich.markup import escape
+
     from emocli.console import err_console
 
     for warning in summary.get("warnings") or []:  # type: ignore[attr-defined]
-        err_console.print(f"[bold yellow]warning:[/] {warning}", soft_wrap=True)
+        err_console.print(f"[bold yellow]warning:[/] {escape(str(warning))}", soft_wrap=True)
+
+
+def print_notice(text: str) -> None:
+    """Print a stage's notice (``resuming from epoch 3 of 10 ...``) to stderr, as it is."""
+
+    from emocli.console import err_console
+
+    err_console.print(text, markup=False, soft_wrap=True, highlight=False)
 
 
 def not_implemented(stage: str, issue: str) -> None:

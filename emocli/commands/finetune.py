@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from emocli.commands.common import Force, Output, Workdir, Workers
+from emocli.commands.common import Force, Output, Resume, Workdir, Workers, print_notice
 
 _TRAIN = "Training"
 _TRANSFER = "Model and transfer"
@@ -209,6 +209,15 @@ def command(
             rich_help_panel=_HW,
         ),
     ] = "auto",
+    num_nodes: Annotated[
+        int,
+        typer.Option(
+            "--num-nodes",
+            min=1,
+            help="Machines of a multi-node DDP run (--devices on each).",
+            rich_help_panel=_HW,
+        ),
+    ] = 1,
     strategy: Annotated[
         str,
         typer.Option("--strategy", help="Lightning strategy (auto, ddp ...).", rich_help_panel=_HW),
@@ -255,6 +264,7 @@ def command(
     workdir: Workdir = None,
     workers: Workers = 0,
     force: Force = False,
+    resume: Resume = True,
 ) -> None:
     """Train a classifier on a faces or spectrograms artifact (transfer learning, k-fold);
     write a model artifact and its predictions.
@@ -300,6 +310,7 @@ def command(
             seed=seed,
             accelerator=accelerator,
             devices=devices,
+            num_nodes=num_nodes,
             strategy=strategy,
             workers=workers,
             threads=threads,
@@ -312,13 +323,24 @@ def command(
         model_out = output or workspace.default_output("model", input, suffix)
         pred_source = predict_on or input
         pred_out = predictions or workspace.default_output("predictions", pred_source, suffix)
-        return stage.run(params, input, model_out, pred_out, force=force, progress=progress)
+        return stage.run(
+            params,
+            input,
+            model_out,
+            pred_out,
+            force=force,
+            progress=progress,
+            resume=resume,
+            notice=print_notice,
+        )
 
     result = execute(action, preload=("torch",))
     if result.summary.get("distributed_rank"):
         return  # a DDP worker process: rank 0 reports
     print_result(result)
     s = result.summary
+    for note in s.get("notes", []):
+        console.print(f"note: {note}")
     if s.get("train_class_counts"):
         counts = ", ".join(f"{k} {v}" for k, v in s["train_class_counts"].items())
         console.print(f"training rows per class: {counts}")

@@ -1,4 +1,5 @@
-"""`emocli predict`: emotion probabilities of new videos, images or audio files."""
+"""`emocli predict`: emotion probabilities of new videos, images or audio files, or of every
+row of a faces / spectrograms artifact (a predictions artifact, see stages/predict_artifact.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from emocli.commands.common import Workdir
+from emocli.commands.common import Force, Workdir
 
 #: Output folder inside the workspace's reports folder.
 DEFAULT_SUBDIR = "predict"
@@ -18,7 +19,11 @@ CLASS_HEADER = 4
 def command(
     clips: Annotated[
         list[Path],
-        typer.Argument(help="Videos, images or audio files to predict.", show_default=False),
+        typer.Argument(
+            help="Videos, images or audio files to predict, or one faces / spectrograms "
+            "artifact (.h5).",
+            show_default=False,
+        ),
     ],
     face_model: Annotated[
         Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
@@ -41,19 +46,61 @@ def command(
         typer.Option(
             "--output",
             "-o",
-            help="Output folder \\[default: <workdir>/reports/predict].",
+            help="Output folder \\[default: <workdir>/reports/predict]; for an artifact input, "
+            "the predictions artifact \\[default: <workdir>/predictions/<input>-<model>.h5].",
             show_default=False,
         ),
     ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Rows per forward pass (artifact input).")
+    ] = 64,
+    tta: Annotated[
+        str,
+        typer.Option(
+            "--tta", help="none | flip (average with the mirror image; face artifact input)."
+        ),
+    ] = "none",
+    runtime: Annotated[
+        str,
+        typer.Option(
+            "--runtime", help="torch | onnx (export to ONNX, run with onnxruntime; artifact input)."
+        ),
+    ] = "torch",
+    threads: Annotated[
+        int, typer.Option("--threads", min=0, help="CPU threads (0 = the idle cores).")
+    ] = 0,
     workdir: Workdir = None,
+    force: Force = False,
 ) -> None:
     """Predict the emotion of videos, images or audio files with trained models.
 
     Frames, faces and log-mel spectrograms are prepared with the parameters stored in the
     models. Writes predictions.csv/json, and per clip a timeline (CSV, PNG) and the face track.
 
+    Given a faces or spectrograms artifact instead, predicts every row with the model of its
+    kind and writes a predictions artifact (for evaluate and fuse), skipped when up to date.
+
     Example: emocli predict clip.mp4 --face-model models/face.h5 --audio-model models/audio.h5
+
+    Example: emocli predict emocli-work/faces/new.h5 --face-model emocli-work/models/face.h5
     """
+    artifact_kind = _artifact_inputs(clips)
+    if artifact_kind:
+        _predict_artifact(
+            clips,
+            artifact_kind,
+            face_model,
+            audio_model,
+            fuser,
+            output,
+            workdir,
+            force,
+            batch_size=batch_size,
+            tta=tta,
+            runtime=runtime,
+            threads=threads,
+        )
+        return
     from emocli.console import console, execute
     from emocli.predict import load_predictor, predict
     from emocli.progress import ProgressHook
@@ -76,6 +123,97 @@ def command(
     result, written = execute(action, preload=("torch",))
     _print_table(result)
     console.print(f"[green]predict[/]: wrote {len(written)} files in {out}")
+
+
+ARTIFACT_SUFFIXES = (".h5", ".hdf5")
+
+
+def _artifact_inputs(paths: list[Path]) -> str:
+    """The artifact kind (faces / spectrograms) when every input is such an .h5 artifact, ``""``
+    when none is; exits with a message for a mix, several artifacts, or another .h5 kind."""
+    from emocli.artifacts import open_artifact
+    from emocli.console import fail
+    from emocli.errors import EmocliError
+
+    h5 = [p for p in paths if p.suffix.lower() in ARTIFACT_SUFFIXES]
+    if not h5:
+        return ""
+    if len(h5) != len(paths):
+        media = [str(p) for p in paths if p not in h5]
+        fail(
+            f"cannot mix artifacts ({', '.join(map(str, h5))}) and media files "
+            f"({', '.join(media)}): predict an artifact, or videos/images/audio, per command"
+        )
+    if len(h5) > 1:
+        fail(
+            f"give one artifact per command (got {len(h5)}): each writes its own predictions "
+            "artifact"
+        )
+    try:
+        with open_artifact(h5[0], ("faces", "spectrograms")) as art:
+            return str(art.kind)
+    except EmocliError as exc:
+        fail(str(exc), exc.exit_code)
+    return ""
+
+
+def _predict_artifact(
+    clips: list[Path],
+    kind: str,
+    face_model: Path | None,
+    audio_model: Path | None,
+    fuser: Path | None,
+    output: Path | None,
+    workdir: Path | None,
+    force: bool,
+    **options: object,
+) -> None:
+    """``emocli predict ARTIFACT.h5 --face-model|--audio-model M.h5``: a predictions artifact."""
+    from emocli.console import console, execute, fail, print_result
+    from emocli.progress import ProgressHook
+    from emocli.stage import StageResult
+    from emocli.workspace import resolve_workspace, source_name
+    from stages import predict_artifact as stage
+
+    option, model = (
+        ("--face-model", face_model) if kind == "faces" else ("--audio-model", audio_model)
+    )
+    other_option, other = (
+        ("--audio-model", audio_model) if kind == "faces" else ("--face-model", face_model)
+    )
+    if fuser is not None:
+        fail("--fuser fuses media predictions; for artifacts run emocli fuse on the predictions")
+    if other is not None:
+        fail(f"{clips[0]} is a {kind} artifact: give its model as {option}, not {other_option}")
+    if model is None:
+        fail(f"{clips[0]} is a {kind} artifact: give the model to predict it with ({option} M.h5)")
+    assert model is not None
+    if not model.is_file():
+        fail(f"{option} {model}: no such file")
+
+    def action(progress: ProgressHook) -> StageResult:
+        params = stage.PredictArtifactParams(**options)  # type: ignore[arg-type]
+        out = output or resolve_workspace(workdir).default_output(
+            "predictions", clips[0], suffix=f"-{source_name(model)}"
+        )
+        return stage.run(params, clips[0], model, out, force=force, progress=progress)
+
+    result = execute(action)
+    print_result(result)
+    s = result.summary
+    console.print(
+        f"{s['rows']} rows predicted with {s['model']} ({s['modality']}, {len(s['classes'])} "
+        f"classes, {s['runtime']}); labelled: {s['labelled']}"
+        + (f", accuracy {s['accuracy']:.4f}" if s.get("accuracy") is not None else "")
+    )
+    if s.get("unknown_labels"):
+        listing = ", ".join(f"{k} ({v})" for k, v in s["unknown_label_classes"].items())
+        console.print(
+            f"[yellow]{s['unknown_labels']} rows kept unlabelled[/]: their class is not one of "
+            f"the model's ({listing})"
+        )
+    for note in s.get("notes", []):
+        console.print(f"note: {note}")
 
 
 def _print_table(result: object) -> None:

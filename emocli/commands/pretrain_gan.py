@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from emocli.commands.common import Force, Output, Workdir
+from emocli.commands.common import Force, Output, Resume, Workdir, print_notice
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -174,6 +174,12 @@ def command(
     devices: Annotated[
         str, typer.Option("--devices", help="Lightning devices (1, 2, auto).")
     ] = "1",
+    num_nodes: Annotated[
+        int,
+        typer.Option(
+            "--num-nodes", min=1, help="Machines of a multi-node DDP run (--devices each)."
+        ),
+    ] = 1,
     strategy: Annotated[
         str, typer.Option("--strategy", help="Lightning strategy (auto, ddp ...).")
     ] = "auto",
@@ -194,6 +200,7 @@ def command(
     output: Output = None,
     workdir: Workdir = None,
     force: Force = False,
+    resume: Resume = True,
 ) -> None:
     """Train the semi-supervised DCGAN; its discriminator becomes the emotion classifier.
 
@@ -241,6 +248,7 @@ def command(
             seed=seed,
             accelerator=accelerator,
             devices=devices,
+            num_nodes=num_nodes,
             strategy=strategy,
             rich_progress=rich_bar,
             threads=threads,
@@ -251,7 +259,15 @@ def command(
 
     def action(progress: ProgressHook) -> StageResult:
         return stage.run(
-            params, labeled, list(unlabeled or []), out, preds_out, force=force, progress=progress
+            params,
+            labeled,
+            list(unlabeled or []),
+            out,
+            preds_out,
+            force=force,
+            progress=progress,
+            resume=resume,
+            notice=print_notice,
         )
 
     result = execute(action, preload=("torch",))

@@ -177,6 +177,12 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) -> 
     n_groups = len(np.unique(groups))
     if n_groups < k:
         raise ArtifactError(f"only {n_groups} groups (subjects): cannot make {k} independent folds")
+    largest = int(np.bincount(labels).max()) if len(labels) else 0
+    if largest < k:
+        raise ArtifactError(
+            f"every class has fewer than {k} labelled rows (the largest has {largest}): cannot "
+            f"make {k} stratified folds; ask for {max(largest, 2)} folds or fewer, or add samples"
+        )
     folds = np.full(len(labels), -1, dtype=np.int64)
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     for fold, (_, test) in enumerate(splitter.split(np.zeros(len(labels)), labels, groups)):

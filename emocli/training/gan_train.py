@@ -32,7 +32,14 @@ from emocli.progress import ProgressHook, no_progress
 from emocli.training.augment import preset as augment_preset
 from emocli.training.gan import SemiSupervisedGan, predict_probs, recalibrate_batchnorm
 from emocli.training.gan_data import from_unit_range, image_grid
-from emocli.training.trainer import parse_devices, quiet_lightning
+from emocli.training.resume import RunResume
+from emocli.training.resume_callback import ResumeCallback
+from emocli.training.trainer import (
+    fit_interruptibly,
+    lightning_trainer,
+    parse_devices,
+    quiet_lightning,
+)
 
 #: Real labelled images used to recompute D's batch-norm statistics.
 RECALIBRATION_IMAGES = 4096
@@ -63,6 +70,7 @@ class FitConfig:
     seed: int = 0
     accelerator: str = "cpu"
     devices: str = "1"
+    num_nodes: int = 1
     strategy: str = "auto"
     fast_dev_run: bool = False
     rich_progress: bool = False
@@ -104,16 +112,38 @@ class _ProgressCallback(pl.Callback):
         self.progress(self.task, done + int(trainer.fit_loop.batch_idx) + 1, total)
 
 
-def _loader(tensors: tuple[torch.Tensor, ...], batch: int, seed: int) -> DataLoader:
+def _loader(tensors: tuple[torch.Tensor, ...], batch: int, seed: int, world: int) -> DataLoader:
+    """Shuffled batches; the ragged end dropped when a process draws a whole batch (under DDP
+    each of the ``world`` processes draws its own ceil(n / world) of the n rows)."""
     n = tensors[0].shape[0]
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         TensorDataset(*tensors),
         batch_size=min(batch, n),
         shuffle=True,
-        drop_last=n >= batch,
+        drop_last=-(-n // world) >= batch,
         generator=generator,
     )
+
+
+def _train_loader(
+    x_labeled: torch.Tensor,
+    y_labeled: torch.Tensor,
+    x_unlabeled: torch.Tensor | None,
+    config: FitConfig,
+    world: int,
+) -> CombinedLoader:
+    """The labelled (and, unless supervised-only, unlabelled) batches of one training step."""
+    loaders: dict[str, DataLoader] = {
+        "labeled": _loader(
+            (x_labeled, y_labeled), config.labeled_batch_size, config.seed + 1, world
+        )
+    }
+    if config.schedule != "supervised-only":
+        assert x_unlabeled is not None
+        loaders["unlabeled"] = _loader((x_unlabeled,), config.batch_size, config.seed + 2, world)
+    with quiet_lightning():  # its pytree helper warns about a deprecated check
+        return CombinedLoader(loaders, mode="max_size_cycle")
 
 
 def _batches(images: torch.Tensor, size: int) -> list[torch.Tensor]:
@@ -131,12 +161,15 @@ def fit_gan(
     y_val: torch.Tensor | None = None,
     progress: ProgressHook = no_progress,
     task: str = "training GAN",
+    resume: RunResume | None = None,
 ) -> FitResult:
     """Train G and D; returns a :class:`FitResult`.
 
     x_labeled : (L, 1, S, S) float in [-1, 1]; y_labeled : (L,) int64;
     x_unlabeled : (U, 1, S, S) float in [-1, 1] (ignored, may be None, for supervised-only);
-    x_val, y_val : optional validation images/labels for per-epoch accuracy and selection.
+    x_val, y_val : optional validation images/labels for per-epoch accuracy and selection;
+    resume : this run's resume point, written after every epoch and resumed from when it
+    matches (:mod:`emocli.training.resume`).
     Raises :class:`~emocli.errors.TrainingError` on NaN losses or collapse.
     """
     pl.seed_everything(config.seed, workers=True, verbose=False)
@@ -157,18 +190,11 @@ def fit_gan(
         lr_decay_start=config.lr_decay_start,
         d_ema_decay=config.d_ema_decay,
     )
-    loaders: dict[str, DataLoader] = {
-        "labeled": _loader((x_labeled, y_labeled), config.labeled_batch_size, config.seed + 1)
-    }
-    if config.schedule != "supervised-only":
-        if x_unlabeled is None or x_unlabeled.shape[0] < 2:
-            raise InputError(
-                "the semi-supervised schedules need at least 2 unlabelled images: pass "
-                "-u <faces artifact> or use --schedule supervised-only"
-            )
-        loaders["unlabeled"] = _loader((x_unlabeled,), config.batch_size, config.seed + 2)
-    with quiet_lightning():  # its pytree helper warns about a deprecated check
-        combined = CombinedLoader(loaders, mode="max_size_cycle")
+    if config.schedule != "supervised-only" and (x_unlabeled is None or x_unlabeled.shape[0] < 2):
+        raise InputError(
+            "the semi-supervised schedules need at least 2 unlabelled images: pass "
+            "-u <faces artifact> or use --schedule supervised-only"
+        )
 
     torch_gen = torch.Generator().manual_seed(config.seed + 3)
     fixed_noise = torch.randn(GRID_SIDE * GRID_SIDE, config.nz, generator=torch_gen)
@@ -221,6 +247,10 @@ def fit_gan(
 
     module.epoch_hooks.append(end_of_epoch)
     callbacks: list[pl.Callback] = []
+    resume_callback = None
+    if resume is not None:
+        resume_callback = _resume_callback(resume, module, history, grids, best)
+        callbacks.append(resume_callback)
     if config.rich_progress:
         from pytorch_lightning.callbacks import RichProgressBar
 
@@ -228,10 +258,13 @@ def fit_gan(
     else:
         callbacks.append(_ProgressCallback(progress, task))
     with quiet_lightning():  # also around the Trainer: it reports the accelerators found
-        trainer = pl.Trainer(
+        trainer = lightning_trainer(
+            f"--accelerator {config.accelerator} --devices {config.devices} "
+            f"--num-nodes {config.num_nodes} --strategy {config.strategy}",
             max_epochs=config.epochs,
             accelerator=config.accelerator,
             devices=parse_devices(config.devices),
+            num_nodes=config.num_nodes,
             strategy=_strategy(config.strategy),
             logger=False,
             enable_checkpointing=False,
@@ -244,7 +277,12 @@ def fit_gan(
             deterministic=False,
             log_every_n_steps=50,
         )
-        trainer.fit(module, train_dataloaders=combined)
+        combined = _train_loader(x_labeled, y_labeled, x_unlabeled, config, trainer.world_size)
+        if resume_callback is not None:  # the loaders' shuffling generators are saved too
+            resume_callback.generators = [
+                dl.generator for dl in combined.flattened if dl.generator is not None
+            ]
+        fit_interruptibly(trainer, module, train_dataloaders=combined)
     discriminator, generator = module.discriminator.cpu(), module.generator.cpu()
     last_weights = None
     if module.averaged_discriminator is not None:
@@ -262,6 +300,46 @@ def fit_gan(
     generator.eval()
     stacked = np.stack(grids) if grids else np.zeros((0, 1, 1), np.uint8)
     return FitResult(discriminator, generator, history, stacked, best_epoch, last_weights)
+
+
+def _resume_callback(
+    point: RunResume,
+    module: SemiSupervisedGan,
+    history: dict[str, list[float]],
+    grids: list[np.ndarray],
+    best: dict[str, Any],
+) -> ResumeCallback:
+    """The resume callback of :func:`fit_gan`, with its bookkeeping: the history, the grids,
+    the best epoch's networks and the module's step counters."""
+
+    def extra(trainer: pl.Trainer) -> dict[str, Any]:
+        return {
+            "history": {k: [float(v) for v in values] for k, values in history.items()},
+            "grids": [torch.from_numpy(np.ascontiguousarray(g)) for g in grids],
+            "best": {
+                "acc": float(best["acc"]),
+                "epoch": int(best["epoch"]),
+                "d": best["d"],
+                "g": best["g"],
+            },
+            "gan": {
+                "d_steps": int(module.d_steps),
+                "low_d_steps": int(module._low_d_steps),
+                "last_lr_factor": float(module.last_lr_factor),
+                "total_steps": int(module.total_steps),
+            },
+        }
+
+    def load_extra(state: dict[str, Any]) -> None:
+        history.clear()
+        history.update({k: list(values) for k, values in state["history"].items()})
+        grids[:] = [g.numpy() for g in state["grids"]]
+        best.update(state["best"])
+        gan = state["gan"]
+        module.d_steps, module._low_d_steps = gan["d_steps"], gan["low_d_steps"]
+        module.last_lr_factor, module.total_steps = gan["last_lr_factor"], gan["total_steps"]
+
+    return ResumeCallback(point, extra, load_extra)
 
 
 def _own_random_state(device: torch.device) -> Any:

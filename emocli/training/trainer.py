@@ -17,7 +17,7 @@ import signal
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,8 @@ from emocli.errors import ParamsError, TrainingError
 from emocli.progress import ProgressHook, no_progress
 from emocli.training.datamodule import HDF5DataModule, RowsDataset, RowSource, make_loader
 from emocli.training.module import ClassifierModule, flip_tta
+from emocli.training.resume import RunResume
+from emocli.training.resume_callback import ResumeCallback
 
 #: Metrics whose larger values are better (the others are minimised).
 MAXIMISED = ("val_accuracy", "train_accuracy")
@@ -50,12 +52,14 @@ class TrainerConfig:
     """What the Lightning Trainer is built from.
 
     patience : epochs without improvement of ``monitor`` before stopping (0 = never stop
-    early); devices : ``"auto"``, a count (``"2"``) or a list (``"0,1"``).
+    early); devices : ``"auto"``, a count (``"2"``) or a list (``"0,1"``), per node;
+    num_nodes : machines of a multi-node DDP run.
     """
 
     max_epochs: int
     accelerator: str = "auto"
     devices: str = "auto"
+    num_nodes: int = 1
     strategy: str = "auto"
     precision: str = "32-true"
     patience: int = 0
@@ -121,6 +125,14 @@ class BestWeights(Callback):
             assert isinstance(model, torch.nn.Module)
             self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
+    def state_dict(self) -> dict[str, Any]:
+        """For a resume point: the best value, its epoch and weights."""
+        return {"best": self.best, "best_epoch": self.best_epoch, "state": self.state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best, self.best_epoch = float(state_dict["best"]), int(state_dict["best_epoch"])
+        self.state = state_dict["state"]
+
 
 class HookProgress(Callback):
     """Reports finished epochs to an emocli progress hook (the CLI draws it)."""
@@ -129,7 +141,7 @@ class HookProgress(Callback):
         self.hook, self.task, self.total = hook, task, total
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.hook(self.task, 0, self.total)
+        self.hook(self.task, trainer.current_epoch, self.total)  # > 0 after a resume
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.hook(self.task, trainer.current_epoch + 1, self.total)
@@ -158,6 +170,26 @@ def parse_devices(text: str) -> Any:
     return int(text)
 
 
+def validate_cluster(trainer: pl.Trainer) -> None:
+    """Check the trainer's devices and nodes against the cluster's now (SLURM's tasks per node
+    and nodes, torchrun's world size): Lightning's launcher would raise a mismatch inside
+    ``fit``, as a traceback. Raises ``ValueError``."""
+    env = getattr(trainer.strategy, "cluster_environment", None)
+    if env is not None:
+        env.validate_settings(num_devices=trainer.num_devices, num_nodes=trainer.num_nodes)
+
+
+def lightning_trainer(flags: str, **kwargs: Any) -> pl.Trainer:
+    """``pl.Trainer(**kwargs)`` checked by :func:`validate_cluster`; Lightning's refusal of
+    the hardware becomes :class:`ParamsError` naming the command-line ``flags``."""
+    try:
+        trainer = pl.Trainer(**kwargs)
+        validate_cluster(trainer)
+    except (MisconfigurationException, ValueError, RuntimeError) as exc:
+        raise ParamsError(f"Lightning cannot use {flags} here: {exc}") from exc
+    return trainer
+
+
 @contextlib.contextmanager
 def quiet_lightning() -> Iterator[None]:
     """Silence Lightning's informational logging and its advisory warnings."""
@@ -182,11 +214,14 @@ def build_trainer(
     has_val: bool,
     progress: ProgressHook = no_progress,
     task: str = "training",
+    first: Sequence[Callback] = (),
 ) -> tuple[pl.Trainer, BestWeights]:
     """A Trainer with NaN guard, best-weights keeper, epoch timer, CSV logger, progress hook
-    and (optionally) early stopping and the rich progress bar."""
+    and (optionally) early stopping and the rich progress bar; ``first`` callbacks run before
+    these (the resume point's)."""
     best = BestWeights(cfg.monitor)
     callbacks: list[Callback] = [
+        *first,
         NaNGuard(),
         best,
         EpochTimer(),
@@ -205,10 +240,12 @@ def build_trainer(
         callbacks.append(RichProgressBar(leave=True))
     try:
         trainer = _trainer(cfg, callbacks, log_dir, has_val)
+        validate_cluster(trainer)
     except (MisconfigurationException, ValueError, RuntimeError) as exc:
         raise ParamsError(
             f"Lightning cannot use --accelerator {cfg.accelerator} --devices {cfg.devices} "
-            f"--strategy {cfg.strategy} --precision {cfg.precision} here: {exc}"
+            f"--num-nodes {cfg.num_nodes} --strategy {cfg.strategy} --precision {cfg.precision} "
+            f"here: {exc}"
         ) from exc
     return trainer, best
 
@@ -219,6 +256,7 @@ def _trainer(
     return pl.Trainer(
         accelerator=cfg.accelerator,
         devices=parse_devices(cfg.devices),
+        num_nodes=cfg.num_nodes,
         strategy=cfg.strategy,
         precision=cfg.precision,  # type: ignore[arg-type]
         max_epochs=cfg.max_epochs,
@@ -235,21 +273,34 @@ def _trainer(
     )
 
 
-def read_history(metrics_csv: Path) -> dict[str, np.ndarray]:
-    """Per-epoch metrics from Lightning's ``metrics.csv``: ``{name: (E,) float64}`` + ``epoch``."""
+def read_metric_rows(metrics_csv: Path) -> list[dict[str, str]]:
+    """The rows of Lightning's ``metrics.csv`` as text (none when there is no file)."""
     if not metrics_csv.is_file():
-        return {}
-    per_epoch: dict[int, dict[str, float]] = {}
+        return []
     with open(metrics_csv, newline="") as fh:
-        for row in csv.DictReader(fh):
-            if not row.get("epoch"):
+        return [{k: v for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
+
+
+def read_history(
+    metrics_csv: Path, earlier: Sequence[dict[str, str]] = ()
+) -> dict[str, np.ndarray]:
+    """Per-epoch metrics from Lightning's ``metrics.csv``: ``{name: (E,) float64}`` + ``epoch``.
+
+    earlier : rows of the epochs before a resume (:func:`read_metric_rows` of that run).
+    """
+    if not earlier and not metrics_csv.is_file():
+        return {}
+    rows = [*earlier, *read_metric_rows(metrics_csv)]
+    per_epoch: dict[int, dict[str, float]] = {}
+    for row in rows:
+        if not row.get("epoch"):
+            continue
+        epoch = int(float(row["epoch"]))
+        slot = per_epoch.setdefault(epoch, {})
+        for key, value in row.items():
+            if key in ("epoch", "step") or value in ("", None):
                 continue
-            epoch = int(float(row["epoch"]))
-            slot = per_epoch.setdefault(epoch, {})
-            for key, value in row.items():
-                if key in ("epoch", "step") or value in ("", None):
-                    continue
-                slot[key] = float(value)
+            slot[key] = float(value)
     epochs = sorted(per_epoch)
     names = sorted({k for e in epochs for k in per_epoch[e]})
     history = {"epoch": np.asarray(epochs, dtype=np.float64)}
@@ -258,36 +309,62 @@ def read_history(metrics_csv: Path) -> dict[str, np.ndarray]:
     return history
 
 
+def fit_interruptibly(trainer: pl.Trainer, module: pl.LightningModule, **data: Any) -> None:
+    """``trainer.fit(module, **data)``, raising ``KeyboardInterrupt`` on Ctrl-C or SIGTERM.
+
+    Lightning catches the interrupt, ignores SIGINT from then on and calls ``sys.exit(1)``:
+    the handler is restored here and the interrupt re-raised, so the caller's clean-up runs
+    and the CLI exits with 130 (or 143).
+    """
+    previous_sigint = signal.getsignal(signal.SIGINT)
+    try:
+        trainer.fit(module, **data)
+    except SystemExit:
+        if trainer.interrupted:
+            signal.signal(signal.SIGINT, previous_sigint)
+            raise KeyboardInterrupt from None
+        raise
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+
+
 def fit(
     module: ClassifierModule,
     data: HDF5DataModule,
     cfg: TrainerConfig,
     progress: ProgressHook = no_progress,
     task: str = "training",
+    resume: RunResume | None = None,
 ) -> FitResult:
     """Train; restore the best validation weights; return the history.
 
+    resume : this run's resume point: written after every epoch, resumed from when it
+    matches (:mod:`emocli.training.resume`).
     Raises :class:`TrainingError` on a non-finite loss and ``KeyboardInterrupt`` on Ctrl-C
     (Lightning's own handler would exit the process).
     """
     has_val = len(data.val_set) > 0
     started = time.perf_counter()
-    previous_sigint = signal.getsignal(signal.SIGINT)
     deterministic_before = torch.are_deterministic_algorithms_enabled()
     with tempfile.TemporaryDirectory(prefix="emocli-train-") as tmp, quiet_lightning():
-        trainer, best = build_trainer(cfg, Path(tmp), has_val, progress, task)
+        metrics_csv = Path(tmp) / "metrics.csv"
+        earlier: list[dict[str, str]] = []  # the history before a resume
+
+        def extra(trainer: pl.Trainer) -> dict[str, Any]:
+            if trainer.logger is not None:
+                trainer.logger.save()  # flush the rows of the finished epochs
+            return {"metric_rows": [*earlier, *read_metric_rows(metrics_csv)]}
+
+        def load_extra(state: dict[str, Any]) -> None:
+            earlier[:] = list(state.get("metric_rows", []))
+
+        first = [ResumeCallback(resume, extra, load_extra)] if resume is not None else []
+        trainer, best = build_trainer(cfg, Path(tmp), has_val, progress, task, first)
         try:
-            trainer.fit(module, datamodule=data)
-        except SystemExit:
-            if trainer.interrupted:
-                signal.signal(signal.SIGINT, previous_sigint)
-                raise KeyboardInterrupt from None
-            raise
+            fit_interruptibly(trainer, module, datamodule=data)
         finally:
             torch.use_deterministic_algorithms(deterministic_before)
-        history = read_history(Path(tmp) / "metrics.csv")
-    if trainer.interrupted:
-        raise KeyboardInterrupt
+        history = read_history(metrics_csv, earlier)
     if best.state is not None:
         module.model.load_state_dict(best.state)
     epochs_run = int(trainer.current_epoch) if not cfg.fast_dev_run else 1

@@ -1,0 +1,424 @@
+"""predict-artifact: a trained model on a ``faces`` or ``spectrograms`` artifact -> ``predictions``.
+
+Train once, predict many: ``emocli predict W/faces/new.h5 --face-model M.h5`` predicts every
+row of another dataset with a model that finetune (or pretrain-gan) wrote, and writes a
+``predictions`` artifact that ``evaluate`` and ``fuse`` read.
+
+1. the model's recorded input (``input`` attribute: kind, column, size, channels, the
+   upstream preprocessing / log-mel front end and statistics) is checked against the
+   artifact: a difference that changes what a row looks like (face size, channels,
+   alignment, detector, crop geometry; mel bands, frames, front end) is refused naming it;
+   a difference that can be bridged is stated in a note (face-detection thresholds, which
+   only change which faces were found; spectrograms standardised with other statistics,
+   re-standardised exactly with the model's);
+2. probabilities are computed as finetune computes its own predictions
+   (:func:`emocli.training.trainer.predict_probs` over the model with its stored input
+   normalisation, :meth:`~emocli.training.model_store.ModelInfo.transform`), or with
+   onnxruntime (``runtime`` ``onnx``: the model exported by :func:`emocli.export.export_onnx`
+   to a temporary file and run by :class:`emocli.onnx_runtime.OnnxClassifier`);
+3. the predictions carry the model's classes; the input's labels are mapped to them by name,
+   a row whose class the model does not know is kept unlabelled (-1) and counted.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emocli.artifacts import ArtifactWriter, fingerprint_artifact
+from emocli.errors import ArtifactError, ParamsError
+from emocli.params import require, runtime_field
+from emocli.progress import ProgressHook, no_progress
+from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+
+STAGE = StageInfo("predict-artifact", 1)
+
+#: Input artifact kinds a model can predict.
+INPUT_KINDS = ("faces", "spectrograms")
+RUNTIMES = ("torch", "onnx")
+TTAS = ("none", "flip")
+#: Face preprocessing parameters that change how a face looks (crop, alignment, contrast):
+#: a difference is refused. Any other (detection thresholds, cascades ...) only changes which
+#: faces were found, and is stated in a note.
+FACE_LOOK_KEYS = (
+    "size",
+    "align",
+    "detector",
+    "margin",
+    "pad",
+    "eye_x",
+    "eye_y",
+    "clahe_clip",
+    "clahe_tile",
+)
+#: Unknown label classes listed in the summary.
+SUMMARY_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class PredictArtifactParams:
+    """batch_size : rows per forward pass. tta : ``flip`` averages each face's probabilities
+    with its mirror image's (face models only). runtime : ``torch`` or ``onnx`` (the model
+    exported to ONNX and run with onnxruntime; needs the ``onnx`` extra).
+    """
+
+    batch_size: int = 64
+    tta: str = "none"
+    runtime: str = "torch"
+    workers: int = runtime_field(0)
+    threads: int = runtime_field(0)
+    channels_last: bool = runtime_field(True)
+    max_memory_mb: int = runtime_field(4096)
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "--batch-size must be >= 1")
+        require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")
+        require(self.runtime in RUNTIMES, f"--runtime must be one of {', '.join(RUNTIMES)}")
+        require(self.workers >= 0 and self.threads >= 0, "--workers and --threads must be >= 0")
+        require(self.max_memory_mb >= 0, "--max-memory-mb must be >= 0")
+
+
+def run(
+    params: PredictArtifactParams,
+    input: Path,
+    model: Path,
+    output: Path,
+    force: bool = False,
+    progress: ProgressHook = no_progress,
+) -> StageResult:
+    """Predict every row of the faces/spectrograms artifact ``input`` with the model artifact
+    ``model``; write the predictions artifact ``output``.
+
+    Raises :class:`ArtifactError` when the artifact was made differently from what the model
+    expects (the message names the difference), :class:`ParamsError` for unusable options.
+    """
+    # the predicted artifact first: the workspace's default output names it as the source
+    inputs = [fingerprint_artifact(input, INPUT_KINDS), fingerprint_artifact(model, "model")]
+
+    def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
+        return _execute(params, Path(input), Path(model), writers["predictions"], progress)
+
+    outputs = {"predictions": OutputSpec(Path(output), "predictions")}
+    return run_stage(STAGE, params, inputs, outputs, build, force)
+
+
+# --------------------------------------------------------------------------- compatibility
+
+
+def _differences(model: dict[str, Any], data: dict[str, Any], keys: Any = None) -> list[str]:
+    """``key: model value vs artifact value`` for the keys (default: all) whose values differ."""
+    names = sorted(set(model) | set(data)) if keys is None else list(keys)
+    out = []
+    for key in names:
+        if key in model and key in data and model[key] != data[key]:
+            out.append(f"{key} {model[key]!r} (model) vs {data[key]!r} (artifact)")
+        elif (key in model) != (key in data) and keys is None:
+            side = "model" if key in model else "artifact"
+            out.append(f"{key} recorded by the {side} only")
+    return out
+
+
+def check_input(info: Any, table: Any, where: str) -> list[str]:
+    """Refuse an artifact made differently from the model's training input; the notes of the
+    differences that are bridged. ``info`` : the model's ModelInfo; ``table`` : the input's
+    SampleTable read with the model's column. Raises :class:`ArtifactError` naming every
+    difference that cannot be bridged."""
+    upstream = info.input.get("upstream") if isinstance(info.input.get("upstream"), dict) else {}
+    data = table.upstream
+    problems: list[str] = []
+    notes: list[str] = []
+    channels, (h, w) = info.channels, info.input_size
+    c, th, tw = table.shape
+    if table.kind == "faces":
+        if (th, tw) != (h, w):
+            problems.append(
+                f"model expects {h} px faces; this artifact holds {th} px faces"
+                if h == w and th == tw
+                else f"model expects {h}x{w} faces; this artifact holds {th}x{tw} faces"
+            )
+        if c != channels:
+            problems.append(
+                f"model expects {channels}-channel faces; this artifact holds {c}-channel faces"
+            )
+        mine, theirs = _face_preprocessing(upstream), _face_preprocessing(data)
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            look = _differences(mine, theirs, FACE_LOOK_KEYS)
+            if look:
+                problems.append("face preprocessing differs: " + "; ".join(look))
+            other = [k for k in sorted(set(mine) | set(theirs)) if k not in FACE_LOOK_KEYS]
+            detection = _differences(mine, theirs, other)
+            if detection:
+                notes.append(
+                    "face detection settings differ ("
+                    + "; ".join(detection)
+                    + "): they change which faces were found, not how a face is cropped; "
+                    "predicted anyway"
+                )
+        elif isinstance(mine, dict) != isinstance(theirs, dict):
+            side = "the model's training faces" if isinstance(theirs, dict) else "this artifact"
+            notes.append(
+                f"the face preprocessing of {side} is not recorded: only size and channels "
+                "were checked"
+            )
+    else:
+        what = "mel bands x frames" if table.column == "features" else "px spectrogram images"
+        if (th, tw) != (h, w):
+            problems.append(
+                f"model expects {h} x {w} {what}; this artifact holds {th} x {tw} {what}"
+            )
+        if c != channels:
+            problems.append(f"model expects {channels} channels; this artifact holds {c}")
+        mine, theirs = upstream.get("frontend"), data.get("frontend")
+        if isinstance(mine, dict) and isinstance(theirs, dict):
+            front = _differences(mine, theirs)
+            if front:
+                problems.append("log-mel front end differs: " + "; ".join(front))
+        if table.column == "images":
+            mine_p, theirs_p = _settings(upstream), _settings(data)
+            render = _differences(mine_p, theirs_p, ("as_image", "image_cmap"))
+            if render:
+                problems.append("spectrogram rendering differs: " + "; ".join(render))
+    if problems:
+        raise ArtifactError(
+            f"{where}: this artifact was made differently from the model's training input: "
+            + "; ".join(problems)
+            + " (rebuild the artifact with the model's preprocessing)"
+        )
+    return notes
+
+
+def _face_preprocessing(upstream: dict[str, Any]) -> dict[str, Any] | None:
+    """The face preprocessing of a faces artifact (its ``preprocessing`` attribute), else the
+    look-changing ones among the params of the preprocess-faces run that made it (what a
+    pretrain-gan model records), else None."""
+    stored = upstream.get("preprocessing")
+    if isinstance(stored, dict):
+        return stored
+    params = upstream.get("params")
+    if upstream.get("stage") == "preprocess-faces" and isinstance(params, dict):
+        return {key: params[key] for key in FACE_LOOK_KEYS if key in params}
+    return None
+
+
+def _settings(upstream: dict[str, Any]) -> dict[str, Any]:
+    params = upstream.get("params")
+    return params if isinstance(params, dict) else {}
+
+
+def stats_bridge(info: Any, table: Any, where: str) -> tuple[Any, list[str]]:
+    """``(scale, shift)`` per mel band turning this artifact's standardised features into the
+    model's (``x * scale + shift``; None when the statistics agree) and the note saying so.
+
+    Spectrograms are ``(logmel - mean) / std`` with their own training statistics; with the
+    model's statistics they are re-standardised exactly. Rendered images cannot be: refused.
+    """
+    upstream = info.input.get("upstream") if isinstance(info.input.get("upstream"), dict) else {}
+    mine, theirs = upstream.get("stats"), table.upstream.get("stats")
+    if not (isinstance(mine, dict) and isinstance(theirs, dict)):
+        return None, []
+    n_mels = table.shape[1]
+
+    def band(values: Any) -> np.ndarray:
+        arr = np.asarray(values, np.float64).reshape(-1)
+        return np.broadcast_to(arr, (n_mels,)) if arr.size in (1, n_mels) else arr
+
+    m_mean, m_std = band(mine.get("mean", [0.0])), band(mine.get("std", [1.0]))
+    a_mean, a_std = band(theirs.get("mean", [0.0])), band(theirs.get("std", [1.0]))
+    if m_mean.shape != a_mean.shape or m_std.shape != a_std.shape:
+        raise ArtifactError(f"{where}: its normalisation statistics do not fit {n_mels} mel bands")
+    if np.allclose(m_mean, a_mean, rtol=0, atol=1e-7) and np.allclose(
+        m_std, a_std, rtol=0, atol=1e-7
+    ):
+        return None, []
+    if table.column != "features":
+        raise ArtifactError(
+            f"{where}: its spectrogram images were rendered from features standardised with "
+            "other statistics than the model's; rebuild it with build-spectrograms --stats-from "
+            "the model's training spectrograms"
+        )
+    scale = (a_std / m_std).astype(np.float32)
+    shift = ((a_mean - m_mean) / m_std).astype(np.float32)
+    note = (
+        "the spectrograms were standardised with other statistics than the model's training "
+        "spectrograms: re-standardised with the model's (as emocli predict does for new audio)"
+    )
+    return (scale[None, None, :, None], shift[None, None, :, None]), [note]
+
+
+class _Restandardised:
+    """A row source whose (B, 1, n_mels, T) features become ``x * scale + shift``."""
+
+    def __init__(self, source: Any, bridge: tuple[np.ndarray, np.ndarray]) -> None:
+        self.source, (self.scale, self.shift) = source, bridge
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        x = np.asarray(self.source.read(rows), np.float32)
+        return (x * self.scale + self.shift).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _execute(
+    params: PredictArtifactParams,
+    input: Path,
+    model_path: Path,
+    writer: ArtifactWriter,
+    progress: ProgressHook,
+) -> dict[str, Any]:
+    import time
+
+    from emocli.labels import normalise_class_name
+    from emocli.predictions import Predictions, write_predictions
+    from emocli.training.datamodule import open_source, read_table
+    from emocli.training.model_store import read_model_info
+
+    started = time.perf_counter()
+    info = read_model_info(model_path)
+    kind = str(info.input.get("kind", ""))
+    where = f"{input} with model {model_path}"
+    if kind not in INPUT_KINDS:
+        raise ArtifactError(f"{model_path}: not a faces or spectrograms model (input {kind!r})")
+    if "normalisation" not in info.input:
+        raise ArtifactError(
+            f"{model_path}: its 'input' attribute has no 'normalisation'; the input scaling it "
+            "was trained with cannot be reproduced (retrain it with this version's finetune)"
+        )
+    from emocli.artifacts import open_artifact
+
+    with open_artifact(input, INPUT_KINDS) as art:
+        data_kind = art.kind
+    if data_kind != kind:
+        raise ArtifactError(
+            f"{where}: the model was trained on {kind}, this artifact holds {data_kind}"
+        )
+    if params.tta != "none" and kind != "faces":
+        raise ParamsError("--tta flip mirrors faces; a spectrogram model takes --tta none")
+    column = str(info.input.get("column", "images" if kind == "faces" else "features"))
+    try:
+        table = read_table(input, column)
+    except ParamsError as exc:
+        raise ArtifactError(f"{where}: the model takes the {column!r} column: {exc}") from exc
+    notes = check_input(info, table, where)
+    bridge = None
+    if kind == "spectrograms":
+        bridge, bridge_notes = stats_bridge(info, table, where)
+        notes += bridge_notes
+
+    progress("predicting", 0, 1)
+    source: Any = open_source(table, params.max_memory_mb * 2**20)
+    if bridge is not None:
+        source = _Restandardised(source, bridge)
+    rows = np.arange(len(table))
+    if params.runtime == "onnx":
+        probs = _onnx_probs(params, model_path, source, rows)
+    else:
+        probs = _torch_probs(params, model_path, source, rows)
+    progress("predicting", 1, 1)
+
+    classes = list(info.classes)
+    from emocli.labels import map_labels_by_name
+
+    labels, lost = map_labels_by_name(
+        table.label,
+        [normalise_class_name(c) for c in table.classes],
+        [normalise_class_name(c) for c in classes],
+    )
+    unknown = Counter(
+        table.classes[k] for k in table.label[(table.label >= 0) & (labels < 0)].tolist()
+    )
+    modality = "face" if kind == "faces" else "audio"
+    preds = Predictions.build(
+        classes,
+        probs,
+        table.sample_id,
+        label=labels,
+        clip_id=table.clip_id,
+        subject=table.subject,
+        split=table.split,
+        modality=modality,
+        level="frame" if kind == "faces" else "clip",
+    )
+    write_predictions(writer, preds)
+    writer.set_attr("model", str(model_path))
+    writer.set_attr("predicted_artifact", str(input))
+    known = labels >= 0
+    accuracy = (
+        round(float((probs[known].argmax(1) == labels[known]).mean()), 4) if known.any() else None
+    )
+    summary: dict[str, Any] = {
+        "rows": len(table),
+        "model": str(model_path),
+        "input": str(input),
+        "classes": classes,
+        "modality": modality,
+        "runtime": params.runtime,
+        "labelled": int(known.sum()),
+        "unknown_labels": lost,
+        "unknown_label_classes": dict(unknown.most_common(SUMMARY_CLASSES)),
+        "accuracy": accuracy,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    if notes:
+        summary["notes"] = notes
+    return summary
+
+
+def _threads(params: PredictArtifactParams) -> int:
+    if params.threads:
+        return params.threads
+    from emocli.parallel import auto_threads
+
+    return auto_threads()
+
+
+def _torch_probs(
+    params: PredictArtifactParams, model_path: Path, source: Any, rows: np.ndarray
+) -> np.ndarray:
+    """Probabilities as finetune computes its own predictions (same module, same function)."""
+    import torch
+
+    from emocli.models import EmotionNet
+    from emocli.training.model_store import load_model
+    from emocli.training.module import ClassifierModule, OptimConfig
+    from emocli.training.trainer import predict_probs
+
+    torch.set_num_threads(_threads(params))
+    model, info = load_model(model_path)
+    if not isinstance(model, EmotionNet):
+        raise ArtifactError(f"{model_path}: its {info.architecture!r} network is not a classifier")
+    module = ClassifierModule(
+        model, info.transform(), OptimConfig(), channels_last=params.channels_last
+    )
+    with torch.no_grad():
+        return predict_probs(module, source, rows, params.batch_size, params.tta, params.workers)
+
+
+def _onnx_probs(
+    params: PredictArtifactParams, model_path: Path, source: Any, rows: np.ndarray
+) -> np.ndarray:
+    """Probabilities of the model exported to a temporary ONNX file, run by onnxruntime."""
+    from emocli.export import export_onnx
+    from emocli.onnx_runtime import OnnxClassifier, require_onnxruntime
+
+    require_onnxruntime()
+    with tempfile.TemporaryDirectory(prefix="emocli-onnx-") as tmp:
+        onnx_path = Path(tmp) / f"{model_path.stem}.onnx"
+        export_onnx(model_path, onnx_path)
+        classifier = OnnxClassifier(onnx_path, threads=_threads(params))
+        out = []
+        for start in range(0, len(rows), params.batch_size):
+            batch = source.read(rows[start : start + params.batch_size])
+            probs = classifier.predict_proba_raw(batch)
+            if params.tta == "flip":
+                mirrored = np.ascontiguousarray(batch[..., ::-1])
+                probs = (probs + classifier.predict_proba_raw(mirrored)) / 2
+            out.append(probs.astype(np.float32))
+    if not out:
+        return np.zeros((0, len(classifier.classes)), np.float32)
+    return np.concatenate(out)
