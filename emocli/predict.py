@@ -55,6 +55,8 @@ class FaceModel:
 
     face_params : the ``FaceParams`` of the faces artifact it was trained on.
     fps, max_frames : the frame sampling of that artifact's clips.
+    resize_to : side (px) the faces are resized to before the model, as its training did
+        (``pretrain-gan --size`` smaller than the faces); 0: used as made.
     """
 
     model: Any
@@ -62,6 +64,7 @@ class FaceModel:
     face_params: Any
     fps: float
     max_frames: int
+    resize_to: int = 0
 
     @property
     def classes(self) -> list[str]:
@@ -133,7 +136,9 @@ def load_face_model(path: Path) -> FaceModel:
     if not isinstance(stored, dict):
         raise ArtifactError(
             f"{path}: its 'input' attribute lacks the face preprocessing parameters "
-            "(input.upstream.preprocessing); the faces it was trained on cannot be reproduced"
+            "(input.upstream.preprocessing); the faces it was trained on cannot be reproduced. "
+            "Models of pretrain-gan written before emocli recorded them: rerun the same "
+            "pretrain-gan command with --force to rebuild it"
         )
     try:
         params = FaceParams.from_dict(stored)
@@ -146,17 +151,23 @@ def load_face_model(path: Path) -> FaceModel:
             f"{path}: trained on {info.channels}-channel {info.input.get('column')!r} rows; "
             "face preprocessing makes 1-channel grey 'images'"
         )
+    resize_to = 0
     if info.input_size != (params.size, params.size):
-        raise ArtifactError(
-            f"{path}: its input is {info.input_size} but its face preprocessing makes "
-            f"{params.size}x{params.size} faces"
-        )
+        if (
+            info.input.get("resized_from") != params.size
+            or info.input_size[0] != info.input_size[1]
+        ):
+            raise ArtifactError(
+                f"{path}: its input is {info.input_size} but its face preprocessing makes "
+                f"{params.size}x{params.size} faces"
+            )
+        resize_to = info.input_size[0]  # pretrain-gan --size: faces resized as in training
     sampling = _params_of(upstream)
     from emocli.video import DEFAULT_FPS
 
     fps = float(sampling.get("fps", DEFAULT_FPS))
     max_frames = int(sampling.get("max_frames", 0))
-    return FaceModel(model, info, params, fps, max_frames)
+    return FaceModel(model, info, params, fps, max_frames, resize_to)
 
 
 def load_audio_model(path: Path) -> AudioModel:
@@ -482,6 +493,10 @@ def _face_probs(pred: Predictor, path: Path, kind: str, clip: ClipResult) -> Non
     probs = np.zeros((0, len(pred.classes)))
     if kept:
         faces = np.stack([track.results[i].face for i in kept])
+        if face.resize_to:
+            from emocli.training.gan_data import resize_images
+
+            faces = resize_images(faces, face.resize_to)
         probs = classify(face.model, face.info, faces[:, None])[:, pred.face_order]
         clip.faces = faces
     by_frame = dict(zip(kept, probs, strict=True))

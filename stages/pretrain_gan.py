@@ -616,6 +616,8 @@ def _write_model(
             "channels": 1,
             "normalisation": MINUS_ONE_TO_ONE,
             "upstream": data.upstream,
+            # the faces were resized from the artifact's size to --size (area interpolation)
+            "resized_from": data.upstream.get("size"),
         },
         history=history,
     )

@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from emocli.artifacts import ArtifactWriter
+from emocli.artifacts import ArtifactWriter, open_artifact
 from emocli.audio import FrontEnd
 from emocli.cli import app
 from emocli.demo import DemoSpec, generate_demo_data
@@ -350,3 +350,34 @@ def test_predict_on_a_ravdess_clip(
     assert len(timeline) == len(sample_frames(clip, FPS))
     assert sum(bool(r["x"]) for r in timeline) >= len(timeline) // 2
     assert (out / "timeline-01-01-01-01-01-01-01.png").is_file()
+
+
+@pytest.mark.parametrize("gan_size", [32, 16])
+def test_a_pretrain_gan_model_predicts_a_clip(
+    kit: dict[str, Path], tmp_path: Path, gan_size: int
+) -> None:
+    """pretrain-gan's model (the seeds' classifier) records the face preprocessing like
+    finetune's; trained at a smaller --size, predict resizes the faces the same way."""
+    faces = tmp_path / "faces.h5"
+    made = _run(
+        "preprocess-faces", kit["root"] / "demo" / "sfew", "--size", 32, "-j", 1, "-o", faces
+    )
+    assert made.exit_code == 0, made.output
+    widths = ["--d-widths", "8,16,32", "--g-widths", "32,16,8"] if gan_size == 32 else []
+    if gan_size == 16:
+        widths = ["--d-widths", "8,16", "--g-widths", "16,8"]
+    gan = tmp_path / "gan.h5"
+    trained = _run(
+        "pretrain-gan", faces, "--schedule", "supervised-only", "--size", gan_size,
+        "--epochs", 1, "--nz", 16, "--batch-size", 16, *widths,
+        "-o", gan, "--predictions-output", tmp_path / "gan-pred.h5",
+    )  # fmt: skip
+    assert trained.exit_code == 0, trained.output
+    with open_artifact(gan, "model") as art:
+        contract = art.attrs["input"]
+    assert contract["upstream"]["preprocessing"]["size"] == 32
+    assert contract["size"] == [gan_size, gan_size] and contract["resized_from"] == 32
+    result = _run("predict", kit["clip0"], "--face-model", gan, "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    rows = _csv(tmp_path / "out" / "predictions.csv")
+    assert len(rows) == 1 and rows[0]["modalities"] == "face" and rows[0]["predicted"]

@@ -41,6 +41,28 @@ STATS_BLOCK = 4096
 STATS_MAX_ROWS = 20000
 
 
+#: Attributes of a training artifact that say how its rows were made (a model's input contract).
+UPSTREAM_ATTRS = ("size", "sample_rate", "source_format", "preprocessing", "frontend", "n_frames")
+
+
+def upstream_of(art: Any) -> dict[str, Any]:
+    """How the rows of the open artifact ``art`` were made, as a model records it in
+    ``input.upstream``: the stage, its params and fingerprint, :data:`UPSTREAM_ATTRS` and the
+    spectrograms' training statistics (``stats``: per-band ``mean``, ``std``)."""
+    upstream = {
+        "stage": art.attrs.get("stage", ""),
+        "params": art.params,
+        "fingerprint": art.fingerprint,
+    }
+    upstream.update({key: art.attrs[key] for key in UPSTREAM_ATTRS if key in art.attrs})
+    if art.has("stats/mean"):
+        upstream["stats"] = {
+            "mean": np.asarray(art.column("stats/mean")).tolist(),
+            "std": np.asarray(art.column("stats/std")).tolist(),
+        }
+    return upstream
+
+
 @dataclass
 class SampleTable:
     """The id columns of an input artifact and a description of its input column.
@@ -120,26 +142,7 @@ def read_table(path: Path | str, column: str = "auto", audio_model: bool = False
             for c in GROUP_COLUMNS
             if c not in ("subject", "clip_id") and art.has(c)
         }
-        upstream = {
-            "stage": art.attrs.get("stage", ""),
-            "params": art.params,
-            "fingerprint": art.fingerprint,
-        }
-        for key in (
-            "size",
-            "sample_rate",
-            "source_format",
-            "preprocessing",
-            "frontend",
-            "n_frames",
-        ):
-            if key in art.attrs:
-                upstream[key] = art.attrs[key]
-        if art.has("stats/mean"):
-            upstream["stats"] = {
-                "mean": np.asarray(art.column("stats/mean")).tolist(),
-                "std": np.asarray(art.column("stats/std")).tolist(),
-            }
+        upstream = upstream_of(art)
         return SampleTable(
             path=Path(path),
             kind=art.kind,

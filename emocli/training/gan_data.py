@@ -22,6 +22,7 @@ import numpy as np
 
 from emocli.artifacts import open_artifact
 from emocli.errors import ArtifactError
+from emocli.training.datamodule import upstream_of
 from emocli.training.options import pick_groups
 
 #: Rows read from an artifact at a time (bounded memory while resizing).
@@ -89,14 +90,7 @@ def load_faces(path: Path | str, size: int) -> FaceSet:
         def text(name: str) -> np.ndarray:
             return art.column(name) if art.has(name) else np.full(n, "", dtype=str)
 
-        upstream = {
-            "stage": art.attrs.get("stage", ""),
-            "params": art.params,
-            "fingerprint": art.fingerprint,
-        }
-        for key in ("size", "source_format"):
-            if key in art.attrs:
-                upstream[key] = art.attrs[key]
+        upstream = upstream_of(art)  # with the face preprocessing: predict rebuilds the faces
         label = art.column("label").astype(np.int64) if art.has("label") else np.full(n, -1)
         return FaceSet(
             images=images,
