@@ -25,6 +25,7 @@ says what is missing and uses what it has. Nothing here prints or writes files
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,14 @@ FUSION_SINGLE, FUSION_MEAN = "single", "mean"
 # --------------------------------------------------------------------------- models
 
 
+#: Said of a model trained on pre-cropped faces (``preprocess-faces --detector none``).
+PRECROPPED_NOTE = (
+    "the model was trained on pre-cropped faces (--detector none): in each frame the face is "
+    "detected (Haar) and cropped to the detector's box without margin, about as tight as "
+    "FER2013's crops; frames without a face are skipped"
+)
+
+
 @dataclass
 class FaceModel:
     """A face classifier with the preprocessing it was trained with.
@@ -57,6 +66,7 @@ class FaceModel:
     fps, max_frames : the frame sampling of that artifact's clips.
     resize_to : side (px) the faces are resized to before the model, as its training did
         (``pretrain-gan --size`` smaller than the faces); 0: used as made.
+    note : how the faces of new media differ from the training faces' making ('' if not).
     """
 
     model: Any
@@ -65,6 +75,7 @@ class FaceModel:
     fps: float
     max_frames: int
     resize_to: int = 0
+    note: str = ""
 
     @property
     def classes(self) -> list[str]:
@@ -151,6 +162,10 @@ def load_face_model(path: Path) -> FaceModel:
             f"{path}: trained on {info.channels}-channel {info.input.get('column')!r} rows; "
             "face preprocessing makes 1-channel grey 'images'"
         )
+    note = ""
+    if params.detector == "none":  # trained on crops: a frame needs a face found and cropped
+        params = dataclasses.replace(params, detector="haar", margin=0.0, on_miss="reject")
+        note = PRECROPPED_NOTE
     resize_to = 0
     if info.input_size != (params.size, params.size):
         if (
@@ -167,7 +182,7 @@ def load_face_model(path: Path) -> FaceModel:
 
     fps = float(sampling.get("fps", DEFAULT_FPS))
     max_frames = int(sampling.get("max_frames", 0))
-    return FaceModel(model, info, params, fps, max_frames, resize_to)
+    return FaceModel(model, info, params, fps, max_frames, resize_to, note)
 
 
 def load_audio_model(path: Path) -> AudioModel:
@@ -488,7 +503,12 @@ def _face_probs(pred: Predictor, path: Path, kind: str, clip: ClipResult) -> Non
         except VideoDecodeError as exc:
             clip.notes.append(f"face: no video frames ({exc.reason})")
             return
-    track = track_faces([f.image for f in frames], face.face_params, still=kind == KIND_IMAGE)
+    params = face.face_params
+    if face.note:
+        clip.notes.append(f"face: {face.note}")
+        if kind == KIND_IMAGE:  # an image may itself be a crop: kept whole if no face is found
+            params = dataclasses.replace(params, on_miss="keep")
+    track = track_faces([f.image for f in frames], params, still=kind == KIND_IMAGE)
     kept = [i for i, r in enumerate(track.results) if r.face is not None]
     probs = np.zeros((0, len(pred.classes)))
     if kept:

@@ -381,3 +381,21 @@ def test_a_pretrain_gan_model_predicts_a_clip(
     assert result.exit_code == 0, result.output
     rows = _csv(tmp_path / "out" / "predictions.csv")
     assert len(rows) == 1 and rows[0]["modalities"] == "face" and rows[0]["predicted"]
+
+
+def test_a_model_of_pre_cropped_faces_sees_detected_faces_not_whole_frames(
+    kit: dict[str, Path], tmp_path: Path
+) -> None:
+    """FER2013, CK+48, UTKFace are prepared with --detector none: on a video the face must
+    be detected and cropped, never the whole frame squeezed to the model's size."""
+    crops = FaceParams(size=FACE_SIZE, detector="none", on_miss="keep").to_dict()
+    upstream = {"stage": "preprocess-faces", "preprocessing": crops, "params": {"fps": FPS}}
+    model = face_model(tmp_path / "crops.h5", upstream=upstream)
+    out = tmp_path / "out"
+    result = _run("predict", kit["clip0"], "--face-model", model, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "pre-cropped faces" in " ".join(result.output.split())
+    timeline = next(out.rglob("*timeline*.csv"))
+    statuses = [row["status"] for row in _csv(timeline)]
+    assert statuses and not [s for s in statuses if s.startswith("whole")], statuses
+    assert any(s.startswith("face") for s in statuses), statuses
