@@ -205,7 +205,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
 def test_hostile_input(case: Case, tmp_path: Path) -> None:
     argv = case.setup(tmp_path)
     before = _snapshot(tmp_path)
-    proc = run_cli(argv, cwd=tmp_path)
+    proc = run_cli(argv, cwd=tmp_path, workdir=tmp_path / "work")  # defaults stay inside
     text = proc.stdout + proc.stderr
     crashed = proc.returncode not in (0, 2) or "Traceback" in text
     lost = [name for name, digest in before.items() if _snapshot(tmp_path).get(name) != digest]

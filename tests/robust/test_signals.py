@@ -142,12 +142,13 @@ def test_sigterm_stops_like_ctrl_c_with_exit_143(
     assert terminated >= 1, f"{stage} always finished before SIGTERM"
     # a stale lock (its process died by SIGKILL) goes on the next run, even an up-to-date one
     out = tmp_path / "done" / "out.h5"
-    proc = run_cli([*_cases(audio)[stage], "-o", str(out)], cwd=demo_data)
+    work = tmp_path / "work"  # finetune's predictions go to the workspace: not the caller's
+    proc = run_cli([*_cases(audio)[stage], "-o", str(out)], cwd=demo_data, workdir=work)
     assert proc.returncode == 0, proc.stderr
     stale_lock = out.with_name(out.name + ".lock")
     stale_lock.write_text("999999\n")
     stale_tmp = out.with_name(f".{out.name}.tmp-999999")
     stale_tmp.write_bytes(b"partial")
-    proc = run_cli([*_cases(audio)[stage], "-o", str(out)], cwd=demo_data)
+    proc = run_cli([*_cases(audio)[stage], "-o", str(out)], cwd=demo_data, workdir=work)
     assert proc.returncode == 0 and "up to date" in proc.stdout, proc.stderr
     assert not stale_lock.exists() and not stale_tmp.exists()
