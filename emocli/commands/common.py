@@ -73,10 +73,3 @@ def print_notice(text: str) -> None:
     from emocli.console import err_console
 
     err_console.print(text, markup=False, soft_wrap=True, highlight=False)
-
-
-def not_implemented(stage: str, issue: str) -> None:
-    """Exit with a clear message for a stage whose implementation has not landed yet."""
-    from emocli.console import fail
-
-    fail(f"{stage} is not implemented yet (tracked in the issue '{issue}')", code=3)
