@@ -398,3 +398,20 @@ def export_onnx(model_path: Path | str, output: Path | str | None = None) -> Exp
             tmp.unlink()
     scale, mean, std = info.normalisation()
     return ExportResult(out, info.architecture, list(info.classes), shape, scale, mean, std, diff)
+
+
+def onnx_classifier(model_path: Path | str, threads: int = 0) -> Any:
+    """The model artifact ``model_path`` exported to ONNX (in a temporary folder, removed
+    before returning) as an :class:`~emocli.onnx_runtime.OnnxClassifier` held in memory.
+
+    Raises what :func:`export_onnx` raises, and :class:`ParamsError` without onnxruntime.
+    """
+    import tempfile
+
+    from emocli.onnx_runtime import OnnxClassifier, require_onnxruntime
+
+    require_onnxruntime()
+    with tempfile.TemporaryDirectory(prefix="emocli-onnx-") as tmp:
+        onnx_path = Path(tmp) / f"{Path(model_path).stem}.onnx"
+        export_onnx(model_path, onnx_path)
+        return OnnxClassifier(onnx_path.read_bytes(), threads=threads)

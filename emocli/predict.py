@@ -76,6 +76,7 @@ class FaceModel:
     max_frames: int
     resize_to: int = 0
     note: str = ""
+    onnx: Any = None  # an OnnxClassifier that replaces ``model`` (``--runtime onnx``)
 
     @property
     def classes(self) -> list[str]:
@@ -95,6 +96,7 @@ class AudioModel:
     stats: Any
     image_size: int = 0
     image_cmap: str = "viridis"
+    onnx: Any = None  # an OnnxClassifier that replaces ``model`` (``--runtime onnx``)
 
     @property
     def classes(self) -> list[str]:
@@ -261,13 +263,27 @@ class Predictor:
 
 
 def load_predictor(
-    face_model: Path | None, audio_model: Path | None = None, fuser: Path | None = None
+    face_model: Path | None,
+    audio_model: Path | None = None,
+    fuser: Path | None = None,
+    runtime: str = "torch",
 ) -> Predictor:
-    """Load and cross-check the models: classes matched by name, fuser modalities checked."""
+    """Load and cross-check the models: classes matched by name, fuser modalities checked.
+
+    runtime : ``torch``, or ``onnx`` (each model exported to ONNX and run with onnxruntime).
+    """
     if face_model is None and audio_model is None:
         raise InputError("give a --face-model and/or an --audio-model")
+    if runtime not in ("torch", "onnx"):
+        raise InputError(f"--runtime must be torch or onnx, not {runtime!r}")
     face = load_face_model(face_model) if face_model is not None else None
     audio = load_audio_model(audio_model) if audio_model is not None else None
+    if runtime == "onnx":
+        from emocli.export import onnx_classifier
+
+        for loaded, path in ((face, face_model), (audio, audio_model)):
+            if loaded is not None and path is not None:
+                loaded.onnx = onnx_classifier(path)
     stored = None
     if fuser is not None:
         from emocli.fusion import modality_role, read_fuser
@@ -468,6 +484,13 @@ def track_faces(images: Sequence[np.ndarray], params: Any, still: bool = False) 
 # --------------------------------------------------------------------------- inference
 
 
+def _classify(loaded: Any, rows: np.ndarray) -> np.ndarray:
+    """(N, K) probabilities of raw rows with a loaded face or audio model, by its runtime."""
+    if loaded.onnx is not None:
+        return np.asarray(loaded.onnx.predict_proba_raw(rows), dtype=np.float64)
+    return classify(loaded.model, loaded.info, rows)
+
+
 def classify(model: Any, info: Any, rows: np.ndarray) -> np.ndarray:
     """(N, K) float64 softmax probabilities of raw rows (N, C, H, W), normalised as in training:
     ``(x / scale - mean) / std`` per channel."""
@@ -517,7 +540,7 @@ def _face_probs(pred: Predictor, path: Path, kind: str, clip: ClipResult) -> Non
             from emocli.training.gan_data import resize_images
 
             faces = resize_images(faces, face.resize_to)
-        probs = classify(face.model, face.info, faces[:, None])[:, pred.face_order]
+        probs = _classify(face, faces[:, None])[:, pred.face_order]
         clip.faces = faces
     by_frame = dict(zip(kept, probs, strict=True))
     clip.frames = [
@@ -546,7 +569,7 @@ def _audio_probs(pred: Predictor, path: Path, clip: ClipResult) -> None:
         row = image.transpose(2, 0, 1)[None]
     else:
         row = features[None, None]
-    probs = classify(audio.model, audio.info, row)[0, pred.audio_order]
+    probs = _classify(audio, row)[0, pred.audio_order]
     clip.modality_probs[AUDIO] = probs
 
 

@@ -22,7 +22,6 @@ row of another dataset with a model that finetune (or pretrain-gan) wrote, and w
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -402,23 +401,18 @@ def _torch_probs(
 def _onnx_probs(
     params: PredictArtifactParams, model_path: Path, source: Any, rows: np.ndarray
 ) -> np.ndarray:
-    """Probabilities of the model exported to a temporary ONNX file, run by onnxruntime."""
-    from emocli.export import export_onnx
-    from emocli.onnx_runtime import OnnxClassifier, require_onnxruntime
+    """Probabilities of the model exported to ONNX, run by onnxruntime."""
+    from emocli.export import onnx_classifier
 
-    require_onnxruntime()
-    with tempfile.TemporaryDirectory(prefix="emocli-onnx-") as tmp:
-        onnx_path = Path(tmp) / f"{model_path.stem}.onnx"
-        export_onnx(model_path, onnx_path)
-        classifier = OnnxClassifier(onnx_path, threads=_threads(params))
-        out = []
-        for start in range(0, len(rows), params.batch_size):
-            batch = source.read(rows[start : start + params.batch_size])
-            probs = classifier.predict_proba_raw(batch)
-            if params.tta == "flip":
-                mirrored = np.ascontiguousarray(batch[..., ::-1])
-                probs = (probs + classifier.predict_proba_raw(mirrored)) / 2
-            out.append(probs.astype(np.float32))
+    classifier = onnx_classifier(model_path, threads=_threads(params))
+    out = []
+    for start in range(0, len(rows), params.batch_size):
+        batch = source.read(rows[start : start + params.batch_size])
+        probs = classifier.predict_proba_raw(batch)
+        if params.tta == "flip":
+            mirrored = np.ascontiguousarray(batch[..., ::-1])
+            probs = (probs + classifier.predict_proba_raw(mirrored)) / 2
+        out.append(probs.astype(np.float32))
     if not out:
         return np.zeros((0, len(classifier.classes)), np.float32)
     return np.concatenate(out)

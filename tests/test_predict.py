@@ -399,3 +399,33 @@ def test_a_model_of_pre_cropped_faces_sees_detected_faces_not_whole_frames(
     statuses = [row["status"] for row in _csv(timeline)]
     assert statuses and not [s for s in statuses if s.startswith("whole")], statuses
     assert any(s.startswith("face") for s in statuses), statuses
+
+
+def test_onnx_runtime_on_media_gives_torchs_probabilities(
+    kit: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+    import emocli.export
+
+    exported: list[Path] = []
+    real = emocli.export.onnx_classifier
+
+    def counted(path: Path, threads: int = 0) -> Any:
+        exported.append(Path(path))
+        return real(path, threads)
+
+    monkeypatch.setattr(emocli.export, "onnx_classifier", counted)
+    documents = {}
+    for runtime in ("torch", "onnx"):
+        out = tmp_path / runtime
+        args = ["predict", kit["clip0"], "--face-model", kit["face"], "--audio-model", kit["audio"]]
+        result = _run(*args, "--runtime", runtime, "-o", out)
+        assert result.exit_code == 0, result.output
+        documents[runtime] = json.loads((out / "predictions.json").read_text())
+    assert exported == [kit["face"], kit["audio"]]  # onnxruntime ran both models
+    torch_clip, onnx_clip = documents["torch"]["clips"][0], documents["onnx"]["clips"][0]
+    for modality in ("face", "audio"):
+        mine = np.array(list(onnx_clip["modality_probabilities"][modality].values()))
+        theirs = np.array(list(torch_clip["modality_probabilities"][modality].values()))
+        np.testing.assert_allclose(mine, theirs, atol=1e-4)

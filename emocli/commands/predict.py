@@ -63,7 +63,7 @@ def command(
     runtime: Annotated[
         str,
         typer.Option(
-            "--runtime", help="torch | onnx (export to ONNX, run with onnxruntime; artifact input)."
+            "--runtime", help="torch | onnx (export the models to ONNX, run them with onnxruntime)."
         ),
     ] = "torch",
     threads: Annotated[
@@ -110,7 +110,7 @@ def command(
     out = output or resolve_workspace(workdir).dir_for("evaluation") / DEFAULT_SUBDIR
 
     def action(progress: ProgressHook) -> tuple[object, dict[str, Path]]:
-        predictor = load_predictor(face_model, audio_model, fuser)
+        predictor = load_predictor(face_model, audio_model, fuser, runtime)
         result = predict(clips, predictor, progress)
         try:
             written = write_outputs(result, out)
