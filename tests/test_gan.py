@@ -63,12 +63,8 @@ def _faces(path: Path, n: int, size: int, labelled: bool, seed: int, splits: boo
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One torch thread: much faster than two on a busy 2-core machine; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread: None) -> None:
+    """One torch thread for every test here (tests/conftest.py)."""
 
 
 @pytest.fixture()

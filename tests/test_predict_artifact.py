@@ -15,7 +15,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from emocli.artifacts import open_artifact
@@ -38,11 +37,8 @@ def _splits(n: int) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread: None) -> None:
+    """One torch thread for every test here (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,11 @@ The SIGKILL version of these checks is tests/robust/test_resume_after_kill.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from emocli.cli import app
@@ -48,11 +46,8 @@ class Killed(Exception):
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread: None) -> None:
+    """One torch thread for every test here (tests/conftest.py)."""
 
 
 def _kill_after(monkeypatch: pytest.MonkeyPatch, epochs: int, run: int = 0) -> None:
