@@ -1,19 +1,19 @@
 """``emocli predict``: any video, image or audio file in, emotion probabilities out.
 
-The orchestration only; every step is a function of another module, used with the parameters
-stored in the model artifacts, so new media are prepared exactly like the training data:
+The orchestration only; each model's inputs are made by its input contract
+(:mod:`emocli.contract`), recorded when it was trained, so new media are prepared exactly like
+the training data:
 
-1. frames: :func:`emocli.video.sample_frames` at the face artifact's ``fps`` / ``max_frames``
-   (an image is one frame);
-2. faces: the per-image face pipeline of :mod:`emocli.faces` with the ``FaceParams`` stored
-   in the face model's ``input.upstream.preprocessing``, following the main face over the
-   clip (:func:`emocli.faces.face_track`; an image takes its main face, as preprocess-faces does);
-3. face model: per-frame probabilities; the clip's video probabilities are their mean over the
-   frames with a face (the thesis's frame-to-video late fusion);
-4. audio: :func:`emocli.audio.decode_audio` at the front end's rate, then
-   :func:`emocli.audio.logmel_features` with the ``frontend`` and ``stats`` stored in the audio
-   model's ``input.upstream`` (rendered with :func:`emocli.audio.spectrogram_image` when the
-   model was trained on spectrogram images);
+1. frames: decoded in a stream (:func:`emocli.video.iter_frames`) at the face model's training
+   rate, or at ``--fps`` (``all``: every frame); an image is one frame;
+2. faces: :func:`emocli.contract.faces_of_frames`, the face track of preprocess-faces with the
+   model's ``FaceParams``, detecting faces on every frame up to about :data:`DETECT_RATE` per
+   second and interpolating between detections above it;
+3. face model: per-frame probabilities in batches; the clip's video probabilities are their
+   mean over the frames with a face (the thesis's frame-to-video late fusion);
+4. audio, in a second thread while the frames are decoded: the waveform at the front end's
+   rate, then :func:`emocli.contract.audio_rows` (log-mel features standardised with the
+   model's training statistics, or their rendered image);
 5. fusion: a stored fuser (:func:`emocli.fusion.read_fuser`) in the modality order it was
    trained with, else the mean of the modalities present.
 
@@ -25,7 +25,6 @@ says what is missing and uses what it has. Nothing here prints or writes files
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,15 @@ from typing import Any
 
 import numpy as np
 
+from emocli.contract import (
+    AudioContract,
+    FaceContract,
+    audio_contract,
+    face_contract,
+    faces_of_frames,
+)
 from emocli.datasets.common import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
-from emocli.errors import ArtifactError, InputError, ParamsError
+from emocli.errors import ArtifactError, InputError
 from emocli.progress import ProgressHook, no_progress
 
 #: Faces (or spectrograms) per forward pass.
@@ -45,37 +51,24 @@ KIND_VIDEO, KIND_IMAGE, KIND_AUDIO = "video", "image", "audio"
 FACE, AUDIO = "face", "audio"
 #: Fusion methods reported when no stored fuser is applied.
 FUSION_SINGLE, FUSION_MEAN = "single", "mean"
+#: Face detections per second of video when frames are kept more often (``--detect-every 0``).
+DETECT_RATE = 5.0
+#: Decoding threads for one video (predict reads one file at a time).
+DECODE_THREADS = 2
+#: The progress bar moves every this many frames of a video.
+PROGRESS_EVERY = 30
 
 
 # --------------------------------------------------------------------------- models
 
 
-#: Said of a model trained on pre-cropped faces (``preprocess-faces --detector none``).
-PRECROPPED_NOTE = (
-    "the model was trained on pre-cropped faces (--detector none): in each frame the face is "
-    "detected (Haar) and cropped to the detector's box without margin, about as tight as "
-    "FER2013's crops; frames without a face are skipped"
-)
-
-
 @dataclass
 class FaceModel:
-    """A face classifier with the preprocessing it was trained with.
-
-    face_params : the ``FaceParams`` of the faces artifact it was trained on.
-    fps, max_frames : the frame sampling of that artifact's clips.
-    resize_to : side (px) the faces are resized to before the model, as its training did
-        (``pretrain-gan --size`` smaller than the faces); 0: used as made.
-    note : how the faces of new media differ from the training faces' making ('' if not).
-    """
+    """A face classifier with its input contract (how its faces are made)."""
 
     model: Any
     info: Any
-    face_params: Any
-    fps: float
-    max_frames: int
-    resize_to: int = 0
-    note: str = ""
+    contract: FaceContract
     onnx: Any = None  # an OnnxClassifier that replaces ``model`` (``--runtime onnx``)
 
     @property
@@ -85,17 +78,11 @@ class FaceModel:
 
 @dataclass
 class AudioModel:
-    """An audio classifier with its log-mel front end and normalisation statistics.
-
-    image_size : side of the rendered spectrogram images it takes (0: the (n_mels, T) features).
-    """
+    """An audio classifier with its input contract (log-mel front end, statistics)."""
 
     model: Any
     info: Any
-    frontend: Any
-    stats: Any
-    image_size: int = 0
-    image_cmap: str = "viridis"
+    contract: AudioContract
     onnx: Any = None  # an OnnxClassifier that replaces ``model`` (``--runtime onnx``)
 
     @property
@@ -103,134 +90,24 @@ class AudioModel:
         return list(self.info.classes)
 
 
-def _load(path: Path, expected: str, option: str) -> tuple[Any, Any, dict[str, Any]]:
+def _load(path: Path, option: str) -> tuple[Any, Any]:
     from emocli.training.model_store import load_model
 
     if not Path(path).is_file():
         raise InputError(f"{option} {path}: no such file")
-    model, info = load_model(path)
-    kind = str(info.input.get("kind", ""))
-    if kind != expected:
-        hint = {"faces": "--face-model", "spectrograms": "--audio-model"}.get(kind)
-        raise ArtifactError(
-            f"{path}: this model was trained on {kind or 'an unknown input kind'}, not on "
-            f"{expected}; it cannot be used as {option}" + (f" (pass it as {hint})" if hint else "")
-        )
-    if "normalisation" not in info.input:
-        raise ArtifactError(
-            f"{path}: its 'input' attribute has no 'normalisation'; the input scaling it was "
-            "trained with cannot be reproduced (retrain it with this version's finetune)"
-        )
-    upstream = info.input.get("upstream")
-    if not isinstance(upstream, dict):
-        raise ArtifactError(
-            f"{path}: its 'input' attribute does not record the {expected} artifact it was "
-            "trained on (no 'upstream'); its preprocessing cannot be reproduced"
-        )
-    return model, info, upstream
-
-
-def _params_of(upstream: dict[str, Any]) -> dict[str, Any]:
-    """The upstream stage's params (``{}`` when not recorded)."""
-    params = upstream.get("params")
-    return params if isinstance(params, dict) else {}
+    return load_model(path)
 
 
 def load_face_model(path: Path) -> FaceModel:
-    """Load a face model and the face preprocessing it was trained with.
-
-    Raises :class:`ArtifactError` when it is not a face model, or its artifact lacks the
-    ``FaceParams`` (``input.upstream.preprocessing``) or disagrees with them (size, channels).
-    """
-    from emocli.faces import FaceParams
-
-    model, info, upstream = _load(path, "faces", "--face-model")
-    stored = upstream.get("preprocessing")
-    if not isinstance(stored, dict):
-        raise ArtifactError(
-            f"{path}: its 'input' attribute lacks the face preprocessing parameters "
-            "(input.upstream.preprocessing); the faces it was trained on cannot be reproduced. "
-            "Models of pretrain-gan written before emocli recorded them: rerun the same "
-            "pretrain-gan command with --force to rebuild it"
-        )
-    try:
-        params = FaceParams.from_dict(stored)
-    except (ParamsError, TypeError) as exc:
-        raise ArtifactError(
-            f"{path}: its face preprocessing parameters cannot be reproduced ({exc})"
-        ) from exc
-    if info.input.get("column", "images") != "images" or info.channels != 1:
-        raise ArtifactError(
-            f"{path}: trained on {info.channels}-channel {info.input.get('column')!r} rows; "
-            "face preprocessing makes 1-channel grey 'images'"
-        )
-    note = ""
-    if params.detector == "none":  # trained on crops: a frame needs a face found and cropped
-        params = dataclasses.replace(params, detector="haar", margin=0.0, on_miss="reject")
-        note = PRECROPPED_NOTE
-    resize_to = 0
-    if info.input_size != (params.size, params.size):
-        if (
-            info.input.get("resized_from") != params.size
-            or info.input_size[0] != info.input_size[1]
-        ):
-            raise ArtifactError(
-                f"{path}: its input is {info.input_size} but its face preprocessing makes "
-                f"{params.size}x{params.size} faces"
-            )
-        resize_to = info.input_size[0]  # pretrain-gan --size: faces resized as in training
-    sampling = _params_of(upstream)
-    from emocli.video import DEFAULT_FPS
-
-    fps = float(sampling.get("fps", DEFAULT_FPS))
-    max_frames = int(sampling.get("max_frames", 0))
-    return FaceModel(model, info, params, fps, max_frames, resize_to, note)
+    """Load a face model and its input contract (:func:`emocli.contract.face_contract`)."""
+    model, info = _load(path, "--face-model")
+    return FaceModel(model, info, face_contract(info, str(path), "--face-model"))
 
 
 def load_audio_model(path: Path) -> AudioModel:
-    """Load an audio model with the log-mel front end and statistics it was trained with.
-
-    Raises :class:`ArtifactError` when it is not a spectrogram model, or its artifact lacks
-    the front end / statistics, or they do not produce the input size it takes.
-    """
-    from emocli.audio import FrontEnd, NormStats
-
-    model, info, upstream = _load(path, "spectrograms", "--audio-model")
-    frontend_dict, stats = upstream.get("frontend"), upstream.get("stats")
-    if not isinstance(frontend_dict, dict) or not isinstance(stats, dict):
-        raise ArtifactError(
-            f"{path}: its 'input' attribute lacks the log-mel front end or the normalisation "
-            "statistics of its spectrograms (input.upstream.frontend / stats); the features it "
-            "was trained on cannot be reproduced"
-        )
-    try:
-        frontend = FrontEnd.from_dict(frontend_dict)
-        norm = NormStats(
-            np.asarray(stats["mean"], np.float32).reshape(-1),
-            np.asarray(stats["std"], np.float32).reshape(-1),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ArtifactError(f"{path}: its log-mel front end cannot be rebuilt ({exc})") from exc
-    if norm.mean.size not in (1, frontend.n_mels) or norm.std.size != norm.mean.size:
-        raise ArtifactError(
-            f"{path}: its normalisation statistics have {norm.mean.size} means and "
-            f"{norm.std.size} deviations for {frontend.n_mels} mel bands"
-        )
-    column = info.input.get("column", "features")
-    settings = _params_of(upstream)
-    if column == "features":
-        expected, channels, size = (frontend.n_mels, frontend.n_frames), 1, 0
-    elif column == "images":
-        size = int(settings.get("as_image", 0))
-        expected, channels = (size, size), 3
-    else:
-        raise ArtifactError(f"{path}: trained on an unknown spectrogram column {column!r}")
-    if info.input_size != expected or info.channels != channels:
-        raise ArtifactError(
-            f"{path}: its input is {info.channels}x{info.input_size} but its front end makes "
-            f"{channels}x{expected} {column}; the spectrograms cannot be reproduced"
-        )
-    return AudioModel(model, info, frontend, norm, size, str(settings.get("image_cmap", "viridis")))
+    """Load an audio model and its input contract (:func:`emocli.contract.audio_contract`)."""
+    model, info = _load(path, "--audio-model")
+    return AudioModel(model, info, audio_contract(info, str(path), "--audio-model"))
 
 
 def class_order(source: Sequence[str], target: Sequence[str], what: str) -> list[int]:
@@ -249,6 +126,48 @@ def class_order(source: Sequence[str], target: Sequence[str], what: str) -> list
     return [list(source).index(name) for name in target]
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Which frames of a video are classified, and how often faces are detected.
+
+    fps : frames per second kept (``0``: every frame; ``None``: the face model's training clips'
+    rate and frame cap). detect_every : detect faces on every k-th kept frame, the frames
+    between take the faces found around them (:func:`emocli.faces.track_frames`); ``0``:
+    about :data:`DETECT_RATE` detections per second of video.
+    """
+
+    fps: float | None = None
+    detect_every: int = 0
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and self.fps < 0:
+            raise InputError("--fps must be 'all' or a positive number of frames per second")
+        if self.detect_every < 0:
+            raise InputError("--detect-every must be >= 0 (0: automatic)")
+
+
+def parse_fps(text: str | None) -> float | None:
+    """``--fps``: ``all`` -> 0 (every frame), a number -> itself, None -> None (the model's)."""
+    if text is None:
+        return None
+    if text.strip().lower() == "all":
+        return 0.0
+    try:
+        fps = float(text)
+    except ValueError:
+        fps = -1.0
+    if not fps > 0:
+        raise InputError(f"--fps {text!r}: give 'all' or a positive number of frames per second")
+    return fps
+
+
+def detection_step(sampling: Sampling, kept_rate: float) -> int:
+    """Frames between two face detections at a kept-frame rate of ``kept_rate`` per second."""
+    if sampling.detect_every:
+        return sampling.detect_every
+    return max(1, round(kept_rate / DETECT_RATE))
+
+
 @dataclass
 class Predictor:
     """The models of one ``predict`` run; ``classes`` is the order of every output."""
@@ -260,6 +179,7 @@ class Predictor:
     face_order: list[int] = field(default_factory=list)
     audio_order: list[int] = field(default_factory=list)
     fuser_modalities: list[str] = field(default_factory=list)
+    sampling: Sampling = field(default_factory=Sampling)
 
 
 def load_predictor(
@@ -267,10 +187,12 @@ def load_predictor(
     audio_model: Path | None = None,
     fuser: Path | None = None,
     runtime: str = "torch",
+    sampling: Sampling | None = None,
 ) -> Predictor:
     """Load and cross-check the models: classes matched by name, fuser modalities checked.
 
     runtime : ``torch``, or ``onnx`` (each model exported to ONNX and run with onnxruntime).
+    sampling : the frames of a video classified (default: as the face model's training clips).
     """
     if face_model is None and audio_model is None:
         raise InputError("give a --face-model and/or an --audio-model")
@@ -312,7 +234,7 @@ def load_predictor(
     main = face or audio
     assert main is not None
     classes = list(stored.classes) if stored is not None else main.classes
-    pred = Predictor(face=face, audio=audio, classes=classes)
+    pred = Predictor(face=face, audio=audio, classes=classes, sampling=sampling or Sampling())
     if face is not None:
         pred.face_order = class_order(face.classes, classes, f"face model {face_model}")
     if audio is not None:
@@ -405,82 +327,6 @@ def clip_names(paths: Sequence[Path]) -> list[str]:
     return out
 
 
-# --------------------------------------------------------------------------- faces
-
-
-@dataclass
-class _Track:
-    boxes: list[tuple[float, float, float, float] | None]
-    results: list[Any]  # FaceResult per frame
-
-
-def track_faces(images: Sequence[np.ndarray], params: Any, still: bool = False) -> _Track:
-    """The face pipeline over the frames of one clip, keeping each frame's face box.
-
-    images : (H, W) grey or (H, W, 3) BGR frames of one clip. Follows the main face like
-    :func:`emocli.faces.preprocess_frames` (``still``: one image's main face, like
-    :func:`emocli.faces.preprocess_image`); boxes are in frame pixels.
-    """
-    from emocli.faces import detect_faces, face_track, prepare, to_grey
-    from emocli.faces.detect import main_face
-    from emocli.faces.params import (
-        REASON_NO_FACE,
-        REASON_TOO_SMALL,
-        STATUS_FACE,
-        STATUS_KEPT_WHOLE,
-        STATUS_WHOLE,
-    )
-    from emocli.faces.pipeline import FaceResult, finish_face
-
-    boxes: list[list[tuple[float, float, float, float]]] = []
-    crops: list[list[Any]] = []
-    misses: list[Any] = []
-    maps: list[tuple[float, float, float, float]] = []
-    content = None
-    for image in images:
-        grey = to_grey(image)
-        h, w = grey.shape
-        found: list[Any] = []
-        faces: list[Any] = []
-        maps.append((0.0, 0.0, 1.0, 1.0))
-        if min(h, w) < params.min_image_side:
-            miss = FaceResult(None, f"{REASON_TOO_SMALL}: {w}x{h} px")
-        else:
-            prepared = prepare(grey, params)
-            cx, cy, cw, ch = prepared.content
-            maps[-1] = (cx, cy, w / cw, h / ch)
-            if params.detector == "none":
-                miss = finish_face(prepared, None, STATUS_WHOLE, params)
-            else:
-                content = content or prepared.content
-                found = detect_faces(prepared, params)
-                faces = [finish_face(prepared, box, STATUS_FACE, params) for box in found]
-                miss = (
-                    finish_face(prepared, None, STATUS_KEPT_WHOLE, params)
-                    if params.on_miss == "keep"
-                    else FaceResult(None, REASON_NO_FACE)
-                )
-        boxes.append(found)
-        crops.append(faces)
-        misses.append(miss)
-    if still:
-        track = [main_face(b, content) if b and content else None for b in boxes]
-    else:
-        track = face_track(boxes, content or (0.0, 0.0, 1.0, 1.0))
-    out_boxes: list[tuple[float, float, float, float] | None] = []
-    results: list[Any] = []
-    for i, k in enumerate(track):
-        if k is None:
-            out_boxes.append(None)
-            results.append(misses[i])
-            continue
-        x, y, bw, bh = boxes[i][k]
-        cx, cy, sx, sy = maps[i]
-        out_boxes.append(((x - cx) * sx, (y - cy) * sy, bw * sx, bh * sy))
-        results.append(crops[i][k])
-    return _Track(out_boxes, results)
-
-
 # --------------------------------------------------------------------------- inference
 
 
@@ -508,44 +354,63 @@ def classify(model: Any, info: Any, rows: np.ndarray) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros((0, len(info.classes)))
 
 
-def _face_probs(pred: Predictor, path: Path, kind: str, clip: ClipResult) -> None:
+def _face_probs(
+    pred: Predictor, path: Path, kind: str, clip: ClipResult, progress: ProgressHook
+) -> None:
     from emocli.faces import decode_image
-    from emocli.video import Frame, VideoDecodeError, sample_frames
+    from emocli.video import Frame, VideoDecodeError, iter_frames, video_rate
 
     face = pred.face
     assert face is not None
+    contract = face.contract
+    if face.contract.note:
+        clip.notes.append(f"face: {contract.note}")
     if kind == KIND_IMAGE:
         grey, reason = decode_image(path)
         if grey is None:
             clip.notes.append(f"face: image unreadable ({reason})")
             return
-        frames = [Frame(0, 0.0, grey)]
+        frames: list[Frame] = [Frame(0, 0.0, grey)]
+        tracked, faces, kept = faces_of_frames([grey], contract, still=True)
     else:
+        sampling = pred.sampling
+        fps = contract.fps if sampling.fps is None else sampling.fps
+        max_frames = contract.max_frames if sampling.fps is None else 0
         try:
-            frames = sample_frames(path, face.fps, face.max_frames, colour="grey")
+            rate, total = video_rate(path)
         except VideoDecodeError as exc:
             clip.notes.append(f"face: no video frames ({exc.reason})")
             return
-    params = face.face_params
-    if face.note:
-        clip.notes.append(f"face: {face.note}")
-        if kind == KIND_IMAGE:  # an image may itself be a crop: kept whole if no face is found
-            params = dataclasses.replace(params, on_miss="keep")
-    track = track_faces([f.image for f in frames], params, still=kind == KIND_IMAGE)
-    kept = [i for i, r in enumerate(track.results) if r.face is not None]
+        kept_rate = min(fps, rate) if fps > 0 else rate
+        expected = max(1, round(total * kept_rate / rate)) if total else 0
+        if max_frames:
+            expected = min(expected, max_frames) if expected else max_frames
+        frames = []
+
+        def images() -> Any:
+            for frame in iter_frames(path, fps, max_frames, colour="grey", threads=DECODE_THREADS):
+                frames.append(Frame(frame.index, frame.time, np.empty(0, np.uint8)))
+                yield frame.image
+                if len(frames) % PROGRESS_EVERY == 0:
+                    progress(f"{clip.name} frames", len(frames), max(expected, len(frames)))
+
+        try:
+            step = detection_step(sampling, kept_rate)
+            tracked, faces, kept = faces_of_frames(images(), contract, detect_every=step)
+        except VideoDecodeError as exc:
+            clip.notes.append(f"face: no video frames ({exc.reason})")
+            return
+        if not frames:
+            clip.notes.append("face: no video frames (no decodable frames)")
+            return
     probs = np.zeros((0, len(pred.classes)))
     if kept:
-        faces = np.stack([track.results[i].face for i in kept])
-        if face.resize_to:
-            from emocli.training.gan_data import resize_images
-
-            faces = resize_images(faces, face.resize_to)
         probs = _classify(face, faces[:, None])[:, pred.face_order]
         clip.faces = faces
     by_frame = dict(zip(kept, probs, strict=True))
     clip.frames = [
-        FrameResult(f.index, f.time, track.boxes[i], track.results[i].status, by_frame.get(i))
-        for i, f in enumerate(frames)
+        FrameResult(f.index, f.time, t.box, t.result.status, by_frame.get(i))
+        for i, (f, t) in enumerate(zip(frames, tracked, strict=True))
     ]
     if not kept:
         clip.notes.append(f"face: no face in any of the {len(frames)} sampled frames")
@@ -553,24 +418,18 @@ def _face_probs(pred: Predictor, path: Path, kind: str, clip: ClipResult) -> Non
     clip.modality_probs[FACE] = probs.mean(axis=0)
 
 
-def _audio_probs(pred: Predictor, path: Path, clip: ClipResult) -> None:
-    from emocli.audio import AudioDecodeError, decode_audio, logmel_features, spectrogram_image
+def _audio_probs(pred: Predictor, path: Path) -> tuple[np.ndarray | None, str]:
+    """The audio model's (K,) probabilities of one file, or None and why not."""
+    from emocli.audio import AudioDecodeError, decode_audio
+    from emocli.contract import audio_rows
 
     audio = pred.audio
     assert audio is not None
     try:
-        waveform = decode_audio(path, audio.frontend.sample_rate)
+        waveform = decode_audio(path, audio.contract.frontend.sample_rate)
     except AudioDecodeError as exc:
-        clip.notes.append(f"audio modality missing ({exc.reason})")
-        return
-    features = logmel_features(waveform, audio.frontend.sample_rate, audio.frontend, audio.stats)
-    if audio.image_size:
-        image = spectrogram_image(features, audio.image_size, audio.image_cmap)
-        row = image.transpose(2, 0, 1)[None]
-    else:
-        row = features[None, None]
-    probs = _classify(audio, row)[0, pred.audio_order]
-    clip.modality_probs[AUDIO] = probs
+        return None, f"audio modality missing ({exc.reason})"
+    return _classify(audio, audio_rows(waveform, audio.contract))[0, pred.audio_order], ""
 
 
 def _fuse(pred: Predictor, clip: ClipResult) -> None:
@@ -601,16 +460,29 @@ def _fuse(pred: Predictor, clip: ClipResult) -> None:
     clip.fusion = FUSION_MEAN if len(present) > 1 else FUSION_SINGLE
 
 
-def predict_file(pred: Predictor, path: Path, name: str) -> ClipResult:
-    """One input file -> its :class:`ClipResult` (faces and/or audio, then fusion)."""
+def predict_file(
+    pred: Predictor, path: Path, name: str, progress: ProgressHook = no_progress
+) -> ClipResult:
+    """One input file -> its :class:`ClipResult` (faces and/or audio, then fusion). The audio
+    of a video is decoded and classified in a second thread while its frames are."""
+    from concurrent.futures import ThreadPoolExecutor
+
     kind = input_kind(path)
     clip = ClipResult(path, name, kind, None, {}, "")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    if kind != KIND_AUDIO and pred.face is not None:
-        _face_probs(pred, path, kind, clip)
-    if kind != KIND_IMAGE and pred.audio is not None:
-        _audio_probs(pred, path, clip)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        audio = None
+        if kind != KIND_IMAGE and pred.audio is not None:
+            audio = pool.submit(_audio_probs, pred, path)
+        if kind != KIND_AUDIO and pred.face is not None:
+            _face_probs(pred, path, kind, clip, progress)
+        if audio is not None:
+            probs, missing = audio.result()
+            if probs is None:
+                clip.notes.append(missing)
+            else:
+                clip.modality_probs[AUDIO] = probs
     _fuse(pred, clip)
     if clip.probs is not None:
         clip.probs = clip.probs / clip.probs.sum()
@@ -641,6 +513,6 @@ def predict(
     clips = []
     progress("predict", 0, len(paths))
     for i, (path, name) in enumerate(zip(paths, names, strict=True)):
-        clips.append(predict_file(pred, path, name))
+        clips.append(predict_file(pred, path, name, progress))
         progress("predict", i + 1, len(paths))
     return PredictResult(list(pred.classes), clips)

@@ -42,13 +42,18 @@ class Frame:
 
 
 def iter_frames(
-    path: Path | str, fps: float = DEFAULT_FPS, max_frames: int = 0, colour: str = "grey"
+    path: Path | str,
+    fps: float = DEFAULT_FPS,
+    max_frames: int = 0,
+    colour: str = "grey",
+    threads: int = 1,
 ) -> Iterator[Frame]:
     """Yield the sampled frames of the first video stream of ``path``, in time order.
 
     fps : frames kept per second of video (``<= 0``: every frame).
     max_frames : stop after this many (``0``: no limit).
     colour : ``grey`` ((H, W) arrays) or ``bgr`` ((H, W, 3) arrays).
+    threads : FFmpeg decoding threads (1 where files are decoded in parallel processes).
     Raises :class:`VideoDecodeError` if the file cannot be opened or has no video stream; a
     decoding error after some frames ends the clip there (the frames so far are kept).
     """
@@ -61,7 +66,9 @@ def iter_frames(
         if not container.streams.video:
             raise VideoDecodeError(path, "no video stream")
         stream = container.streams.video[0]
-        stream.codec_context.thread_count = 1  # parallelism is across files
+        stream.codec_context.thread_count = max(1, threads)
+        if threads > 1:
+            stream.thread_type = "AUTO"
         rate = float(stream.average_rate or stream.guessed_rate or 25.0)
         step = 1.0 / fps if fps > 0 else 0.0
         next_time: float | None = None
@@ -87,6 +94,23 @@ def iter_frames(
                 break
             while step and next_time <= time + TIME_TOLERANCE:
                 next_time += step
+
+
+def video_rate(path: Path | str) -> tuple[float, int]:
+    """(frames per second, number of frames or 0 when unknown) of the first video stream.
+
+    Raises :class:`VideoDecodeError` if the file cannot be opened or has no video stream.
+    """
+    path = Path(path)
+    with open_media(path, VideoDecodeError, "video") as container:
+        if not container.streams.video:
+            raise VideoDecodeError(path, "no video stream")
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or stream.guessed_rate or 25.0)
+        frames = int(stream.frames or 0)
+        if not frames and stream.duration and stream.time_base:
+            frames = round(float(stream.duration * stream.time_base) * rate)
+        return rate, frames
 
 
 def sample_frames(

@@ -889,6 +889,7 @@ def _write_model_artifact(
     output: Path,
     summary: dict[str, Any],
 ) -> None:
+    from emocli.contract import model_input
     from emocli.plots import plot_history
     from emocli.training.model_store import ModelInfo, write_model
 
@@ -897,14 +898,9 @@ def _write_model_artifact(
         architecture=last.architecture,
         model_kwargs=last.kwargs,
         classes=list(table.classes),
-        input={
-            "kind": table.kind,
-            "column": table.column,
-            "size": [table.shape[1], table.shape[2]],
-            "channels": table.shape[0],
-            "normalisation": last.normalisation,
-            "upstream": table.upstream,
-        },
+        input=model_input(
+            table.kind, table.column, table.shape, last.normalisation, table.upstream
+        ),
         history=_merged_history(runs),
     )
     extra: dict[str, Any] = {

@@ -4,11 +4,10 @@ Train once, predict many: ``emocli predict W/faces/new.h5 --face-model M.h5`` pr
 row of another dataset with a model that finetune (or pretrain-gan) wrote, and writes a
 ``predictions`` artifact that ``evaluate`` and ``fuse`` read.
 
-1. the model's recorded input (``input`` attribute: kind, column, size, channels, the
-   upstream preprocessing / log-mel front end and statistics) is checked against the
-   artifact: a difference that changes what a row looks like (face size, channels,
-   alignment, detector, crop geometry; mel bands, frames, front end) is refused naming it;
-   a difference that can be bridged is stated in a note (face-detection thresholds, which
+1. the model's input contract (:mod:`emocli.contract`) is checked against the artifact:
+   a difference that changes what a row looks like (face size, channels, alignment,
+   detector, crop geometry; mel bands, frames, front end) is refused naming it; a
+   difference that can be bridged is stated in a note (face-detection thresholds, which
    only change which faces were found; spectrograms standardised with other statistics,
    re-standardised exactly with the model's);
 2. probabilities are computed as finetune computes its own predictions
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from emocli.artifacts import ArtifactWriter, fingerprint_artifact
+from emocli.contract import check_artifact, recorded_upstream, stats_bridge
 from emocli.errors import ArtifactError, ParamsError
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
@@ -41,20 +41,6 @@ STAGE = StageInfo("predict-artifact", 1)
 INPUT_KINDS = ("faces", "spectrograms")
 RUNTIMES = ("torch", "onnx")
 TTAS = ("none", "flip")
-#: Face preprocessing parameters that change how a face looks (crop, alignment, contrast):
-#: a difference is refused. Any other (detection thresholds, cascades ...) only changes which
-#: faces were found, and is stated in a note.
-FACE_LOOK_KEYS = (
-    "size",
-    "align",
-    "detector",
-    "margin",
-    "pad",
-    "eye_x",
-    "eye_y",
-    "clahe_clip",
-    "clahe_tile",
-)
 #: Unknown label classes listed in the summary.
 SUMMARY_CLASSES = 10
 
@@ -106,149 +92,6 @@ def run(
     return run_stage(STAGE, params, inputs, outputs, build, force)
 
 
-# --------------------------------------------------------------------------- compatibility
-
-
-def _differences(model: dict[str, Any], data: dict[str, Any], keys: Any = None) -> list[str]:
-    """``key: model value vs artifact value`` for the keys (default: all) whose values differ."""
-    names = sorted(set(model) | set(data)) if keys is None else list(keys)
-    out = []
-    for key in names:
-        if key in model and key in data and model[key] != data[key]:
-            out.append(f"{key} {model[key]!r} (model) vs {data[key]!r} (artifact)")
-        elif (key in model) != (key in data) and keys is None:
-            side = "model" if key in model else "artifact"
-            out.append(f"{key} recorded by the {side} only")
-    return out
-
-
-def check_input(info: Any, table: Any, where: str) -> list[str]:
-    """Refuse an artifact made differently from the model's training input; the notes of the
-    differences that are bridged. ``info`` : the model's ModelInfo; ``table`` : the input's
-    SampleTable read with the model's column. Raises :class:`ArtifactError` naming every
-    difference that cannot be bridged."""
-    upstream = info.input.get("upstream") if isinstance(info.input.get("upstream"), dict) else {}
-    data = table.upstream
-    problems: list[str] = []
-    notes: list[str] = []
-    channels, (h, w) = info.channels, info.input_size
-    c, th, tw = table.shape
-    if table.kind == "faces":
-        if (th, tw) != (h, w):
-            problems.append(
-                f"model expects {h} px faces; this artifact holds {th} px faces"
-                if h == w and th == tw
-                else f"model expects {h}x{w} faces; this artifact holds {th}x{tw} faces"
-            )
-        if c != channels:
-            problems.append(
-                f"model expects {channels}-channel faces; this artifact holds {c}-channel faces"
-            )
-        mine, theirs = _face_preprocessing(upstream), _face_preprocessing(data)
-        if isinstance(mine, dict) and isinstance(theirs, dict):
-            look = _differences(mine, theirs, FACE_LOOK_KEYS)
-            if look:
-                problems.append("face preprocessing differs: " + "; ".join(look))
-            other = [k for k in sorted(set(mine) | set(theirs)) if k not in FACE_LOOK_KEYS]
-            detection = _differences(mine, theirs, other)
-            if detection:
-                notes.append(
-                    "face detection settings differ ("
-                    + "; ".join(detection)
-                    + "): they change which faces were found, not how a face is cropped; "
-                    "predicted anyway"
-                )
-        elif isinstance(mine, dict) != isinstance(theirs, dict):
-            side = "the model's training faces" if isinstance(theirs, dict) else "this artifact"
-            notes.append(
-                f"the face preprocessing of {side} is not recorded: only size and channels "
-                "were checked"
-            )
-    else:
-        what = "mel bands x frames" if table.column == "features" else "px spectrogram images"
-        if (th, tw) != (h, w):
-            problems.append(
-                f"model expects {h} x {w} {what}; this artifact holds {th} x {tw} {what}"
-            )
-        if c != channels:
-            problems.append(f"model expects {channels} channels; this artifact holds {c}")
-        mine, theirs = upstream.get("frontend"), data.get("frontend")
-        if isinstance(mine, dict) and isinstance(theirs, dict):
-            front = _differences(mine, theirs)
-            if front:
-                problems.append("log-mel front end differs: " + "; ".join(front))
-        if table.column == "images":
-            mine_p, theirs_p = _settings(upstream), _settings(data)
-            render = _differences(mine_p, theirs_p, ("as_image", "image_cmap"))
-            if render:
-                problems.append("spectrogram rendering differs: " + "; ".join(render))
-    if problems:
-        raise ArtifactError(
-            f"{where}: this artifact was made differently from the model's training input: "
-            + "; ".join(problems)
-            + " (rebuild the artifact with the model's preprocessing)"
-        )
-    return notes
-
-
-def _face_preprocessing(upstream: dict[str, Any]) -> dict[str, Any] | None:
-    """The face preprocessing of a faces artifact (its ``preprocessing`` attribute), else the
-    look-changing ones among the params of the preprocess-faces run that made it (what a
-    pretrain-gan model records), else None."""
-    stored = upstream.get("preprocessing")
-    if isinstance(stored, dict):
-        return stored
-    params = upstream.get("params")
-    if upstream.get("stage") == "preprocess-faces" and isinstance(params, dict):
-        return {key: params[key] for key in FACE_LOOK_KEYS if key in params}
-    return None
-
-
-def _settings(upstream: dict[str, Any]) -> dict[str, Any]:
-    params = upstream.get("params")
-    return params if isinstance(params, dict) else {}
-
-
-def stats_bridge(info: Any, table: Any, where: str) -> tuple[Any, list[str]]:
-    """``(scale, shift)`` per mel band turning this artifact's standardised features into the
-    model's (``x * scale + shift``; None when the statistics agree) and the note saying so.
-
-    Spectrograms are ``(logmel - mean) / std`` with their own training statistics; with the
-    model's statistics they are re-standardised exactly. Rendered images cannot be: refused.
-    """
-    upstream = info.input.get("upstream") if isinstance(info.input.get("upstream"), dict) else {}
-    mine, theirs = upstream.get("stats"), table.upstream.get("stats")
-    if not (isinstance(mine, dict) and isinstance(theirs, dict)):
-        return None, []
-    n_mels = table.shape[1]
-
-    def band(values: Any) -> np.ndarray:
-        arr = np.asarray(values, np.float64).reshape(-1)
-        return np.broadcast_to(arr, (n_mels,)) if arr.size in (1, n_mels) else arr
-
-    m_mean, m_std = band(mine.get("mean", [0.0])), band(mine.get("std", [1.0]))
-    a_mean, a_std = band(theirs.get("mean", [0.0])), band(theirs.get("std", [1.0]))
-    if m_mean.shape != a_mean.shape or m_std.shape != a_std.shape:
-        raise ArtifactError(f"{where}: its normalisation statistics do not fit {n_mels} mel bands")
-    if np.allclose(m_mean, a_mean, rtol=0, atol=1e-7) and np.allclose(
-        m_std, a_std, rtol=0, atol=1e-7
-    ):
-        return None, []
-    if table.column != "features":
-        raise ArtifactError(
-            f"{where}: its spectrogram images were rendered from features standardised with "
-            "other statistics than the model's; rebuild it with build-spectrograms --stats-from "
-            "the model's training spectrograms"
-        )
-    scale = (a_std / m_std).astype(np.float32)
-    shift = ((a_mean - m_mean) / m_std).astype(np.float32)
-    note = (
-        "the spectrograms were standardised with other statistics than the model's training "
-        "spectrograms: re-standardised with the model's (as emocli predict does for new audio)"
-    )
-    return (scale[None, None, :, None], shift[None, None, :, None]), [note]
-
-
 class _Restandardised:
     """A row source whose (B, 1, n_mels, T) features become ``x * scale + shift``."""
 
@@ -283,11 +126,7 @@ def _execute(
     where = f"{input} with model {model_path}"
     if kind not in INPUT_KINDS:
         raise ArtifactError(f"{model_path}: not a faces or spectrograms model (input {kind!r})")
-    if "normalisation" not in info.input:
-        raise ArtifactError(
-            f"{model_path}: its 'input' attribute has no 'normalisation'; the input scaling it "
-            "was trained with cannot be reproduced (retrain it with this version's finetune)"
-        )
+    recorded_upstream(info, str(model_path), kind)
     from emocli.artifacts import open_artifact
 
     with open_artifact(input, INPUT_KINDS) as art:
@@ -303,7 +142,7 @@ def _execute(
         table = read_table(input, column)
     except ParamsError as exc:
         raise ArtifactError(f"{where}: the model takes the {column!r} column: {exc}") from exc
-    notes = check_input(info, table, where)
+    notes = check_artifact(info, table, where)
     bridge = None
     if kind == "spectrograms":
         bridge, bridge_notes = stats_bridge(info, table, where)

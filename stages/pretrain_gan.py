@@ -601,6 +601,7 @@ def _write_model(
     output: Path,
     fold_col: np.ndarray,
 ) -> None:
+    from emocli.contract import model_input
     from emocli.training.model_store import MINUS_ONE_TO_ONE, ModelInfo, write_model
     from emocli.weights import write_state_dict
 
@@ -609,16 +610,15 @@ def _write_model(
         architecture=D_ARCHITECTURE,
         model_kwargs=d_kwargs(params, len(data.classes)),
         classes=data.classes,
-        input={
-            "kind": "faces",
-            "column": "images",
-            "size": [params.size, params.size],
-            "channels": 1,
-            "normalisation": MINUS_ONE_TO_ONE,
-            "upstream": data.upstream,
-            # the faces were resized from the artifact's size to --size (area interpolation)
-            "resized_from": data.upstream.get("size"),
-        },
+        # the faces were resized from the artifact's size to --size (area interpolation)
+        input=model_input(
+            "faces",
+            "images",
+            (1, params.size, params.size),
+            MINUS_ONE_TO_ONE,
+            data.upstream,
+            resized_from=data.upstream.get("size"),
+        ),
         history=history,
     )
     write_model(writer, result.discriminator, info)

@@ -22,6 +22,7 @@ from emocli.faces import (
     preprocess_image,
     similarity_from_eyes,
     to_grey,
+    track_frames,
 )
 from emocli.faces.detect import main_face
 from emocli.faces.geometry import crop_resize, fit_inside, inner_square, iou
@@ -313,6 +314,43 @@ def test_preprocess_frames_keeps_one_result_per_frame() -> None:
     assert len(results) == 5
     assert all(r.status.startswith("face") for r in results[:4])
     assert results[4].face is None and results[4].status.startswith("too small")
+
+
+def test_track_frames_detects_every_kth_frame_and_interpolates_between(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import emocli.faces.track as track
+
+    frames = [scene(150, (200 + 6 * i, 90)) for i in range(8)]
+    calls: list[int] = []
+    real = track.detect_faces
+    monkeypatch.setattr(track, "detect_faces", lambda p, q: calls.append(1) or real(p, q))
+    every = track_frames(frames, FaceParams(size=48, align=False))
+    assert len(calls) == 8
+    calls.clear()
+    sparse = track_frames(frames, FaceParams(size=48, align=False), detect_every=3)
+    assert len(calls) == 4, "frames 0, 3, 6 and the last one"
+    assert all(t.result.face is not None for t in sparse), "faces between detections too"
+    for k in (0, 3, 6, 7):  # detected frames agree exactly
+        np.testing.assert_array_equal(sparse[k].result.face, every[k].result.face)
+    for k, (a, b) in {1: (0, 3), 2: (0, 3), 4: (3, 6), 5: (3, 6)}.items():
+        t = (k - a) / (b - a)
+        expected = [u + t * (v - u) for u, v in zip(sparse[a].box, sparse[b].box, strict=True)]
+        np.testing.assert_allclose(sparse[k].box, expected)
+    with pytest.raises(ValueError, match="detect_every"):
+        track_frames(frames, FaceParams(size=48), detect_every=0)
+
+
+def test_interpolated_pupils_keep_their_place_in_the_face_box() -> None:
+    from emocli.faces.pipeline import Located
+    from emocli.faces.track import _between
+
+    with_eyes = Located((0.0, 0.0, 100.0, 100.0), ((30.0, 40.0), (70.0, 40.0)))
+    without = Located((100.0, 0.0, 200.0, 200.0), None)
+    half = _between(with_eyes, without, 0.5)
+    assert half.box == (50.0, 0.0, 150.0, 150.0)
+    assert half.eyes == ((95.0, 60.0), (155.0, 60.0))  # 30 %/70 % across, 40 % down
+    assert _between(without, without, 0.5).eyes is None
 
 
 # --------------------------------------------------------------------------- preview

@@ -20,7 +20,7 @@ from emocli.demo import DemoSpec, generate_demo_data
 from emocli.faces import FaceParams, preprocess_frames
 from emocli.fusion import WeightedFuser, write_fuser
 from emocli.models import TINY_CONFIGS, build_model
-from emocli.predict import clip_names, track_faces
+from emocli.predict import clip_names
 from emocli.training.model_store import ModelInfo, write_model
 from emocli.video import sample_frames
 
@@ -204,19 +204,36 @@ def test_videos_and_an_image_give_probabilities_timelines_and_face_tracks(
     assert not list(out.glob(".*tmp*")), "no temporary files are left"
 
 
-def test_the_face_track_reproduces_the_preprocessing_pipeline(kit: dict[str, Path]) -> None:
+def test_predict_makes_faces_as_the_preprocessing_pipeline(kit: dict[str, Path]) -> None:
+    from emocli.contract import FaceContract, faces_of_frames
+
     params = FaceParams(size=FACE_SIZE, on_miss="keep")
     images = [f.image for f in sample_frames(kit["clip0"], FPS)]
-    track = track_faces(images, params)
+    contract = FaceContract(params, params, FPS, 0)
+    tracked, faces, kept = faces_of_frames(iter(images), contract)
     reference = preprocess_frames(images, params)
-    assert [r.status for r in track.results] == [r.status for r in reference]
-    for mine, theirs in zip(track.results, reference, strict=True):
-        np.testing.assert_array_equal(mine.face, theirs.face)
+    assert [t.result.status for t in tracked] == [r.status for r in reference]
+    assert kept == [i for i, r in enumerate(reference) if r.face is not None]
+    np.testing.assert_array_equal(faces, np.stack([reference[i].face for i in kept]))
     h, w = images[0].shape
-    for box in track.boxes:
-        assert box is not None
-        x, y, bw, bh = box
+    for t in tracked:
+        assert t.box is not None
+        x, y, bw, bh = t.box
         assert x >= 0 and y >= 0 and x + bw <= w + 1 and y + bh <= h + 1
+
+
+def test_fps_all_gives_a_timeline_row_per_video_frame(kit: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = _run("predict", kit["clip0"], "--face-model", kit["face"], "--fps", "all",
+                  "--detect-every", 3, "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    timeline = _csv(out / f"timeline-{kit['clip0'].stem}.csv")
+    every = sample_frames(kit["clip0"], 0)
+    assert len(timeline) == len(every) > len(sample_frames(kit["clip0"], FPS))
+    assert [int(r["frame"]) for r in timeline] == [f.index for f in every]
+    assert sum(1 for r in timeline if r["x"]) >= len(every) // 2, "faces between detections"
+    bad = _run("predict", kit["clip0"], "--face-model", kit["face"], "--fps", "fast")
+    assert bad.exit_code != 0 and "--fps 'fast'" in bad.output
 
 
 def test_audio_files_and_videos_without_sound(kit: dict[str, Path], tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from emocli.artifacts import open_artifact
 from emocli.cli import app
+from emocli.contract import check_artifact, stats_bridge
 from emocli.errors import ArtifactError
 from emocli.predictions import Predictions, load_predictions
 from stages import predict_artifact as stage
@@ -232,16 +233,16 @@ def test_face_alignment_differences_are_refused_detection_ones_noted() -> None:
     prep = {"size": 16, "align": True, "detector": "haar", "min_neighbors": 3}
     info = _info("faces", (1, 16, 16), preprocessing=prep)
     same = _table("faces", (1, 16, 16), "images", preprocessing=dict(prep))
-    assert stage.check_input(info, same, "x") == []
+    assert check_artifact(info, same, "x") == []
     unaligned = _table("faces", (1, 16, 16), "images", preprocessing={**prep, "align": False})
     with pytest.raises(ArtifactError, match="align True \\(model\\) vs False \\(artifact\\)"):
-        stage.check_input(info, unaligned, "x")
+        check_artifact(info, unaligned, "x")
     looser = _table("faces", (1, 16, 16), "images", preprocessing={**prep, "min_neighbors": 5})
-    (note,) = stage.check_input(info, looser, "x")
+    (note,) = check_artifact(info, looser, "x")
     assert "min_neighbors 3 (model) vs 5 (artifact)" in note and "predicted anyway" in note
     colour = _table("faces", (3, 16, 16), "images", preprocessing=dict(prep))
     with pytest.raises(ArtifactError, match="1-channel faces; this artifact holds 3-channel"):
-        stage.check_input(info, colour, "x")
+        check_artifact(info, colour, "x")
 
 
 def test_spectrogram_front_end_and_size_differences_are_refused_stats_bridged() -> None:
@@ -250,12 +251,12 @@ def test_spectrogram_front_end_and_size_differences_are_refused_stats_bridged() 
     info = _info("spectrograms", (1, 16, 24), frontend=front, stats=stats)
     longer = _table("spectrograms", (1, 16, 30), "features", frontend=front, stats=stats)
     with pytest.raises(ArtifactError, match="model expects 16 x 24 mel bands x frames; this "):
-        stage.check_input(info, longer, "x")
+        check_artifact(info, longer, "x")
     hop = _table("spectrograms", (1, 16, 24), "features", frontend={**front, "hop_length": 80})
     with pytest.raises(ArtifactError, match="hop_length 160 \\(model\\) vs 80 \\(artifact\\)"):
-        stage.check_input(info, hop, "x")
+        check_artifact(info, hop, "x")
     other = _table("spectrograms", (1, 16, 24), "features", stats={"mean": [1.0], "std": [2.0]})
-    bridge, (note,) = stage.stats_bridge(info, other, "x")
+    bridge, (note,) = stats_bridge(info, other, "x")
     assert "re-standardised" in note
     scale, shift = bridge
     raw = np.full((1, 1, 16, 24), 3.0, np.float32)  # (3 - 1) / 2 = 1 in the artifact
@@ -270,8 +271,8 @@ def test_a_gan_model_is_checked_on_the_preprocess_faces_params_it_records() -> N
     prep = {"size": 16, "align": True, "detector": "none", "on_miss": "keep"}
     whole = _table("faces", (1, 16, 16), "images", preprocessing=prep)
     with pytest.raises(ArtifactError, match="detector 'haar' \\(model\\) vs 'none' \\(artifact\\)"):
-        stage.check_input(info, whole, "x")
-    assert stage.check_input(info, _table("faces", (1, 16, 16), "images"), "x") == [
+        check_artifact(info, whole, "x")
+    assert check_artifact(info, _table("faces", (1, 16, 16), "images"), "x") == [
         "the face preprocessing of this artifact is not recorded: only size and "
         "channels were checked"
     ]

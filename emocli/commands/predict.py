@@ -69,6 +69,24 @@ def command(
     threads: Annotated[
         int, typer.Option("--threads", min=0, help="CPU threads (0 = the idle cores).")
     ] = 0,
+    fps: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--fps",
+            help="Video frames classified per second, or 'all' (a per-frame timeline) "
+            "\\[default: the rate of the face model's training clips].",
+            show_default=False,
+        ),
+    ] = None,
+    detect_every: Annotated[
+        int,
+        typer.Option(
+            "--detect-every",
+            min=0,
+            help="Detect faces every N classified frames, interpolating between "
+            "(0 = about 5 detections per second).",
+        ),
+    ] = 0,
     workdir: Workdir = None,
     force: Force = False,
 ) -> None:
@@ -102,7 +120,7 @@ def command(
         )
         return
     from emocli.console import console, execute
-    from emocli.predict import load_predictor, predict
+    from emocli.predict import Sampling, load_predictor, parse_fps, predict
     from emocli.progress import ProgressHook
     from emocli.timeline import write_outputs
     from emocli.workspace import resolve_workspace
@@ -110,7 +128,8 @@ def command(
     out = output or resolve_workspace(workdir).dir_for("evaluation") / DEFAULT_SUBDIR
 
     def action(progress: ProgressHook) -> tuple[object, dict[str, Path]]:
-        predictor = load_predictor(face_model, audio_model, fuser, runtime)
+        sampling = Sampling(parse_fps(fps), detect_every)
+        predictor = load_predictor(face_model, audio_model, fuser, runtime, sampling)
         result = predict(clips, predictor, progress)
         try:
             written = write_outputs(result, out)

@@ -3,7 +3,7 @@
 Methodology 1 (grey, CLAHE, Haar face, main face, crop, resize) and methodology 2 (Haar
 eyes, false-positive heuristics, similarity transform onto canonical pupils), as in the
 source thesis. The per-image entry point is :func:`preprocess_image`; clips go through
-:func:`preprocess_frames`, which follows the main person's face. :class:`FaceParams` holds
+:func:`preprocess_frames` / :func:`track_frames`, which follow the main person's face. :class:`FaceParams` holds
 every parameter and is stored in each ``faces`` artifact, so ``emocli predict`` prepares new
 media the same way::
 
@@ -18,13 +18,15 @@ from emocli.faces.params import (
     STATUSES,
     FaceParams,
 )
-from emocli.faces.pipeline import FaceResult, face_track, preprocess_frames, preprocess_image
+from emocli.faces.pipeline import FaceResult, preprocess_image
+from emocli.faces.track import TrackedFace, face_track, preprocess_frames, track_frames
 
 __all__ = [
     "DETECTED_STATUSES",
     "STATUSES",
     "FaceParams",
     "FaceResult",
+    "TrackedFace",
     "align_on_eyes",
     "decode_image",
     "detect_faces",
@@ -35,4 +37,5 @@ __all__ = [
     "preprocess_image",
     "similarity_from_eyes",
     "to_grey",
+    "track_frames",
 ]

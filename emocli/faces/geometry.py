@@ -120,3 +120,15 @@ def align_on_eyes(
     return cv2.warpAffine(
         image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
+
+
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, s, s) uint8 -> (N, size, size) uint8 (area interpolation when shrinking)."""
+    if images.shape[1] == size and images.shape[2] == size:
+        return images
+    shrink = images.shape[1] > size
+    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    out = np.empty((images.shape[0], size, size), dtype=np.uint8)
+    for i, img in enumerate(images):
+        out[i] = cv2.resize(img, (size, size), interpolation=interp)
+    return out

@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from emocli.artifacts import open_artifact
+from emocli.contract.common import upstream_of
 from emocli.errors import ArtifactError, ParamsError
 from emocli.training.options import GROUP_COLUMNS, pick_groups
 
@@ -39,28 +40,6 @@ INPUT_KINDS = ("faces", "spectrograms")
 STATS_BLOCK = 4096
 #: Most rows used to estimate normalisation statistics.
 STATS_MAX_ROWS = 20000
-
-
-#: Attributes of a training artifact that say how its rows were made (a model's input contract).
-UPSTREAM_ATTRS = ("size", "sample_rate", "source_format", "preprocessing", "frontend", "n_frames")
-
-
-def upstream_of(art: Any) -> dict[str, Any]:
-    """How the rows of the open artifact ``art`` were made, as a model records it in
-    ``input.upstream``: the stage, its params and fingerprint, :data:`UPSTREAM_ATTRS` and the
-    spectrograms' training statistics (``stats``: per-band ``mean``, ``std``)."""
-    upstream = {
-        "stage": art.attrs.get("stage", ""),
-        "params": art.params,
-        "fingerprint": art.fingerprint,
-    }
-    upstream.update({key: art.attrs[key] for key in UPSTREAM_ATTRS if key in art.attrs})
-    if art.has("stats/mean"):
-        upstream["stats"] = {
-            "mean": np.asarray(art.column("stats/mean")).tolist(),
-            "std": np.asarray(art.column("stats/std")).tolist(),
-        }
-    return upstream
 
 
 @dataclass

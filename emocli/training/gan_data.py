@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from emocli.artifacts import open_artifact
+from emocli.contract.common import upstream_of
 from emocli.errors import ArtifactError
-from emocli.training.datamodule import upstream_of
+from emocli.faces.geometry import resize_images
 from emocli.training.options import pick_groups
 
 #: Rows read from an artifact at a time (bounded memory while resizing).
@@ -51,20 +52,6 @@ class FaceSet:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-
-def resize_images(images: np.ndarray, size: int) -> np.ndarray:
-    """(N, s, s) uint8 -> (N, size, size) uint8 (area interpolation when shrinking)."""
-    if images.shape[1] == size and images.shape[2] == size:
-        return images
-    import cv2
-
-    shrink = images.shape[1] > size
-    interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-    out = np.empty((images.shape[0], size, size), dtype=np.uint8)
-    for i, img in enumerate(images):
-        out[i] = cv2.resize(img, (size, size), interpolation=interp)
-    return out
 
 
 def load_faces(path: Path | str, size: int) -> FaceSet:
