@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -131,10 +131,46 @@ def demo_data_command(
     )
 
 
+def readable_help() -> None:
+    """Make ``--help`` whole at 80 columns: option names are never cut (the type and help
+    columns wrap at words instead), and a word too long for its cell (a default path) folds
+    onto the next line rather than ending in an ellipsis. Patched into typer's rich help
+    only when help is shown, so other commands start without importing rich's tables."""
+    import typer.rich_utils
+    from rich.table import Table
+
+    class HelpTable(Table):
+        def add_row(self, *renderables: Any, **kwargs: Any) -> None:
+            renderables = tuple(_stacked(r) for r in renderables)
+            super().add_row(*renderables, **kwargs)
+            for i, column in enumerate(self.columns):  # names..., type, help
+                column.no_wrap = i < len(self.columns) - 2
+                column.overflow = "fold"
+
+    typer.rich_utils.Table = HelpTable  # type: ignore[misc]
+
+
+def _stacked(renderable: Any) -> Any:
+    """typer's help cell (a help text and its default as rich ``Columns``, whose cells cut
+    long words) as the same texts one under the other, folding words too long for a line."""
+    from rich.columns import Columns
+    from rich.console import Group
+    from rich.text import Text
+
+    if not isinstance(renderable, Columns):
+        return renderable
+    for item in renderable.renderables:
+        if isinstance(item, Text):
+            item.overflow = "fold"
+    return Group(*renderable.renderables)
+
+
 def main() -> None:
     """Console-script entry point."""
     from emocli.errors import EmocliError
 
+    if "--help" in sys.argv[1:] or len(sys.argv) == 1:
+        readable_help()
     try:
         app()
     except EmocliError as exc:  # raised while a command resolves its paths, before it runs

@@ -2,7 +2,7 @@
 
 The graph is the network rebuilt from the registry (:func:`emocli.training.model_store.load_model`,
 eval mode) followed by a softmax over its K classes, so it outputs exactly what
-:func:`emocli.predict.classify` computes: ``probabilities`` (N, K) float32. Its input ``input``
+:func:`emocli.training.classify.classify` computes: ``probabilities`` (N, K) float32. Its input ``input``
 is float32 NCHW ``(N, C, H, W)`` with a dynamic batch axis, **already normalised** as the model
 was trained: ``(x / scale - mean) / std`` per channel, with the numbers stored in the metadata
 (``emocli.normalisation``). This holds for every classifier of the registry and for the
@@ -19,8 +19,9 @@ an adaptive average pooling whose output size does not divide its input (``vgg16
 head=torchvision`` below 224 px); such a layer is replaced, for the export only, by the same
 average written as two fixed matrix products (the input size is fixed).
 
-The file is written to a temporary name, checked against torch with onnxruntime (when
-installed) and moved into place with :func:`os.replace`.
+The graph is checked against torch with onnxruntime (when installed), then written to a
+temporary name and moved into place with :func:`os.replace`. With a calibration artifact the
+checked graph is quantized to int8 (:mod:`emocli.quantize`) before it is written.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from emocli.onnx_runtime import (
     PREFIX,
     OnnxClassifier,
 )
+from emocli.quantize import CALIBRATION_ROWS
 
 #: ONNX operator set of the exported graphs.
 OPSET = 17
@@ -66,6 +68,8 @@ class ExportResult:
 
     max_abs_diff : largest |onnxruntime - torch| probability on random inputs (``None`` when
     onnxruntime is not installed and the file was not checked).
+    int8 : for a quantized graph, ``rows`` (calibration rows), ``agreement`` (top-1 agreement
+    with the float32 graph on them) and ``max_abs_diff`` (of a probability); else None.
     """
 
     path: Path
@@ -76,6 +80,7 @@ class ExportResult:
     mean: list[float]
     std: list[float]
     max_abs_diff: float | None
+    int8: dict[str, Any] | None = None
 
 
 def require_onnx() -> Any:
@@ -160,7 +165,7 @@ def _modules() -> tuple[Any, Any]:
             return torch.matmul(torch.matmul(self.rows, x), self.cols_t)
 
     class Probabilities(nn.Module):
-        """``model(x)`` logits -> softmax over the classes (as :func:`emocli.predict.classify`)."""
+        """``model(x)`` logits -> softmax over the classes (as :func:`emocli.training.classify.classify`)."""
 
         def __init__(self, model: nn.Module) -> None:
             super().__init__()
@@ -319,8 +324,8 @@ def with_metadata(onnx_bytes: bytes, props: dict[str, str]) -> bytes:
 
 def check_parity(onnx_source: Path | bytes, model: Any, info: Any, rows: int = CHECK_ROWS) -> float:
     """Largest |onnxruntime - torch| class probability on ``rows`` random raw inputs, both
-    through their own normalisation (:func:`emocli.predict.classify` for torch)."""
-    from emocli.predict import classify
+    through their own normalisation (:func:`emocli.training.classify.classify` for torch)."""
+    from emocli.training.classify import classify
 
     scale, _, _ = info.normalisation()
     h, w = info.input_size
@@ -342,8 +347,17 @@ def _onnxruntime_installed() -> bool:
     return True
 
 
-def export_onnx(model_path: Path | str, output: Path | str | None = None) -> ExportResult:
+def export_onnx(
+    model_path: Path | str,
+    output: Path | str | None = None,
+    calibration: Path | str | None = None,
+    calibration_rows: int = CALIBRATION_ROWS,
+) -> ExportResult:
     """Export the model artifact ``model_path`` to ONNX (default: next to it, ``.onnx``).
+
+    calibration : a faces/spectrograms artifact made like the model's training input: the
+    graph is quantized to int8 (:mod:`emocli.quantize`), its activation ranges calibrated on
+    ``calibration_rows`` of its rows (use training rows).
 
     Raises :class:`ParamsError` for an output that would overwrite the artifact (or another
     HDF5 file) or without the onnx package; :class:`ArtifactError` for a file that is not a
@@ -376,28 +390,61 @@ def export_onnx(model_path: Path | str, output: Path | str | None = None) -> Exp
             f"{model_path}: its input attribute says {info.channels}x{info.input_size} but the "
             f"network is built for {shape[0]}x{shape[1:]}"
         )
-    data = with_metadata(export_module(model, shape), metadata(info, model_path))
+    float_graph = export_module(model, shape)
+    data = with_metadata(float_graph, metadata(info, model_path))
+    diff: float | None = None
+    if _onnxruntime_installed():  # the float32 graph against torch, before anything is written
+        diff = check_parity(data, model, info)
+        if not diff <= PARITY_TOLERANCE:
+            raise ArtifactError(
+                f"{model_path}: the exported graph's probabilities differ from torch's by "
+                f"{diff:.3g} (> {PARITY_TOLERANCE}); nothing written"
+            )
+    int8 = None
+    if calibration is not None:
+        data, int8 = _quantized(
+            float_graph, data, info, model_path, Path(calibration), calibration_rows
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    diff: float | None = None
     try:
         try:
             tmp.write_bytes(data)
         except OSError as exc:
             raise ArtifactError(f"cannot write {out}: {exc.strerror or exc}") from exc
-        if _onnxruntime_installed():
-            diff = check_parity(tmp, model, info)
-            if not diff <= PARITY_TOLERANCE:
-                raise ArtifactError(
-                    f"{model_path}: the exported graph's probabilities differ from torch's by "
-                    f"{diff:.3g} (> {PARITY_TOLERANCE}); nothing written"
-                )
         os.replace(tmp, out)
     finally:
         with suppress(FileNotFoundError):
             tmp.unlink()
     scale, mean, std = info.normalisation()
-    return ExportResult(out, info.architecture, list(info.classes), shape, scale, mean, std, diff)
+    return ExportResult(
+        out, info.architecture, list(info.classes), shape, scale, mean, std, diff, int8
+    )
+
+
+def _quantized(
+    float_graph: bytes, checked: bytes, info: Any, model_path: Path, calibration: Path, rows: int
+) -> tuple[bytes, dict[str, Any]]:
+    """The int8 graph with emocli's metadata (and ``quantization``), and how it compares with
+    the float32 graph ``checked`` on the calibration rows."""
+    from emocli.onnx_runtime import require_onnxruntime
+    from emocli.quantize import agreement, calibration_rows, quantize_int8
+
+    require_onnxruntime()
+    where = f"{calibration} (int8 calibration of {model_path})"
+    inputs, total = calibration_rows(info, calibration, rows, where)
+    props = metadata(info, model_path)
+    recipe = {
+        "weights": "int8, per output channel",
+        "activations": "uint8, MinMax ranges",
+        "format": "QDQ",
+        "calibration": {"artifact": calibration.name, "rows": len(inputs), "of": total},
+    }
+    props[PREFIX + "quantization"] = json.dumps(recipe, sort_keys=True)
+    data = with_metadata(quantize_int8(float_graph, inputs), props)
+    reference = OnnxClassifier(checked, threads=1).predict_proba(inputs)
+    same, diff = agreement(OnnxClassifier(data, threads=1), reference, inputs)
+    return data, {"rows": len(inputs), "agreement": same, "max_abs_diff": diff}
 
 
 def onnx_classifier(model_path: Path | str, threads: int = 0) -> Any:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from emocli.errors import InputError
-from emocli.labels import normalise_class_name, sort_classes
+from emocli.labels import LabelTable, normalise_class_name, sort_classes
 from emocli.predictions import Predictions
 
 #: Columns that identify or describe a row; every other column is a class.
@@ -77,50 +77,6 @@ def _open_csv(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
     if not header:
         raise InputError(f"{path}: empty CSV (no header line)")
     return header, rows, lines
-
-
-class LabelTable:
-    """Labels read from a CSV, looked up by ``(split, id)`` or by id alone.
-
-    id_column : ``clip_id`` or ``sample_id``; has_split : whether the CSV had a split column.
-    """
-
-    def __init__(self, path: Path, id_column: str, has_split: bool) -> None:
-        self.path = path
-        self.id_column = id_column
-        self.has_split = has_split
-        self.by_key: dict[tuple[str, str], str] = {}
-        self.by_id: dict[str, list[tuple[str, str]]] = {}
-
-    def add(self, split: str, key: str, label: str, line: int) -> None:
-        previous = self.by_key.get((split, key))
-        if previous is not None and previous != label:
-            raise InputError(
-                f"{self.path}:{line}: {self.id_column} {key!r} (split {split!r}) is labelled "
-                f"both {previous!r} and {label!r}; fix the labels file"
-            )
-        if previous is None:
-            self.by_key[(split, key)] = label
-            self.by_id.setdefault(key, []).append((split, label))
-
-    def lookup(self, split: str, key: str) -> tuple[str, str] | None:
-        """``(split, label)`` for an id, or ``None`` if absent or ambiguous.
-
-        With a split (non-empty) and a split column the pair must match; otherwise the id
-        must occur once in the table.
-        """
-        if split and self.has_split:
-            label = self.by_key.get((split, key))
-            return None if label is None else (split, label)
-        matches = self.by_id.get(key, [])
-        return matches[0] if len(matches) == 1 else None
-
-    def is_ambiguous(self, key: str) -> bool:
-        return len(self.by_id.get(key, [])) > 1
-
-    @property
-    def classes(self) -> list[str]:
-        return sort_classes([label for label in self.by_key.values() if label])
 
 
 def read_labels(path: Path | str) -> LabelTable:

@@ -9,10 +9,11 @@ their own (lower-case) name.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
-from emocli.errors import EmocliError
+from emocli.errors import EmocliError, InputError
 
 #: The seven classes of AFEW / SFEW / FER2013, in alphabetical order (the default class order).
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -100,3 +101,47 @@ def remap_labels(labels: np.ndarray, source: Sequence[str], target: Sequence[str
             "map or drop them first"
         )
     return mapped
+
+
+class LabelTable:
+    """Labels read from a CSV, looked up by ``(split, id)`` or by id alone.
+
+    id_column : ``clip_id`` or ``sample_id``; has_split : whether the CSV had a split column.
+    """
+
+    def __init__(self, path: Path, id_column: str, has_split: bool) -> None:
+        self.path = path
+        self.id_column = id_column
+        self.has_split = has_split
+        self.by_key: dict[tuple[str, str], str] = {}
+        self.by_id: dict[str, list[tuple[str, str]]] = {}
+
+    def add(self, split: str, key: str, label: str, line: int) -> None:
+        previous = self.by_key.get((split, key))
+        if previous is not None and previous != label:
+            raise InputError(
+                f"{self.path}:{line}: {self.id_column} {key!r} (split {split!r}) is labelled "
+                f"both {previous!r} and {label!r}; fix the labels file"
+            )
+        if previous is None:
+            self.by_key[(split, key)] = label
+            self.by_id.setdefault(key, []).append((split, label))
+
+    def lookup(self, split: str, key: str) -> tuple[str, str] | None:
+        """``(split, label)`` for an id, or ``None`` if absent or ambiguous.
+
+        With a split (non-empty) and a split column the pair must match; otherwise the id
+        must occur once in the table.
+        """
+        if split and self.has_split:
+            label = self.by_key.get((split, key))
+            return None if label is None else (split, label)
+        matches = self.by_id.get(key, [])
+        return matches[0] if len(matches) == 1 else None
+
+    def is_ambiguous(self, key: str) -> bool:
+        return len(self.by_id.get(key, [])) > 1
+
+    @property
+    def classes(self) -> list[str]:
+        return sort_classes([label for label in self.by_key.values() if label])

@@ -9,7 +9,7 @@ architecture, fingerprint, versions).
 
 :class:`OnnxClassifier` reads that metadata and offers :meth:`~OnnxClassifier.predict_proba`
 (normalised input) and :meth:`~OnnxClassifier.predict_proba_raw` (raw rows, normalised here
-exactly as :func:`emocli.predict.classify` does). onnxruntime is an optional dependency
+exactly as :func:`emocli.training.classify.classify` does). onnxruntime is an optional dependency
 (``pip install "emocli[onnx]"``); it is imported when a classifier is created.
 """
 
@@ -44,6 +44,7 @@ METADATA_KEYS: dict[str, str] = {
     "emocli.source": "file name of that artifact",
     "emocli.emocli_version": "emocli version that wrote that artifact",
     "emocli.exported_by": "emocli version that exported it",
+    "emocli.quantization": "int8 graphs only: weights, activations, format, calibration rows",
 }
 #: Rows per onnxruntime call (as :data:`emocli.predict.BATCH_SIZE`).
 BATCH_SIZE = 64
@@ -125,6 +126,21 @@ class OnnxClassifier:
         shape = inputs[0].shape
         self.input_shape: tuple[int, int, int] = (int(shape[1]), int(shape[2]), int(shape[3]))
 
+    def model_info(self) -> Any:
+        """The exported model's :class:`~emocli.training.model_store.ModelInfo` (architecture,
+        classes, input contract, fingerprint) as recorded in the metadata; no weights."""
+        from emocli.training.model_store import ModelInfo
+
+        kwargs = self.metadata.get("model_kwargs")
+        return ModelInfo(
+            architecture=str(self.metadata.get("architecture", "")),
+            model_kwargs=dict(kwargs) if isinstance(kwargs, dict) else {},
+            classes=list(self.classes),
+            input=self.input_contract,
+            fingerprint=str(self.metadata.get("fingerprint", "")),
+            stage=str(self.metadata.get("stage", "")),
+        )
+
     @property
     def input_contract(self) -> dict[str, Any]:
         """The model artifact's ``input`` attribute (kind, column, size, normalisation ...)."""
@@ -155,7 +171,7 @@ class OnnxClassifier:
 
     def normalise(self, rows: np.ndarray) -> np.ndarray:
         """Raw rows (pixels 0-255, or spectrogram values) -> the graph's float32 input:
-        ``(x / scale - mean) / std`` per channel, as :func:`emocli.predict.classify`."""
+        ``(x / scale - mean) / std`` per channel, as :func:`emocli.training.classify.classify`."""
         x = self._check(rows).astype(np.float32)
         mean = self.mean.reshape(1, -1, 1, 1)
         std = self.std.reshape(1, -1, 1, 1)

@@ -47,6 +47,26 @@ def auto_threads() -> int:
     return max(1, min(cores, round(cores - busy)))
 
 
+def distributed_rank() -> int:
+    """This process's rank in a multi-process (DDP) run: 0 in the one process that writes
+    the artifacts (and when alone), positive in every other.
+
+    ``RANK`` where the launcher sets it (torchrun); else the first positive one of
+    ``LOCAL_RANK`` (Lightning's launcher starts a node's other processes with it),
+    ``SLURM_PROCID`` (srun) and ``NODE_RANK`` (every process of a node started with
+    ``NODE_RANK`` > 0 is a worker, its own first one too); then a positive number, not
+    necessarily the global rank.
+    """
+    rank = os.environ.get("RANK", "")
+    if rank.isdigit():
+        return int(rank)
+    for key in ("LOCAL_RANK", "SLURM_PROCID", "NODE_RANK"):
+        value = os.environ.get(key, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return 0
+
+
 def ordered_map(
     fn: Callable[[T], R],
     items: Iterable[T],

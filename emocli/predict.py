@@ -42,9 +42,8 @@ from emocli.contract import (
 from emocli.datasets.common import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from emocli.errors import ArtifactError, InputError
 from emocli.progress import ProgressHook, no_progress
+from emocli.training.classify import classify
 
-#: Faces (or spectrograms) per forward pass.
-BATCH_SIZE = 64
 #: Input kinds: what a file is read as.
 KIND_VIDEO, KIND_IMAGE, KIND_AUDIO = "video", "image", "audio"
 #: Modality names, as the fusion stage calls them.
@@ -69,7 +68,7 @@ class FaceModel:
     model: Any
     info: Any
     contract: FaceContract
-    onnx: Any = None  # an OnnxClassifier that replaces ``model`` (``--runtime onnx``)
+    onnx: Any = None  # an OnnxClassifier that replaces ``model`` (.onnx or --runtime onnx)
 
     @property
     def classes(self) -> list[str]:
@@ -83,31 +82,45 @@ class AudioModel:
     model: Any
     info: Any
     contract: AudioContract
-    onnx: Any = None  # an OnnxClassifier that replaces ``model`` (``--runtime onnx``)
+    onnx: Any = None  # an OnnxClassifier that replaces ``model`` (.onnx or --runtime onnx)
 
     @property
     def classes(self) -> list[str]:
         return list(self.info.classes)
 
 
-def _load(path: Path, option: str) -> tuple[Any, Any]:
-    from emocli.training.model_store import load_model
+#: Suffix of a model exported by ``emocli export`` (run with onnxruntime, without torch).
+ONNX_SUFFIX = ".onnx"
 
+
+def _load(path: Path, option: str) -> tuple[Any, Any, Any]:
+    """(torch model or None, ModelInfo, OnnxClassifier or None) of a model artifact, or of an
+    ``emocli export`` ONNX file (its metadata holds the classes and the input contract)."""
     if not Path(path).is_file():
         raise InputError(f"{option} {path}: no such file")
-    return load_model(path)
+    if Path(path).suffix.lower() == ONNX_SUFFIX:
+        from emocli.onnx_runtime import OnnxClassifier
+
+        classifier = OnnxClassifier(path)
+        return None, classifier.model_info(), classifier
+    from emocli.training.model_store import load_model
+
+    model, info = load_model(path)
+    return model, info, None
 
 
 def load_face_model(path: Path) -> FaceModel:
-    """Load a face model and its input contract (:func:`emocli.contract.face_contract`)."""
-    model, info = _load(path, "--face-model")
-    return FaceModel(model, info, face_contract(info, str(path), "--face-model"))
+    """Load a face model (an artifact or an exported ``.onnx``) and its input contract
+    (:func:`emocli.contract.face_contract`)."""
+    model, info, onnx = _load(path, "--face-model")
+    return FaceModel(model, info, face_contract(info, str(path), "--face-model"), onnx)
 
 
 def load_audio_model(path: Path) -> AudioModel:
-    """Load an audio model and its input contract (:func:`emocli.contract.audio_contract`)."""
-    model, info = _load(path, "--audio-model")
-    return AudioModel(model, info, audio_contract(info, str(path), "--audio-model"))
+    """Load an audio model (an artifact or an exported ``.onnx``) and its input contract
+    (:func:`emocli.contract.audio_contract`)."""
+    model, info, onnx = _load(path, "--audio-model")
+    return AudioModel(model, info, audio_contract(info, str(path), "--audio-model"), onnx)
 
 
 def class_order(source: Sequence[str], target: Sequence[str], what: str) -> list[int]:
@@ -192,6 +205,7 @@ def load_predictor(
     """Load and cross-check the models: classes matched by name, fuser modalities checked.
 
     runtime : ``torch``, or ``onnx`` (each model exported to ONNX and run with onnxruntime).
+    A model given as an ``.onnx`` file (``emocli export``) always runs with onnxruntime.
     sampling : the frames of a video classified (default: as the face model's training clips).
     """
     if face_model is None and audio_model is None:
@@ -204,7 +218,7 @@ def load_predictor(
         from emocli.export import onnx_classifier
 
         for loaded, path in ((face, face_model), (audio, audio_model)):
-            if loaded is not None and path is not None:
+            if loaded is not None and path is not None and loaded.onnx is None:
                 loaded.onnx = onnx_classifier(path)
     stored = None
     if fuser is not None:
@@ -335,23 +349,6 @@ def _classify(loaded: Any, rows: np.ndarray) -> np.ndarray:
     if loaded.onnx is not None:
         return np.asarray(loaded.onnx.predict_proba_raw(rows), dtype=np.float64)
     return classify(loaded.model, loaded.info, rows)
-
-
-def classify(model: Any, info: Any, rows: np.ndarray) -> np.ndarray:
-    """(N, K) float64 softmax probabilities of raw rows (N, C, H, W), normalised as in training:
-    ``(x / scale - mean) / std`` per channel."""
-    import torch
-
-    scale, mean, std = info.normalisation()
-    mean_t = torch.tensor(mean, dtype=torch.float32)[None, :, None, None]
-    std_t = torch.tensor(std, dtype=torch.float32)[None, :, None, None]
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(rows), BATCH_SIZE):
-            x = torch.as_tensor(np.asarray(rows[start : start + BATCH_SIZE]), dtype=torch.float32)
-            x = (x / scale - mean_t) / std_t
-            out.append(torch.softmax(model(x).float(), dim=1).double().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(info.classes)))
 
 
 def _face_probs(

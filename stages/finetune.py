@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import numpy as np
 from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_artifact, fingerprint_raw
 from emocli.errors import ParamsError
 from emocli.labels import map_labels_by_name
-from emocli.parallel import auto_threads
+from emocli.parallel import auto_threads, distributed_rank
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import (
@@ -324,26 +323,6 @@ def plan_runs(params: FinetuneParams, table: Any) -> tuple[list[Plan], str]:
 
 
 # --------------------------------------------------------------------------- running
-
-
-def distributed_rank() -> int:
-    """This process's rank in a multi-process (DDP) run: 0 in the one process that writes
-    the artifacts (and when alone), positive in every other.
-
-    ``RANK`` where the launcher sets it (torchrun); else the first positive one of
-    ``LOCAL_RANK`` (Lightning's launcher starts a node's other processes with it),
-    ``SLURM_PROCID`` (srun) and ``NODE_RANK`` (every process of a node started with
-    ``NODE_RANK`` > 0 is a worker, its own first one too); then a positive number, not
-    necessarily the global rank.
-    """
-    rank = os.environ.get("RANK", "")
-    if rank.isdigit():
-        return int(rank)
-    for key in ("LOCAL_RANK", "SLURM_PROCID", "NODE_RANK"):
-        value = os.environ.get(key, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return 0
 
 
 def run(

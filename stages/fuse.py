@@ -198,7 +198,7 @@ def _fit(
             "cv_accuracy": fuser_s.cv_accuracy,
             "support_vectors": int(fuser_s.support_vectors.shape[0]),
         }
-    from emocli.fusion_mlp import MlpConfig, fit_mlp
+    from emocli.fusion.mlp import MlpConfig, fit_mlp
 
     config = MlpConfig(
         hidden=params.mlp_hidden,

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from emocli.artifacts import ArtifactWriter, fingerprint_artifact
+from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_artifact
 from emocli.contract import check_artifact, recorded_upstream, stats_bridge
-from emocli.errors import ArtifactError, ParamsError
+from emocli.errors import ArtifactError, InputError, ParamsError
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
@@ -83,7 +83,7 @@ def run(
     expects (the message names the difference), :class:`ParamsError` for unusable options.
     """
     # the predicted artifact first: the workspace's default output names it as the source
-    inputs = [fingerprint_artifact(input, INPUT_KINDS), fingerprint_artifact(model, "model")]
+    inputs = [fingerprint_artifact(input, INPUT_KINDS), _model_ref(Path(model))]
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         return _execute(params, Path(input), Path(model), writers["predictions"], progress)
@@ -101,6 +101,23 @@ class _Restandardised:
     def read(self, rows: np.ndarray) -> np.ndarray:
         x = np.asarray(self.source.read(rows), np.float32)
         return (x * self.scale + self.shift).astype(np.float32)
+
+
+def _is_onnx(path: Path) -> bool:
+    return path.suffix.lower() == ".onnx"
+
+
+def _model_ref(model: Path) -> InputRef:
+    """The model input: an artifact's stored fingerprint, or an exported ONNX file's hash."""
+    if not _is_onnx(model):
+        return fingerprint_artifact(model, "model")
+    import hashlib
+
+    try:
+        digest = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
+    except OSError as exc:
+        raise InputError(f"{model}: cannot read the ONNX model ({exc.strerror or exc})") from exc
+    return InputRef(str(model), digest, "onnx-model")
 
 
 # --------------------------------------------------------------------------- running
@@ -121,7 +138,15 @@ def _execute(
     from emocli.training.model_store import read_model_info
 
     started = time.perf_counter()
-    info = read_model_info(model_path)
+    exported = _is_onnx(model_path)
+    classifier = None
+    if exported:  # an emocli export file: its metadata holds the classes and input contract
+        from emocli.onnx_runtime import OnnxClassifier
+
+        classifier = OnnxClassifier(model_path, threads=_threads(params))
+        info = classifier.model_info()
+    else:
+        info = read_model_info(model_path)
     kind = str(info.input.get("kind", ""))
     where = f"{input} with model {model_path}"
     if kind not in INPUT_KINDS:
@@ -153,8 +178,12 @@ def _execute(
     if bridge is not None:
         source = _Restandardised(source, bridge)
     rows = np.arange(len(table))
-    if params.runtime == "onnx":
-        probs = _onnx_probs(params, model_path, source, rows)
+    if classifier is not None or params.runtime == "onnx":
+        if classifier is None:
+            from emocli.export import onnx_classifier
+
+            classifier = onnx_classifier(model_path, threads=_threads(params))
+        probs = _onnx_probs(params, classifier, source, rows)
     else:
         probs = _torch_probs(params, model_path, source, rows)
     progress("predicting", 1, 1)
@@ -195,7 +224,7 @@ def _execute(
         "input": str(input),
         "classes": classes,
         "modality": modality,
-        "runtime": params.runtime,
+        "runtime": "onnx" if exported else params.runtime,
         "labelled": int(known.sum()),
         "unknown_labels": lost,
         "unknown_label_classes": dict(unknown.most_common(SUMMARY_CLASSES)),
@@ -238,12 +267,9 @@ def _torch_probs(
 
 
 def _onnx_probs(
-    params: PredictArtifactParams, model_path: Path, source: Any, rows: np.ndarray
+    params: PredictArtifactParams, classifier: Any, source: Any, rows: np.ndarray
 ) -> np.ndarray:
-    """Probabilities of the model exported to ONNX, run by onnxruntime."""
-    from emocli.export import onnx_classifier
-
-    classifier = onnx_classifier(model_path, threads=_threads(params))
+    """Probabilities of an ONNX graph (an OnnxClassifier) run by onnxruntime."""
     out = []
     for start in range(0, len(rows), params.batch_size):
         batch = source.read(rows[start : start + params.batch_size])

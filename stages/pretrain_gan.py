@@ -234,7 +234,7 @@ def run(
         "predictions": OutputSpec(Path(predictions_output), "predictions"),
     }
 
-    from stages.finetune import distributed_rank
+    from emocli.parallel import distributed_rank
 
     rank = distributed_rank()
     resumer = None

@@ -46,7 +46,7 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
     code = (
         "import sys, time; t = time.perf_counter();"
         "from emocli.cli import app;"
-        "heavy = [m for m in ('torch', 'cv2', 'librosa', 'h5py', 'sklearn', 'matplotlib') "
+        "heavy = [m for m in ('torch', 'cv2', 'librosa', 'h5py', 'sklearn', 'matplotlib', 'numpy') "
         "if m in sys.modules];"
         "print(heavy, time.perf_counter() - t)"
     )
@@ -58,6 +58,22 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
     subprocess.run([sys.executable, "-m", "emocli.cli", "--help"], capture_output=True, check=True)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) < 1.0
+
+
+COMMANDS = (*STAGES, "predict", "export", "inspect", "import-predictions", "demo-data")
+
+
+def test_every_help_is_whole_at_80_columns() -> None:
+    """No option name, type or default cut short (rich's ellipsis) on an 80-column terminal."""
+    env = {"COLUMNS": "80", "PATH": str(Path(sys.executable).parent)}
+    for name in ("", *COMMANDS):
+        args = [sys.executable, "-m", "emocli.cli", *([name] if name else []), "--help"]
+        out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
+        assert max(len(line) for line in out.splitlines()) <= 80, name
+        assert "…" not in out, (name, [line for line in out.splitlines() if "…" in line])
+        if name == "pretrain-gan":
+            for option in ("--supervised-weight", "--labeled-batch-size", "--predictions-output"):
+                assert option in out
 
 
 def test_every_stage_has_help() -> None:

@@ -148,7 +148,7 @@ def test_grouped_holdout_falls_back_or_names_the_class(tmp_path: Path) -> None:
 
 
 def test_fusion_mlp_holdout_of_few_clips_does_not_stratify_into_a_crash() -> None:
-    from emocli.fusion_mlp import _holdout_split
+    from emocli.fusion.mlp import _holdout_split
 
     labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])  # 2 held-out rows, 4 classes
     train, held = _holdout_split(labels, 0.2, seed=0)

@@ -296,7 +296,7 @@ def test_svm_fuser_round_trips_through_hdf5_with_identical_predictions(tmp_path:
 
 
 def test_mlp_fuser_is_seeded_and_round_trips_with_identical_predictions(tmp_path: Path) -> None:
-    from emocli.fusion_mlp import MlpConfig, fit_mlp
+    from emocli.fusion.mlp import MlpConfig, fit_mlp
 
     video, audio = synthetic_modalities()
     joined = join_modalities([video, audio], ["video", "audio"])

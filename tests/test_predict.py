@@ -446,3 +446,19 @@ def test_onnx_runtime_on_media_gives_torchs_probabilities(
         mine = np.array(list(onnx_clip["modality_probabilities"][modality].values()))
         theirs = np.array(list(torch_clip["modality_probabilities"][modality].values()))
         np.testing.assert_allclose(mine, theirs, atol=1e-4)
+    # the exported files themselves (emocli export) predict the same, with onnxruntime
+    onnx_files = []
+    for name in ("face", "audio"):
+        done = _run("export", kit[name], "-o", tmp_path / f"{name}.onnx")
+        assert done.exit_code == 0, done.output
+        onnx_files.append(tmp_path / f"{name}.onnx")
+    out = tmp_path / "files"
+    result = _run("predict", kit["clip0"], "--face-model", onnx_files[0],
+                  "--audio-model", onnx_files[1], "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    files_clip = json.loads((out / "predictions.json").read_text())["clips"][0]
+    np.testing.assert_allclose(
+        list(files_clip["probabilities"].values()),
+        list(torch_clip["probabilities"].values()),
+        atol=1e-4,
+    )

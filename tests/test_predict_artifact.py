@@ -214,6 +214,42 @@ def test_onnx_runtime_matches_torch(face_run: SimpleNamespace, tmp_path: Path) -
     assert diff <= 1e-4
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
+    reason="onnx / onnxruntime not installed",
+)
+def test_exported_onnx_files_float_and_int8_predict_like_the_model(
+    face_run: SimpleNamespace, tmp_path: Path
+) -> None:
+    from emocli.onnx_runtime import OnnxClassifier
+
+    runner = CliRunner()
+    float_onnx, int8_onnx = tmp_path / "model.onnx", tmp_path / "model-int8.onnx"
+    done = runner.invoke(app, ["export", str(face_run.model), "-o", str(float_onnx)])
+    assert done.exit_code == 0, done.output
+    done = runner.invoke(app, ["export", str(face_run.model), "-o", str(int8_onnx),
+                               "--calibration", str(face_run.faces), "--calibration-rows", "32"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "int8 vs float32 on 32 calibration rows" in " ".join(done.output.split())
+    recipe = OnnxClassifier(int8_onnx).metadata["quantization"]
+    assert recipe["calibration"] == {"artifact": "faces.h5", "rows": 32, "of": 48}
+    ops = {node.op_type for node in __import__("onnx").load(str(int8_onnx)).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+
+    own = load_predictions(face_run.own)
+    for path, tolerance in ((float_onnx, 1e-4), (int8_onnx, 0.1)):
+        out = tmp_path / f"pred-{path.stem}.h5"
+        result = stage.run(stage.PredictArtifactParams(threads=1), face_run.faces, path, out)
+        assert result.summary["runtime"] == "onnx"
+        assert _parity(load_predictions(out), own) <= tolerance
+        again = stage.run(stage.PredictArtifactParams(threads=1), face_run.faces, path, out)
+        assert again.up_to_date
+    mismatched = runner.invoke(app, ["export", str(face_run.model), "-o", str(tmp_path / "x.onnx"),
+                                     "--calibration", str(make_faces(tmp_path / "big.h5", size=24))])  # fmt: skip
+    assert mismatched.exit_code != 0 and "model expects 16 px faces" in mismatched.output
+    assert not (tmp_path / "x.onnx").exists()
+
+
 # --------------------------------------------------------------------------- checks
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from emocli.quantize import CALIBRATION_ROWS
+
 
 def _floats(values: list[float]) -> str:
     text = [f"{v:g}" for v in values]
@@ -42,6 +44,18 @@ def command(
             show_default=False,
         ),
     ] = None,
+    calibration: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--calibration",
+            help="Quantize to int8, calibrated on rows of this faces/spectrograms artifact "
+            "(training rows, made like the model's input).",
+            show_default=False,
+        ),
+    ] = None,
+    calibration_rows: Annotated[
+        int, typer.Option("--calibration-rows", min=1, help="Rows used to calibrate (int8).")
+    ] = CALIBRATION_ROWS,
 ) -> None:
     """Export a trained model to ONNX, to run it without emocli (onnxruntime, any language).
 
@@ -50,14 +64,19 @@ def command(
     contract are in the file's metadata (metadata_props, JSON).
     Needs: pip install "emocli\\[onnx]".
 
+    With --calibration the graph is quantized to int8 (weights per channel, activations
+    calibrated on the artifact's rows): about twice as fast on a CPU.
+
     Example: emocli export emocli-work/models/face.h5 -o face.onnx
+
+    Example: emocli export face.h5 -o face-int8.onnx --calibration emocli-work/faces/train.h5
     """
     from emocli.console import console, execute
     from emocli.export import ExportResult, export_onnx
     from emocli.progress import ProgressHook
 
     def action(_progress: ProgressHook) -> ExportResult:
-        return export_onnx(model, output)
+        return export_onnx(model, output, calibration, calibration_rows)
 
     r: ExportResult = execute(action, preload=("torch",))
     c, h, w = r.input_shape
@@ -66,6 +85,11 @@ def command(
         if r.max_abs_diff is not None
         else "not checked: onnxruntime is not installed"
     )
+    if r.int8 is not None:
+        check += (
+            f"; int8 vs float32 on {r.int8['rows']} calibration rows: top-1 agreement "
+            f"{r.int8['agreement']:.1%}, max |diff| {r.int8['max_abs_diff']:.2g}"
+        )
     console.print(
         f"[green]export[/]: wrote {r.path} ({r.architecture}, {len(r.classes)} classes; "
         f"input float32 [N, {c}, {h}, {w}] = {formula(r.scale, r.mean, r.std)}; "

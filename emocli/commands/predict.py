@@ -27,11 +27,16 @@ def command(
     ],
     face_model: Annotated[
         Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
-        typer.Option("--face-model", help="Face model artifact (finetune on faces)."),
+        typer.Option(
+            "--face-model", help="Face model artifact (finetune, pretrain-gan) or its .onnx export."
+        ),
     ] = None,
     audio_model: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--audio-model", help="Audio model artifact (finetune on spectrograms)."),
+        typer.Option(
+            "--audio-model",
+            help="Audio model artifact (finetune on spectrograms) or its .onnx export.",
+        ),
     ] = None,
     fuser: Annotated[
         Optional[Path],  # noqa: UP045

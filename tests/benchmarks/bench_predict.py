@@ -4,7 +4,9 @@
     ``emocli predict faces.h5 --face-model M.h5`` (the predict-artifact stage in this process:
     read, normalise, forward, write) with the torch and the ONNX runtime, against a plain ``model(x)`` loop over
     the same batches of normalised float tensors already in memory (the stage's overhead),
-    and against the ``fer`` package's TFLite and Keras models on the same faces, run in a
+    and with the model exported to int8 ONNX (``emocli export --calibration``, calibrated on
+    512 of these faces: the weights are random, only speed is measured here), and against the
+    ``fer`` package's TFLite (itself an int8 model) and Keras models on the same faces, run in a
     scratch virtual environment outside ``.venv`` (``EMOCLI_FER_VENV``, default
     ``/tmp/fer-venv``; that row is skipped with the reason where it cannot be built).
 (b) ``emocli predict`` on a 60 s 1280x720 30 fps video with audio (the RAVDESS sample clip
@@ -201,6 +203,14 @@ def _faces_section(ctx: BenchContext, work: Path) -> list[str]:
         rows.append(
             (f"`emocli predict faces.h5 --runtime {runtime}` (the stage)", n / min(seconds))
         )
+    from emocli.export import export_onnx
+
+    int8 = work / "models" / "fer-recipe-int8.onnx"
+    export_onnx(model, int8, calibration=faces_h5)
+    seconds = [_stage_seconds(faces_h5, int8, work, "onnx") for _ in range(REPEATS)]
+    rows.append(
+        ("`emocli predict faces.h5 --face-model M-int8.onnx` (the stage)", n / min(seconds))
+    )
     rows.append(
         (
             "plain torch `model(x)` loop, same batches, tensors in memory",

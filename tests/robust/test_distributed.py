@@ -106,7 +106,7 @@ RANK_VARIABLES = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "NODE_RANK")
 
 
 def test_the_writing_process_is_the_one_of_rank_0(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stages.finetune import distributed_rank
+    from emocli.parallel import distributed_rank
 
     for key in RANK_VARIABLES:
         monkeypatch.delenv(key, raising=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from torch import nn
 
 from emocli.artifacts import Artifact, ArtifactWriter, read_group
 from emocli.errors import InputError, TrainingError
+from emocli.fusion.base import FeatureFuser, Fuser
 from emocli.weights import read_state_dict, write_state_dict
 
 #: Keras's RMSprop defaults, which the thesis used (torch's ``alpha`` is Keras's ``rho``).
@@ -77,7 +78,7 @@ class MlpConfig:
 
 
 @dataclass
-class MlpFuser:
+class MlpFuser(FeatureFuser):
     """A trained :class:`FusionMLP` and its training history (one value per epoch)."""
 
     model: FusionMLP
@@ -93,12 +94,6 @@ class MlpFuser:
             logits = self.model(torch.as_tensor(np.asarray(features, dtype=np.float32)))
             return torch.softmax(logits, dim=1).numpy().astype(np.float64)
 
-    def predict(self, probs: np.ndarray, present: np.ndarray) -> np.ndarray:
-        """Complete clips through the MLP; clips lacking a modality: the mean of what they have."""
-        from emocli.fusion import _model_or_fallback
-
-        return _model_or_fallback(self.predict_features, probs, present)
-
     def save(self, writer: ArtifactWriter) -> None:
         writer.set_attr("model_kwargs", self.kwargs)
         write_state_dict(writer, self.model.state_dict())
@@ -111,7 +106,9 @@ class MlpFuser:
             )
 
     @classmethod
-    def from_artifact(cls, art: Artifact) -> MlpFuser:
+    def load(
+        cls, art: Artifact, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any]
+    ) -> Fuser:
         kwargs = dict(art.attrs.get("model_kwargs") or {})
         model = FusionMLP(**kwargs)
         model.load_state_dict(read_state_dict(art))
