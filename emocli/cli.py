@@ -23,6 +23,7 @@ from emocli.commands import (
     finetune,
     fuse,
     import_predictions,
+    models,
     predict,
     preprocess_faces,
     pretrain_gan,
@@ -56,6 +57,7 @@ _register("evaluate", evaluate, "Stages")
 _register("import-predictions", import_predictions, "Tools")
 _register("predict", predict, "Tools")
 _register("export", export, "Tools")
+app.add_typer(models.app, name="models", rich_help_panel="Tools")
 
 
 def _version(value: bool) -> None:

@@ -441,7 +441,12 @@ def _quantized(
         "calibration": {"artifact": calibration.name, "rows": len(inputs), "of": total},
     }
     props[PREFIX + "quantization"] = json.dumps(recipe, sort_keys=True)
-    data = with_metadata(quantize_int8(float_graph, inputs), props)
+    try:
+        quantized = quantize_int8(float_graph, inputs)
+    except Exception as exc:  # onnxruntime's quantizer raises many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{model_path}: int8 quantization failed ({first})") from exc
+    data = with_metadata(quantized, props)
     reference = OnnxClassifier(checked, threads=1).predict_proba(inputs)
     same, diff = agreement(OnnxClassifier(data, threads=1), reference, inputs)
     return data, {"rows": len(inputs), "agreement": same, "max_abs_diff": diff}

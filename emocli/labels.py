@@ -73,6 +73,24 @@ def sort_classes(names: Sequence[str]) -> list[str]:
     return known + sorted(unique - set(EMOTIONS))
 
 
+def column_order(
+    source: Sequence[str], target: Sequence[str], what: str, error: type[EmocliError] = EmocliError
+) -> list[int]:
+    """Indices into ``source`` that put its classes (probability columns) in the order of
+    ``target``, by name. Raises ``error`` naming ``what``, the missing and the extra classes
+    when the two are not the same set: probabilities over different classes cannot be
+    combined or compared."""
+    if sorted(source) != sorted(target) or len(set(source)) != len(source):
+        missing = sorted(set(target) - set(source))
+        extra = sorted(set(source) - set(target))
+        raise error(
+            f"{what}: its classes {list(source)} are not the classes {list(target)} "
+            f"(missing {missing}, extra {extra}); probabilities are combined and compared by "
+            "class name, over the same set of classes"
+        )
+    return [list(source).index(name) for name in target]
+
+
 def map_labels_by_name(
     labels: np.ndarray, source: Sequence[str], target: Sequence[str]
 ) -> tuple[np.ndarray, int]:

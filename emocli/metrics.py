@@ -1,4 +1,4 @@
-"""Classification metrics from true and predicted labels (pure numpy, no I/O).
+"""Classification metrics from true and predicted labels (scikit-learn, no I/O).
 
 Accuracy, macro / weighted F1, per-class precision / recall / F1 / support, confusion
 matrices (counts and row-normalised), k-fold summaries (mean ± std) and per-split class
@@ -9,6 +9,7 @@ and the macro average runs over the classes present in the true **or** predicted
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,8 @@ class ClassificationMetrics:
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
     """(K, K) int64 counts, rows = true label, columns = predicted label (both in 0..K-1)."""
+    from sklearn import metrics
+
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape:
@@ -81,41 +84,46 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> 
         min(y_true.min(), y_pred.min()) < 0 or max(y_true.max(), y_pred.max()) >= n_classes
     ):
         raise ValueError(f"labels must lie in 0..{n_classes - 1}")
-    flat = np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes)
-    return flat.reshape(n_classes, n_classes).astype(np.int64)
-
-
-def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    num = np.asarray(num, dtype=np.float64)
-    return np.divide(num, den, out=np.zeros_like(num), where=np.asarray(den) > 0)
+    if not y_true.size:
+        return np.zeros((n_classes, n_classes), np.int64)
+    labels = np.arange(n_classes)
+    return np.asarray(metrics.confusion_matrix(y_true, y_pred, labels=labels), np.int64)
 
 
 def classification_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]
 ) -> ClassificationMetrics:
-    """Every metric of :class:`ClassificationMetrics` for labelled samples.
+    """Every metric of :class:`ClassificationMetrics` for labelled samples, by scikit-learn
+    (``precision_recall_fscore_support``, undefined ratios 0).
 
     y_true, y_pred : (N,) int, indices into ``classes``; N may be 0 (all metrics are then 0).
+    The macro F1 averages the classes that occur (as labels or predictions): a class absent
+    from both does not pull it down.
     """
+    from sklearn import metrics
+
     k = len(classes)
     cm = confusion_matrix(y_true, y_pred, k)
-    tp = np.diag(cm).astype(np.float64)
     support = cm.sum(axis=1)
-    predicted = cm.sum(axis=0)
-    precision = _safe_ratio(tp, predicted)
-    recall = _safe_ratio(tp, support)
-    f1 = _safe_ratio(2 * tp, support + predicted)  # = 2PR / (P + R), 0 when undefined
     n = int(cm.sum())
-    seen = (support + predicted) > 0
+    if n:
+        with warnings.catch_warnings():  # "a single label was found": fine for one class
+            warnings.simplefilter("ignore", UserWarning)
+            precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+                y_true, y_pred, labels=np.arange(k), zero_division=0
+            )
+    else:
+        precision = recall = f1 = np.zeros(k)
+    seen = (support + cm.sum(axis=0)) > 0
     return ClassificationMetrics(
         classes=list(classes),
         n=n,
-        accuracy=float(tp.sum() / n) if n else 0.0,
+        accuracy=float(np.trace(cm) / n) if n else 0.0,
         macro_f1=float(f1[seen].mean()) if seen.any() else 0.0,
         weighted_f1=float((f1 * support).sum() / n) if n else 0.0,
-        precision=precision,
-        recall=recall,
-        f1=f1,
+        precision=np.asarray(precision, np.float64),
+        recall=np.asarray(recall, np.float64),
+        f1=np.asarray(f1, np.float64),
         support=support.astype(np.int64),
         confusion=cm,
     )

@@ -46,7 +46,7 @@ METADATA_KEYS: dict[str, str] = {
     "emocli.exported_by": "emocli version that exported it",
     "emocli.quantization": "int8 graphs only: weights, activations, format, calibration rows",
 }
-#: Rows per onnxruntime call (as :data:`emocli.predict.BATCH_SIZE`).
+#: Rows per onnxruntime call (as :data:`emocli.training.classify.BATCH_SIZE`).
 BATCH_SIZE = 64
 #: What to install for the ``onnx`` extra.
 INSTALL_HINT = 'pip install "emocli[onnx]"'

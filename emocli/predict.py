@@ -41,6 +41,7 @@ from emocli.contract import (
 )
 from emocli.datasets.common import AUDIO_EXTENSIONS, IMAGE_EXTENSIONS
 from emocli.errors import ArtifactError, InputError
+from emocli.labels import column_order
 from emocli.progress import ProgressHook, no_progress
 from emocli.training.classify import classify
 
@@ -123,22 +124,6 @@ def load_audio_model(path: Path) -> AudioModel:
     return AudioModel(model, info, audio_contract(info, str(path), "--audio-model"), onnx)
 
 
-def class_order(source: Sequence[str], target: Sequence[str], what: str) -> list[int]:
-    """Indices into ``source`` that put its classes in the order of ``target``, by name.
-
-    Raises :class:`ArtifactError` when the class sets differ.
-    """
-    if sorted(source) != sorted(target) or len(set(source)) != len(source):
-        missing = sorted(set(target) - set(source))
-        extra = sorted(set(source) - set(target))
-        raise ArtifactError(
-            f"{what}: its classes {list(source)} are not the classes {list(target)} "
-            f"(missing {missing}, extra {extra}); probabilities can only be combined over "
-            "the same classes"
-        )
-    return [list(source).index(name) for name in target]
-
-
 @dataclass(frozen=True)
 class Sampling:
     """Which frames of a video are classified, and how often faces are detected.
@@ -175,9 +160,13 @@ def parse_fps(text: str | None) -> float | None:
 
 
 def detection_step(sampling: Sampling, kept_rate: float) -> int:
-    """Frames between two face detections at a kept-frame rate of ``kept_rate`` per second."""
+    """Frames between two face detections at a kept-frame rate of ``kept_rate`` per second:
+    ``--detect-every``; else every frame at the model's own sampling (its training faces were
+    detected on every sampled frame), and about :data:`DETECT_RATE` per second at a ``--fps``."""
     if sampling.detect_every:
         return sampling.detect_every
+    if sampling.fps is None:
+        return 1
     return max(1, round(kept_rate / DETECT_RATE))
 
 
@@ -250,9 +239,13 @@ def load_predictor(
     classes = list(stored.classes) if stored is not None else main.classes
     pred = Predictor(face=face, audio=audio, classes=classes, sampling=sampling or Sampling())
     if face is not None:
-        pred.face_order = class_order(face.classes, classes, f"face model {face_model}")
+        pred.face_order = column_order(
+            face.classes, classes, f"face model {face_model}", ArtifactError
+        )
     if audio is not None:
-        pred.audio_order = class_order(audio.classes, classes, f"audio model {audio_model}")
+        pred.audio_order = column_order(
+            audio.classes, classes, f"audio model {audio_model}", ArtifactError
+        )
     if stored is not None:
         pred.fuser = stored.fuser
         pred.fuser_modalities = list(stored.modalities)
@@ -397,6 +390,7 @@ def _face_probs(
         except VideoDecodeError as exc:
             clip.notes.append(f"face: no video frames ({exc.reason})")
             return
+        progress(f"{clip.name} frames", len(frames), len(frames))
         if not frames:
             clip.notes.append("face: no video frames (no decodable frames)")
             return
@@ -468,7 +462,8 @@ def predict_file(
     clip = ClipResult(path, name, kind, None, {}, "")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
         audio = None
         if kind != KIND_IMAGE and pred.audio is not None:
             audio = pool.submit(_audio_probs, pred, path)
@@ -480,6 +475,8 @@ def predict_file(
                 clip.notes.append(missing)
             else:
                 clip.modality_probs[AUDIO] = probs
+    finally:  # Ctrl-C does not wait for the audio thread (its result is not needed)
+        pool.shutdown(wait=False, cancel_futures=True)
     _fuse(pred, clip)
     if clip.probs is not None:
         clip.probs = clip.probs / clip.probs.sum()

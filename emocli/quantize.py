@@ -35,7 +35,7 @@ def calibration_rows(info: Any, artifact: Path, rows: int, where: str) -> tuple[
     """
     import numpy as np
 
-    from emocli.contract import check_artifact
+    from emocli.contract import check_artifact, stats_bridge
     from emocli.training.datamodule import open_source, read_table
 
     column = str(
@@ -47,6 +47,10 @@ def calibration_rows(info: Any, artifact: Path, rows: int, where: str) -> tuple[
         raise ArtifactError(f"{artifact}: no rows to calibrate the int8 graph on")
     picked = np.unique(np.linspace(0, len(table) - 1, min(rows, len(table))).round().astype(int))
     raw = np.asarray(open_source(table, 0).read(picked), np.float32)
+    if table.kind == "spectrograms":  # standardised with the model's statistics, as predict does
+        bridge, _ = stats_bridge(info, table, where)
+        if bridge is not None:
+            raw = raw * bridge[0] + bridge[1]
     scale, mean, std = info.normalisation()
     m = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
     s = np.asarray(std, np.float32).reshape(1, -1, 1, 1)

@@ -60,7 +60,7 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
     assert (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime) < 1.0
 
 
-COMMANDS = (*STAGES, "predict", "export", "inspect", "import-predictions", "demo-data")
+COMMANDS = (*STAGES, "predict", "export", "models", "inspect", "import-predictions", "demo-data")
 
 
 def test_every_help_is_whole_at_80_columns() -> None:

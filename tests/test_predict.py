@@ -17,6 +17,7 @@ from emocli.artifacts import ArtifactWriter, open_artifact
 from emocli.audio import FrontEnd
 from emocli.cli import app
 from emocli.demo import DemoSpec, generate_demo_data
+from emocli.errors import InputError
 from emocli.faces import FaceParams, preprocess_frames
 from emocli.fusion import WeightedFuser, write_fuser
 from emocli.models import TINY_CONFIGS, build_model
@@ -462,3 +463,23 @@ def test_onnx_runtime_on_media_gives_torchs_probabilities(
         list(torch_clip["probabilities"].values()),
         atol=1e-4,
     )
+
+
+def test_detection_runs_on_every_frame_at_the_models_own_rate() -> None:
+    from emocli.predict import Sampling, detection_step, parse_fps
+
+    assert detection_step(Sampling(), 30.0) == 1, "as the training faces were made"
+    assert detection_step(Sampling(parse_fps("all")), 30.0) == 6  # about 5 per second
+    assert detection_step(Sampling(10.0), 10.0) == 2
+    assert detection_step(Sampling(0.0, detect_every=3), 30.0) == 3
+    for bad in ("0", "-2", "fast"):
+        with pytest.raises(InputError, match="--fps"):
+            parse_fps(bad)
+
+
+def test_frame_options_are_refused_for_an_artifact(kit: dict[str, Path], tmp_path: Path) -> None:
+    from tests.test_training import make_faces
+
+    faces = make_faces(tmp_path / "faces.h5", size=FACE_SIZE)
+    result = _run("predict", faces, "--face-model", kit["face"], "--fps", "all")
+    assert result.exit_code != 0 and "--fps and --detect-every" in result.output

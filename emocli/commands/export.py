@@ -9,6 +9,9 @@ import typer
 
 from emocli.quantize import CALIBRATION_ROWS
 
+#: Below this top-1 agreement with the float32 graph, an int8 export is warned about.
+INT8_WARN_AGREEMENT = 0.9
+
 
 def _floats(values: list[float]) -> str:
     text = [f"{v:g}" for v in values]
@@ -96,3 +99,12 @@ def command(
         f"output: probabilities; {check})",
         soft_wrap=True,
     )
+    if r.int8 is not None and r.int8["agreement"] < INT8_WARN_AGREEMENT:
+        from emocli.console import err_console
+
+        err_console.print(
+            f"[bold yellow]warning:[/] the int8 graph picks another class than the float32 one "
+            f"on {1 - r.int8['agreement']:.0%} of the calibration rows: check its accuracy, or "
+            "use the float32 export",
+            soft_wrap=True,
+        )

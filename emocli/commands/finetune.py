@@ -46,7 +46,8 @@ def command(
         typer.Option(
             "--init",
             help="none | imagenet:PATH (a local torchvision .pth) | MODEL.h5 (an earlier finetune "
-            "or pretrain-gan model: every layer but the classifier is transferred).",
+            "or pretrain-gan model, or a bundled one: face, voice; every layer but the classifier "
+            "is transferred).",
             rich_help_panel=_TRANSFER,
         ),
     ] = "none",
@@ -278,6 +279,10 @@ def command(
     from stages import finetune as stage
 
     workspace = resolve_workspace(workdir)
+    from emocli.zoo import BUNDLED, resolve_model
+
+    if init in BUNDLED:  # a bundled model's name: its file
+        init = str(resolve_model(init, "--init"))
 
     def action(progress: ProgressHook) -> StageResult:
         params = stage.FinetuneParams(

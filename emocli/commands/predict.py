@@ -88,14 +88,15 @@ def command(
         typer.Option(
             "--detect-every",
             min=0,
-            help="Detect faces every N classified frames, interpolating between "
-            "(0 = about 5 detections per second).",
+            help="Detect faces every N classified frames, interpolating between (0 = every "
+            "frame at the model's rate, about 5 per second with --fps).",
         ),
     ] = 0,
     workdir: Workdir = None,
     force: Force = False,
 ) -> None:
-    """Predict the emotion of videos, images or audio files with trained models.
+    """Predict the emotion of videos, images or audio files with trained models (by default
+    the bundled face and voice models, see emocli models).
 
     Frames, faces and log-mel spectrograms are prepared with the parameters stored in the
     models. Writes predictions.csv/json, and per clip a timeline (CSV, PNG) and the face track.
@@ -107,7 +108,14 @@ def command(
 
     Example: emocli predict emocli-work/faces/new.h5 --face-model emocli-work/models/face.h5
     """
+    face_model, audio_model = _models(face_model, audio_model)
     artifact_kind = _artifact_inputs(clips)
+    if artifact_kind and (fps is not None or detect_every):
+        from emocli.console import fail
+
+        fail(
+            "--fps and --detect-every choose video frames; an artifact's rows are predicted as made"
+        )
     if artifact_kind:
         _predict_artifact(
             clips,
@@ -124,6 +132,8 @@ def command(
             threads=threads,
         )
         return
+    if face_model is None and audio_model is None:
+        face_model, audio_model = _bundled_for_media(clips)
     from emocli.console import console, execute
     from emocli.predict import Sampling, load_predictor, parse_fps, predict
     from emocli.progress import ProgressHook
@@ -150,6 +160,45 @@ def command(
 
 
 ARTIFACT_SUFFIXES = (".h5", ".hdf5")
+
+
+def _models(face_model: Path | None, audio_model: Path | None) -> tuple[Path | None, Path | None]:
+    """The model options with a bundled model's name (``face``, ``voice``) made its path."""
+    from emocli.console import fail
+    from emocli.errors import EmocliError
+    from emocli.zoo import resolve_model
+
+    try:
+        face = resolve_model(face_model, "--face-model") if face_model is not None else None
+        audio = resolve_model(audio_model, "--audio-model") if audio_model is not None else None
+    except EmocliError as exc:
+        fail(str(exc), exc.exit_code)
+    return face, audio
+
+
+def _bundled(name: str) -> Path | None:
+    """The bundled model ``name`` when this installation has it."""
+    from emocli.zoo import bundled_path
+
+    path = bundled_path(name)
+    return path if path.is_file() else None
+
+
+def _bundled_for_media(clips: list[Path]) -> tuple[Path | None, Path | None]:
+    """Without a model option: the bundled ``face`` model for images and videos and ``voice``
+    for audio and videos (their probabilities averaged); exits when there is none."""
+    from emocli.console import fail
+    from emocli.predict import KIND_AUDIO, KIND_IMAGE, input_kind
+
+    kinds = {input_kind(Path(c)) for c in clips}
+    face = _bundled("face") if kinds - {KIND_AUDIO} else None
+    voice = _bundled("voice") if kinds - {KIND_IMAGE} else None
+    if face is None and voice is None:
+        fail(
+            "give a --face-model and/or an --audio-model: this installation has no bundled "
+            "models (make zoo builds them from FER2013 and RAVDESS)"
+        )
+    return face, voice
 
 
 def _artifact_inputs(paths: list[Path]) -> str:
@@ -210,7 +259,12 @@ def _predict_artifact(
     if other is not None:
         fail(f"{clips[0]} is a {kind} artifact: give its model as {option}, not {other_option}")
     if model is None:
-        fail(f"{clips[0]} is a {kind} artifact: give the model to predict it with ({option} M.h5)")
+        model = _bundled("face" if kind == "faces" else "voice")
+    if model is None:
+        fail(
+            f"{clips[0]} is a {kind} artifact: give the model to predict it with ({option} M.h5); "
+            "this installation has no bundled model for it (make zoo builds them)"
+        )
     assert model is not None
     if not model.is_file():
         fail(f"{option} {model}: no such file")

@@ -10,7 +10,7 @@ every k-th frame (and the last); the frames between two detections take the face
 both, their boxes and pupils interpolated linearly (a face found in only one of them is not
 carried; pupils found in one of them keep their place in the box), and are cropped from
 their own pixels. Frames wait for the next detection in a
-buffer of at most k frames: memory grows by faces, not frames. ``preprocess-faces`` detects
+buffer of at most k - 1 frames: memory grows by faces, not frames. ``preprocess-faces`` detects
 every sampled frame (k = 1); ``emocli predict --fps all`` detects a few times per second.
 """
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emocli.errors import InputError, ParamsError
-from emocli.labels import LabelTable, remap_labels
+from emocli.labels import LabelTable, column_order, remap_labels
 from emocli.predictions import Predictions
 
 #: How the rows of one clip are combined.
@@ -26,15 +26,7 @@ def align_classes(preds: Predictions, classes: Sequence[str]) -> Predictions:
     classes = list(classes)
     if preds.classes == classes:
         return preds
-    if set(preds.classes) != set(classes) or len(preds.classes) != len(classes):
-        missing = sorted(set(classes) - set(preds.classes))
-        extra = sorted(set(preds.classes) - set(classes))
-        raise InputError(
-            f"{preds.source or 'predictions'}: its classes {preds.classes} are not the classes "
-            f"{classes} of the other input(s) (missing {missing}, extra {extra}); predictions "
-            "are combined and compared by class name, over the same set of classes"
-        )
-    order = [preds.classes.index(name) for name in classes]
+    order = column_order(preds.classes, classes, preds.source or "predictions", InputError)
     return Predictions(
         classes=classes,
         probs=preds.probs[:, order],

@@ -1,0 +1,103 @@
+"""`emocli models`: the bundled models (list, card) and how one is packed into the package."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+app = typer.Typer(
+    help="The models shipped with emocli: list them, show a model card, pack a trained model.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+@app.callback()
+def list_command(ctx: typer.Context) -> None:
+    """List the bundled models (name, classes, size, training data, figures).
+
+    Example: emocli models
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from emocli.console import console, execute
+    from emocli.zoo import list_models
+
+    for row in execute(lambda _progress: list_models()):
+        if not row["installed"]:
+            console.print(
+                f"[bold]{row['name']}[/]: {row['summary']} - not in this installation "
+                f"({row['path']}; make zoo builds it)",
+                soft_wrap=True,
+            )
+            continue
+        card = row["card"]
+        console.print(
+            f"[bold]{row['name']}[/]: {row['summary']}; {row['architecture']}, "
+            f"{row['size_mb']} MB, classes {', '.join(row['classes'])}; trained on "
+            f"{card.get('training_data', '?')}; {_figures(card)}",
+            soft_wrap=True,
+        )
+
+
+def _figures(card: dict[str, Any]) -> str:
+    figures = card.get("figures") or {}
+    if isinstance(figures, dict):
+        return "; ".join(f"{k}: {v}" for k, v in figures.items())
+    return str(figures)
+
+
+@app.command("show")
+def show_command(
+    name: Annotated[str, typer.Argument(help="A bundled model: face or voice.")],
+) -> None:
+    """Print a bundled model's card: training data and its terms, command, figures, limits.
+
+    Example: emocli models show face
+    """
+    from emocli.console import execute
+    from emocli.zoo import read_card, resolve_model
+
+    card = execute(lambda _progress: read_card(resolve_model(name, "models show")))
+    typer.echo(json.dumps(card, indent=2, sort_keys=True))
+
+
+@app.command("pack")
+def pack_command(
+    model: Annotated[Path, typer.Argument(help="A trained model artifact.")],
+    name: Annotated[str, typer.Option("--name", help="Bundled name: face or voice.")],
+    card: Annotated[
+        Path, typer.Option("--card", help="The model card, a JSON file (see docs/models.md).")
+    ],
+    output: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write it \\[default: the package's emocli/zoo/<name>.h5].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Copy a trained model into the package as a bundled model, with its model card.
+
+    Example: emocli models pack recipes-work/models/zoo-face.h5 --name face --card face.json
+    """
+    from emocli.console import console, execute
+    from emocli.errors import InputError
+    from emocli.zoo import pack
+
+    def action(_progress: Any) -> Path:
+        try:
+            values = json.loads(card.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--card {card}: not a readable JSON file ({exc})") from exc
+        if not isinstance(values, dict):
+            raise InputError(f"--card {card}: expected a JSON object")
+        return pack(model, name, values, output)
+
+    written = execute(action)
+    console.print(f"[green]models pack[/]: wrote {written}", soft_wrap=True)

@@ -1,0 +1,103 @@
+"""Bundled models (emocli/zoo): names resolved where paths are taken, packing with a model
+card, `emocli models`, and `emocli predict` with no model option, offline."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import soundfile
+from typer.testing import CliRunner
+
+from emocli.cli import app
+from emocli.errors import ArtifactError, InputError
+from emocli.zoo import ZOO_DIR_ENV, pack, read_card, resolve_model
+from tests.test_faces import scene
+from tests.test_predict import audio_model, face_model
+
+CARD = {
+    "summary": "a tiny test model",
+    "training_data": "random weights",
+    "terms": "none",
+    "command": "tests/test_zoo.py",
+    "figures": {"accuracy": "n/a"},
+    "limits": "it knows nothing",
+}
+runner = CliRunner()
+
+
+@pytest.fixture
+def zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder of bundled models (EMOCLI_ZOO_DIR) holding a packed face and voice model."""
+    folder = tmp_path / "zoo"
+    monkeypatch.setenv(ZOO_DIR_ENV, str(folder))
+    pack(face_model(tmp_path / "face-model.h5"), "face", CARD)
+    pack(audio_model(tmp_path / "voice-model.h5"), "voice", CARD)
+    return folder
+
+
+def test_names_resolve_to_bundled_files_and_missing_ones_say_how_to_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ZOO_DIR_ENV, str(tmp_path / "empty"))
+    assert resolve_model(tmp_path / "any.h5", "--face-model") == tmp_path / "any.h5"
+    with pytest.raises(InputError, match="not in this installation.*make zoo"):
+        resolve_model("face", "--face-model")
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0 and "not in this installation" in result.output
+
+
+def test_pack_writes_the_card_and_refuses_what_cannot_be_bundled(zoo: Path, tmp_path: Path) -> None:
+    assert resolve_model("face", "--face-model") == zoo / "face.h5"
+    assert read_card(zoo / "face.h5") == {"name": "face", **CARD}
+    voice = tmp_path / "voice-model.h5"
+    with pytest.raises(ArtifactError, match="cannot be the 'face' model"):
+        pack(voice, "face", CARD, tmp_path / "x.h5")
+    with pytest.raises(InputError, match="lacks terms"):
+        pack(voice, "voice", {k: v for k, v in CARD.items() if k != "terms"}, tmp_path / "y.h5")
+    assert not (tmp_path / "x.h5").exists() and not (tmp_path / "y.h5").exists()
+    listed = runner.invoke(app, ["models"])
+    assert listed.exit_code == 0
+    assert "face: 7 emotions" in listed.output and "random weights" in listed.output
+    shown = runner.invoke(app, ["models", "show", "face"])
+    assert shown.exit_code == 0 and json.loads(shown.output)["limits"] == "it knows nothing"
+
+
+def test_predict_with_no_model_option_uses_the_bundled_models_offline(
+    zoo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), scene())
+    wav = tmp_path / "speech.wav"
+    t = np.arange(16000) / 16000
+    soundfile.write(wav, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+
+    def no_network(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("emocli tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(image), str(wav), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    clips = json.loads((out / "predictions.json").read_text())["clips"]
+    assert [c["modalities"] for c in clips] == [["face"], ["audio"]]
+
+    named = runner.invoke(app, ["predict", str(image), "--face-model", "face", "-o", str(out)])
+    assert named.exit_code == 0, named.output
+
+
+def test_predict_without_models_or_bundled_ones_says_what_to_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ZOO_DIR_ENV, str(tmp_path / "empty"))
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), scene())
+    result = runner.invoke(app, ["predict", str(image)])
+    assert result.exit_code != 0
+    assert "no bundled models" in result.output and "--face-model" in result.output
