@@ -125,6 +125,7 @@ clean: ## Remove the demo data, the workspace and caches (keeps .venv)
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
 
 include mk/recipes.mk
+include mk/zoo.mk
 
 # ---------------------------------------------------------------- recipes: thesis fusion
 

@@ -101,3 +101,30 @@ def test_predict_without_models_or_bundled_ones_says_what_to_give(
     result = runner.invoke(app, ["predict", str(image)])
     assert result.exit_code != 0
     assert "no bundled models" in result.output and "--face-model" in result.output
+
+
+def test_make_zoo_smoke_builds_both_models_with_cards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """make zoo's chain (recipes, evaluation, cards from the measured figures, packing) on the
+    tiny demo data; the bundled models it writes then predict a demo clip with no option."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    work = tmp_path / "smoke"
+    done = subprocess.run(
+        ["make", "-s", "zoo-smoke", f"ZOO_SMOKE={work}"], cwd=root, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for name in ("face", "voice"):
+        card = read_card(work / "zoo" / f"{name}.h5")
+        assert card["name"] == name and card["figures"]["split"] == "val"
+        assert 0 <= card["figures"]["accuracy"] <= 100 and "make zoo-" in card["command"]
+    assert "CC BY-NC-SA 4.0" in read_card(work / "zoo" / "voice.h5")["terms"]
+    monkeypatch.setenv(ZOO_DIR_ENV, str(work / "zoo"))
+    clip = sorted((work / "demo" / "afew").rglob("*.mp4"))[0]
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", str(clip), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (only,) = json.loads((out / "predictions.json").read_text())["clips"]
+    assert only["modalities"] == ["face", "audio"] and only["fusion"] == "mean"
