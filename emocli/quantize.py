@@ -28,7 +28,8 @@ CALIBRATION_BATCH = 32
 
 def calibration_rows(info: Any, artifact: Path, rows: int, where: str) -> tuple[np.ndarray, int]:
     """(n, C, H, W) float32 normalised model inputs: ``rows`` rows evenly spaced over the
-    faces/spectrograms ``artifact`` (all of them if fewer), and the artifact's row count.
+    ``train`` rows of the faces/spectrograms ``artifact`` (over all its rows when it names no
+    split; all of them if fewer), and the number of rows they were drawn from.
 
     Raises :class:`ArtifactError` when the artifact was made differently from the model's
     training input (:func:`emocli.contract.check_artifact`) or is empty.
@@ -45,7 +46,11 @@ def calibration_rows(info: Any, artifact: Path, rows: int, where: str) -> tuple[
     check_artifact(info, table, where)
     if len(table) == 0:
         raise ArtifactError(f"{artifact}: no rows to calibrate the int8 graph on")
-    picked = np.unique(np.linspace(0, len(table) - 1, min(rows, len(table))).round().astype(int))
+    pool = np.flatnonzero(table.split == "train")  # training rows where the artifact names them
+    if not len(pool):
+        pool = np.arange(len(table))
+    spaced = np.linspace(0, len(pool) - 1, min(rows, len(pool))).round().astype(int)
+    picked = pool[np.unique(spaced)]
     raw = np.asarray(open_source(table, 0).read(picked), np.float32)
     if table.kind == "spectrograms":  # standardised with the model's statistics, as predict does
         bridge, _ = stats_bridge(info, table, where)
@@ -54,7 +59,7 @@ def calibration_rows(info: Any, artifact: Path, rows: int, where: str) -> tuple[
     scale, mean, std = info.normalisation()
     m = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
     s = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
-    return ((raw / np.float32(scale) - m) / s).astype(np.float32), len(table)
+    return ((raw / np.float32(scale) - m) / s).astype(np.float32), len(pool)
 
 
 def quantize_int8(onnx_bytes: bytes, inputs: np.ndarray) -> bytes:
