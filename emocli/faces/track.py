@@ -37,6 +37,8 @@ from emocli.faces.pipeline import (
 
 #: A face in the next frame continues the track if its IoU with the last one is at least this.
 TRACK_IOU = 0.3
+#: Boxes whose overlaps with every other box are computed at once (memory: this x all boxes).
+SUPPORT_BLOCK = 512
 
 
 @dataclass(frozen=True)
@@ -225,19 +227,24 @@ def face_track(boxes: Sequence[Sequence[Box]], content: Box) -> list[int | None]
 
 def _supports(boxes: Sequence[Sequence[Box]]) -> np.ndarray:
     """(M,) for each box of every frame, in order: the number of frames holding a box that
-    overlaps it (IoU >= :data:`TRACK_IOU`), its own frame included."""
+    overlaps it (IoU >= :data:`TRACK_IOU`), its own frame included. Computed for
+    :data:`SUPPORT_BLOCK` boxes at a time, so memory stays bounded on a long video."""
     flat = np.array([box for frame in boxes for box in frame], np.float64).reshape(-1, 4)
     x0, y0 = flat[:, 0], flat[:, 1]
     x1, y1 = x0 + flat[:, 2], y0 + flat[:, 3]
-    w = np.clip(np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None]), 0, None)
-    h = np.clip(np.minimum(y1[:, None], y1[None]) - np.maximum(y0[:, None], y0[None]), 0, None)
-    inter = w * h
     area = flat[:, 2] * flat[:, 3]
-    union = area[:, None] + area[None] - inter
-    overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0) >= TRACK_IOU
     counts = [len(frame) for frame in boxes if frame]
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.intp)
-    return np.logical_or.reduceat(overlap, starts, axis=1).sum(axis=1)
+    out = np.empty(len(flat), np.int64)
+    for a in range(0, len(flat), SUPPORT_BLOCK):
+        b = slice(a, a + SUPPORT_BLOCK)
+        w = np.clip(np.minimum(x1[b, None], x1[None]) - np.maximum(x0[b, None], x0[None]), 0, None)
+        h = np.clip(np.minimum(y1[b, None], y1[None]) - np.maximum(y0[b, None], y0[None]), 0, None)
+        inter = w * h
+        union = area[b, None] + area[None] - inter
+        overlap = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0) >= TRACK_IOU
+        out[b] = np.logical_or.reduceat(overlap, starts, axis=1).sum(axis=1)
+    return out
 
 
 def _prominence(box: Box, content: Box) -> float:
