@@ -82,12 +82,21 @@ class InputRef:
     path: str
     fingerprint: str
     kind: str  # "folder", "file", or an artifact kind
+    #: the command parameter it was given as (``audio``, ``stats_from``, ``init`` ...), so
+    #: ``inspect --as-config`` can rebuild the command; ``""`` for an input the stage found
+    #: itself. Recorded, never fingerprinted.
+    role: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "fingerprint": self.fingerprint, "kind": self.kind}
+        return {
+            "path": self.path,
+            "fingerprint": self.fingerprint,
+            "kind": self.kind,
+            "role": self.role,
+        }
 
 
-def fingerprint_raw(path: Path | str) -> InputRef:
+def fingerprint_raw(path: Path | str, role: str = "") -> InputRef:
     """Fingerprint a raw input from its listing: relative path, size and mtime (ns) of each file.
 
     Contents are not read, so a 10,000-image folder is fingerprinted in milliseconds.
@@ -104,13 +113,16 @@ def fingerprint_raw(path: Path | str) -> InputRef:
         [f.path.relative_to(base).as_posix(), f.size, f.mtime_ns] for f in tree.files
     ]
     listing += [[p.path.relative_to(base).as_posix(), p.reason] for p in tree.problems]
-    return InputRef(str(path), fingerprint_of(listing), "file" if path.is_file() else "folder")
+    kind = "file" if path.is_file() else "folder"
+    return InputRef(str(path), fingerprint_of(listing), kind, role)
 
 
-def fingerprint_artifact(path: Path | str, kinds: str | Iterable[str] | None = None) -> InputRef:
+def fingerprint_artifact(
+    path: Path | str, kinds: str | Iterable[str] | None = None, role: str = ""
+) -> InputRef:
     """The :class:`InputRef` of an upstream artifact: its stored fingerprint (nothing is hashed)."""
     with open_artifact(path, kinds) as art:
-        return InputRef(str(path), art.fingerprint, art.kind)
+        return InputRef(str(path), art.fingerprint, art.kind, role)
 
 
 # --------------------------------------------------------------------------- writing

@@ -82,14 +82,30 @@ def root(
 def inspect_command(
     artifact: Annotated[Path, typer.Argument(help="An emocli HDF5 artifact.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    as_config: Annotated[
+        bool,
+        typer.Option(
+            "--as-config",
+            help="Print the TOML config of the command that made the artifact (for its --config).",
+        ),
+    ] = False,
 ) -> None:
     """Print an artifact's provenance: stage, schema, version, fingerprint, params, inputs,
     datasets with shapes and dtypes, classes and per-split counts.
 
     Example: emocli inspect emocli-work/faces/sfew.h5
+
+    Example: emocli inspect emocli-work/audio/afew.h5 --as-config > afew.toml
     """
     from emocli.console import console, execute
     from emocli.provenance import describe_artifact
+
+    if as_config:
+        from emocli.config import artifact_config
+
+        commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+        typer.echo(execute(lambda _progress: artifact_config(artifact, commands)), nl=False)
+        return
 
     info = execute(lambda _progress: describe_artifact(artifact))
     if as_json:

@@ -31,9 +31,10 @@ def render_provenance(console: Console, info: Mapping[str, Any]) -> None:
         head.add_row("summary", json.dumps(info["summary"], sort_keys=True))
     console.print(head)
 
-    inputs = Table("input", "kind", "fingerprint", title="inputs", title_justify="left")
+    inputs = Table("input", "kind", "role", "fingerprint", title="inputs", title_justify="left")
     for item in info["inputs"]:
-        inputs.add_row(item["path"], item.get("kind", ""), item["fingerprint"][:16])
+        role = item.get("role", "")
+        inputs.add_row(item["path"], item.get("kind", ""), role, item["fingerprint"][:16])
     console.print(inputs)
 
     datasets = Table("dataset", "shape", "dtype", title="datasets", title_justify="left")

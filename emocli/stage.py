@@ -139,6 +139,7 @@ def run_stage(
                     inputs=inputs,
                     fingerprint=fingerprint,
                 )
+                record_command(writers[key], outputs)
             summary = dict(build(writers))
             for writer in writers.values():
                 writer.set_summary(summary)
@@ -158,6 +159,15 @@ def run_stage(
     return StageResult(
         stage.name, paths, False, fingerprint, summary, time.perf_counter() - started
     )
+
+
+def record_command(writer: ArtifactWriter, outputs: Mapping[str, OutputSpec]) -> None:
+    """Record where the command ran and every output it wrote (absolute paths), so that
+    ``inspect --as-config`` can rebuild it: attrs ``cwd`` (relative input paths, as the
+    ``inputs`` records keep them, start there) and ``outputs`` (``{output key: path}``).
+    Neither enters the fingerprint."""
+    writer.set_attr("cwd", os.getcwd())
+    writer.set_attr("outputs", {k: str(Path(s.path).absolute()) for k, s in outputs.items()})
 
 
 def check_output_paths(inputs: Sequence[InputRef], outputs: Mapping[str, OutputSpec]) -> None:

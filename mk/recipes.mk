@@ -51,6 +51,10 @@ SFEW_GAN_FLAGS ?= --size 48 --d-widths 16,32,64 --g-widths 64,32,16 --folds 5 --
 # audio: log-mel spectrograms, audio_fayek, speaker-independent (RAVDESS actors 17-20 test)
 AUDIO_FLAGS ?= --model audio_fayek --optimizer adam --lr 1e-3 --epochs 40 --patience 10 \
   --augment specaugment --batch-size 32 --monitor val_accuracy
+# the bundled voice model's (make zoo-voice): resnet_small 16-32-64-128 on trimmed speech
+VOICE_FLAGS ?= --model resnet_small --model-kwargs '{"widths": [16, 32, 64, 128], "blocks": [1, 1, 1, 1]}' \
+  --optimizer sgd --lr 0.05 --weight-decay 5e-4 --scheduler onecycle --label-smoothing 0.1 \
+  --augment specaugment --batch-size 32 --epochs 60
 
 .PHONY: recipes recipe-fer2013 recipe-ckplus recipe-sfew recipe-afew recipe-ravdess
 .PHONY: recipe-fer2013-faces recipe-fer2013-model recipe-unlabeled-faces

@@ -27,6 +27,7 @@ import numpy as np
 
 from emocli.artifacts import ArtifactWriter, fingerprint_artifact, open_artifact
 from emocli.audio import (
+    CLIP_NORMS,
     GLOBAL_NORMS,
     HOP_SECONDS,
     N_MELS,
@@ -44,6 +45,7 @@ from emocli.audio import (
     pad_or_crop,
     spectrogram_image,
     spectrograms_of,
+    speech_span,
 )
 from emocli.errors import ArtifactError, InputError, ParamsError
 from emocli.parallel import ordered_map
@@ -71,8 +73,11 @@ class BuildSpectrogramsParams:
 
     pad : ``longest`` (zero-pad to the longest clip) or a duration in seconds (pad or
         centre-crop), as text.
+    trim_db : cut leading and trailing silence, frames this many dB below the clip's loudest
+        frame, before padding (0 = keep it), so clips of other lengths look alike.
     win_ms, hop_ms : frame length and hop, milliseconds; n_fft 0 = the frame length.
     fmax : 0 = half the sample rate. top_db : 0 = keep the full dynamic range.
+    clip_norm : each spectrogram standardised as a whole (``scalar``) or per mel band (``band``).
     global_norm : ``band`` (per mel band), ``scalar`` or ``none``.
     train_split : split whose rows give the statistics when the artifact has splits.
     train_subjects : e.g. ``01-16`` or ``01,02,05-08``: only these subjects' rows.
@@ -80,6 +85,7 @@ class BuildSpectrogramsParams:
     """
 
     pad: str = "longest"
+    trim_db: float = 0.0
     preemphasis: float = PREEMPHASIS
     win_ms: float = WIN_SECONDS * 1000
     hop_ms: float = HOP_SECONDS * 1000
@@ -90,6 +96,7 @@ class BuildSpectrogramsParams:
     fmax: float = 0.0
     top_db: float = TOP_DB
     center: bool = False
+    clip_norm: str = "scalar"
     global_norm: str = "band"
     train_split: str = "train"
     train_subjects: str = ""
@@ -102,6 +109,7 @@ class BuildSpectrogramsParams:
             self.pad == "longest" or _pad_seconds(self.pad) is not None,
             f"--pad must be 'longest' or a positive number of seconds, got {self.pad!r}",
         )
+        require(self.trim_db >= 0, "--trim-db must be >= 0 (0 = no trimming)")
         require(0.0 <= self.preemphasis < 1.0, "--preemphasis must be in [0, 1)")
         require(self.win_ms > 0 and self.hop_ms > 0, "--win-ms and --hop-ms must be > 0")
         require(self.n_fft >= 0, "--n-fft must be >= 0 (0 = the window length)")
@@ -109,6 +117,7 @@ class BuildSpectrogramsParams:
         require(self.fmin >= 0 and self.fmax >= 0, "--fmin and --fmax must be >= 0")
         require(self.fmax == 0 or self.fmax > self.fmin, "--fmax must be above --fmin")
         require(self.top_db >= 0, "--top-db must be >= 0 (0 = no clipping)")
+        require(self.clip_norm in CLIP_NORMS, f"--clip-norm must be one of {', '.join(CLIP_NORMS)}")
         require(
             self.global_norm in GLOBAL_NORMS,
             f"--global-norm must be one of {', '.join(GLOBAL_NORMS)}",
@@ -145,6 +154,8 @@ class BuildSpectrogramsParams:
             top_db=self.top_db or None,
             center=self.center,
             global_norm=self.global_norm,
+            trim_db=self.trim_db or None,
+            clip_norm=self.clip_norm,
         )
 
 
@@ -222,9 +233,11 @@ class _Task:
     image_cmap: str = "viridis"
 
 
-def _waveforms(task: _Task) -> np.ndarray:
-    """(k, pad_samples) float32: the task's clips, read from the audio artifact, padded/cropped."""
+def _waveforms(task: _Task) -> tuple[np.ndarray, np.ndarray]:
+    """(k, pad_samples) float32: the task's clips, read from the audio artifact, trimmed when
+    the front end says so and padded/cropped; and (k,) int64 their lengths before padding."""
     out = np.zeros((len(task.rows), task.frontend.pad_samples), np.float32)
+    kept = np.zeros(len(task.rows), np.int64)
     first = min(offset for offset, _ in task.rows)
     last = max(offset + length for offset, length in task.rows)
     needed = sum(length for _, length in task.rows)
@@ -239,33 +252,37 @@ def _waveforms(task: _Task) -> np.ndarray:
                     if span is not None
                     else data[offset : offset + length]
                 )
-                out[k] = pad_or_crop(clip, task.frontend.pad_samples)
+                speech = speech_span(clip, task.frontend)
+                kept[k] = speech.shape[-1]
+                out[k] = pad_or_crop(speech, task.frontend.pad_samples)
     except (OSError, KeyError) as exc:
         raise ArtifactError(
             f"{task.audio}: waveforms cannot be read ({exc}); the file is corrupt: "
             "rerun extract-audio with --force"
         ) from exc
-    return out
+    return out, kept
 
 
 def _moments(task: _Task) -> MomentAccumulator:
     """Worker, pass 1: per-band moments of the task's per-spectrogram-normalised spectrograms."""
     acc = MomentAccumulator(task.frontend.n_mels)
-    acc.add(spectrograms_of(_waveforms(task), task.frontend, task.kernels))
+    acc.add(spectrograms_of(_waveforms(task)[0], task.frontend, task.kernels))
     return acc
 
 
-def _features(task: _Task) -> tuple[np.ndarray, np.ndarray | None]:
-    """Worker, pass 2: (k, n_mels, T) normalised features and (k, S, S, 3) images or None."""
+def _features(task: _Task) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Worker, pass 2: (k, n_mels, T) normalised features, (k, S, S, 3) images or None, and
+    (k,) the clips' lengths before padding (after trimming), samples."""
     assert task.stats is not None
-    spectrograms = spectrograms_of(_waveforms(task), task.frontend, task.kernels)
+    waveforms, kept = _waveforms(task)
+    spectrograms = spectrograms_of(waveforms, task.frontend, task.kernels)
     features = apply_stats(spectrograms, task.stats)
     images = None
     if task.image_size:
         images = np.stack(
             [spectrogram_image(f, task.image_size, task.image_cmap) for f in features]
         )
-    return features, images
+    return features, images, kept
 
 
 def _tasks(
@@ -307,9 +324,9 @@ def run(
         statistics are reused; this artifact's own rows then never enter any statistic.
     """
     audio = Path(audio)
-    inputs = [fingerprint_artifact(audio, "audio")]
+    inputs = [fingerprint_artifact(audio, "audio", role="audio")]
     if stats_from is not None:
-        inputs.append(fingerprint_artifact(stats_from, "spectrograms"))
+        inputs.append(fingerprint_artifact(stats_from, "spectrograms", role="stats_from"))
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         with open_artifact(audio, "audio") as art:
@@ -387,7 +404,9 @@ def _build(
     done = 0
     tasks = _tasks(audio, offsets, lengths, range(n), frontend, stats, params)
     batches = -(-n // BATCH_ROWS)
-    for features, images in ordered_map(_features, tasks, params.workers, 1, total=batches):
+    kept_parts = []
+    for features, images, kept in ordered_map(_features, tasks, params.workers, 1, total=batches):
+        kept_parts.append(kept)
         batch: dict[str, Any] = {"features": features}
         if images is not None:
             batch["images"] = images
@@ -409,13 +428,14 @@ def _build(
     preview.save(writer.sidecar(f"{Path(writer.path).stem}.png"), frontend)
 
     target = frontend.pad_samples
+    kept = np.concatenate(kept_parts) if kept_parts else np.zeros(0, np.int64)
     return {
         "clips": n,
         "n_mels": n_mels,
         "n_frames": n_frames,
         "pad_seconds": round(target / sample_rate, 4),
-        "padded": int(np.sum(lengths < target)),
-        "cropped": int(np.sum(lengths > target)),
+        "padded": int(np.sum(kept < target)),
+        "cropped": int(np.sum(kept > target)),
         "stats_selection": selection,
         "stats_rows": len(stats_ids),
         "global_norm": frontend.global_norm,

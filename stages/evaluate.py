@@ -270,7 +270,7 @@ def run(
     names = list(params.names) or display_names(inputs)
     if len(names) != len(inputs):
         raise InputError(f"{len(names)} names given for {len(inputs)} inputs")
-    refs: list[InputRef] = [fingerprint_artifact(p, "predictions") for p in inputs]
+    refs: list[InputRef] = [fingerprint_artifact(p, "predictions", role="inputs") for p in inputs]
     for path in inputs:  # the curves depend on the model artifact an input points at
         with open_artifact(path, "predictions") as art:
             found = _model_history(path, str(art.attrs.get("model", "") or ""))

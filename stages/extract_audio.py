@@ -95,7 +95,7 @@ def run(
     """Extract the audio of every clip under ``source`` into the ``audio`` artifact ``output``."""
     source = Path(source)
     listing = list_audio_inputs(source, params.format, params)
-    inputs = [fingerprint_raw(source)]
+    inputs = [fingerprint_raw(source, role="source")]
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         writer = writers["audio"]

@@ -72,7 +72,8 @@ class FinetuneParams:
     input_column : ``auto`` (faces: images; spectrograms: features for audio_* models, else the
     rendered images when present), ``images`` or ``features``.
     augment : ``auto`` (``spec`` for faces, ``none`` for spectrograms), ``spec``, ``strong``,
-    ``specaugment`` (spectrogram features), ``none``. class_weights : ``none`` or ``balanced``.
+    ``specaugment`` (spectrogram features), ``speech`` (specaugment with speed and pitch
+    perturbation), ``none``. class_weights : ``none`` or ``balanced``.
     patience : epochs without improvement of ``monitor`` before stopping (0 = off).
     validation : where early stopping and best-epoch selection look: ``auto`` (the input's
     ``val`` split, else a hold-out), ``split`` (the ``val`` split), ``holdout`` (ignore the
@@ -344,10 +345,12 @@ def run(
     it after a kill (``resume`` False: start over), ``notice`` gets the line that says so
     (:mod:`emocli.training.resume`); it is deleted once the outputs are committed.
     """
-    inputs = [fingerprint_artifact(input, ("faces", "spectrograms"))]
+    inputs = [fingerprint_artifact(input, ("faces", "spectrograms"), role="input")]
     inputs += _init_inputs(params)
     if params.predict_on:
-        inputs.append(fingerprint_artifact(params.predict_on, ("faces", "spectrograms")))
+        inputs.append(
+            fingerprint_artifact(params.predict_on, ("faces", "spectrograms"), role="predict_on")
+        )
     outputs = {
         "model": OutputSpec(Path(output), "model"),
         "predictions": OutputSpec(Path(predictions_output), "predictions"),
@@ -399,9 +402,9 @@ def _resume_points(resumer: Resumer | None, params: FinetuneParams, plans: list[
 
 def _init_inputs(params: FinetuneParams) -> list[InputRef]:
     if params.init.startswith(INIT_IMAGENET):
-        return [fingerprint_raw(params.init[len(INIT_IMAGENET) :])]
+        return [fingerprint_raw(params.init[len(INIT_IMAGENET) :], role="init")]
     if params.init != "none":
-        return [fingerprint_artifact(params.init, "model")]
+        return [fingerprint_artifact(params.init, "model", role="init")]
     return []
 
 
@@ -478,7 +481,8 @@ def _augment_config(params: FinetuneParams, table: Any) -> Any:
     if name in IMAGE_AUGMENTS and table.dtype != np.uint8:
         raise ParamsError(
             f"--augment {name} transforms pictures, but the {table.column!r} input is "
-            f"{table.dtype} values; use --augment specaugment or none for spectrogram features"
+            f"{table.dtype} values; use --augment specaugment, speech or none for spectrogram "
+            "features"
         )
     return preset(name)
 

@@ -265,11 +265,11 @@ def run(
     trains = params.method in TRAINED_METHODS and fuser is None
     if trains and model_output is None:
         raise InputError(f"--method {params.method} trains a fuser: give the model output path")
-    refs: list[InputRef] = [fingerprint_artifact(p, "predictions") for p in inputs]
+    refs: list[InputRef] = [fingerprint_artifact(p, "predictions", role="inputs") for p in inputs]
     if fuser is not None:
-        refs.append(fingerprint_artifact(fuser, "model"))
+        refs.append(fingerprint_artifact(fuser, "model", role="fuser"))
     if labels is not None:
-        refs.append(fingerprint_raw(labels))
+        refs.append(fingerprint_raw(labels, role="labels"))
     outputs = {"predictions": OutputSpec(Path(output), "predictions")}
     if trains:
         assert model_output is not None

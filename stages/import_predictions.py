@@ -57,9 +57,9 @@ def run(
     progress: ProgressHook = no_progress,
 ) -> StageResult:
     """Import ``csv_path`` (and the labels CSV ``labels``) into the predictions artifact ``output``."""
-    inputs: list[InputRef] = [fingerprint_raw(csv_path)]
+    inputs: list[InputRef] = [fingerprint_raw(csv_path, role="csv_path")]
     if labels is not None:
-        inputs.append(fingerprint_raw(labels))
+        inputs.append(fingerprint_raw(labels, role="labels"))
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         progress("reading CSV", 0, 1)

@@ -22,7 +22,7 @@ row of another dataset with a model that finetune (or pretrain-gan) wrote, and w
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,10 @@ def run(
     expects (the message names the difference), :class:`ParamsError` for unusable options.
     """
     # the predicted artifact first: the workspace's default output names it as the source
-    inputs = [fingerprint_artifact(input, INPUT_KINDS), _model_ref(Path(model))]
+    # roles: the `predict` command's parameters (the model option is named by the input's kind)
+    predicted = fingerprint_artifact(input, INPUT_KINDS, role="clips")
+    role = "face_model" if predicted.kind == "faces" else "audio_model"
+    inputs = [predicted, replace(_model_ref(Path(model)), role=role)]
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         return _execute(params, Path(input), Path(model), writers["predictions"], progress)

@@ -172,7 +172,7 @@ def run(
     """
     source = require_folder(Path(source), "input")
     check_cascades(params)
-    inputs = [fingerprint_raw(source)]
+    inputs = [fingerprint_raw(source, role="source")]
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
         dataset = read_face_source(

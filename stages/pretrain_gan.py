@@ -225,10 +225,10 @@ def run(
     it after a kill (``resume`` False: start over), ``notice`` gets the line that says so
     (:mod:`emocli.training.resume`); it is deleted once the outputs are committed.
     """
-    inputs = [fingerprint_artifact(labeled, "faces")]
-    inputs += [fingerprint_artifact(p, "faces") for p in unlabeled]
+    inputs = [fingerprint_artifact(labeled, "faces", role="labeled")]
+    inputs += [fingerprint_artifact(p, "faces", role="unlabeled") for p in unlabeled]
     if params.init != "none":
-        inputs.append(fingerprint_artifact(params.init, "model"))
+        inputs.append(fingerprint_artifact(params.init, "model", role="init"))
     outputs = {
         "model": OutputSpec(Path(output), "model"),
         "predictions": OutputSpec(Path(predictions_output), "predictions"),

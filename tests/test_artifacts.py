@@ -63,7 +63,9 @@ def test_round_trip_keeps_columns_attrs_and_groups(tmp_path: Path) -> None:
         assert art.classes == ["angry", "happy"]
         assert art.params == {"size": 8}
         assert art.attrs["schema_version"] == SCHEMA_VERSION
-        assert art.attrs["inputs"] == [{"path": "raw/", "fingerprint": "f00", "kind": "folder"}]
+        assert art.attrs["inputs"] == [
+            {"path": "raw/", "fingerprint": "f00", "kind": "folder", "role": ""}
+        ]
         assert art.attrs["size"] == 8
         assert art.column("images").shape == (10, 8, 8)
         assert art.column("sample_id")[3] == "s003"

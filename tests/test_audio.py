@@ -21,6 +21,7 @@ from emocli.audio import (
     decode_audio,
     log_mel,
     n_frames,
+    normalise_each,
     pad_or_crop,
     preemphasis,
     resample,
@@ -338,3 +339,15 @@ def test_cli_extract_audio_writes_into_the_workspace(tmp_path: Path, workdir: Pa
     assert "up to date" in again.output
     bad = runner.invoke(app, ["extract-audio", str(tmp_path / "nothing")])
     assert bad.exit_code == 2 and "error:" in bad.output and "not found" in bad.output
+
+
+def test_clip_norm_band_standardises_every_mel_band_of_a_clip() -> None:
+    rng = np.random.default_rng(0)
+    tilt = np.linspace(-30, 10, 40)[:, None]  # a voice's spectral colour: a slope over bands
+    spectrograms = (tilt + 5 * rng.standard_normal((3, 40, 50))).astype(np.float32)
+    whole = normalise_each(spectrograms)
+    assert abs(float(whole[0].mean())) < 1e-5 and abs(float(whole[0].std()) - 1) < 1e-4
+    assert np.ptp(whole[0].mean(axis=-1)) > 1  # the colour stays
+    bands = normalise_each(spectrograms, "band")
+    np.testing.assert_allclose(bands.mean(axis=-1), 0, atol=1e-5)
+    np.testing.assert_allclose(bands.std(axis=-1), 1, atol=1e-4)

@@ -302,7 +302,7 @@ def test_test_subjects_and_specaugment_on_features(tmp_path: Path, workdir: Path
     assert sorted(set(preds.subject[preds.split == "test"].tolist())) == ["S004", "S005"]
     assert "test" in result.output and preds.modality == "audio"
     bad = _run(*args, *FAST, "--augment", "spec", "--force")
-    assert bad.exit_code != 0 and "use --augment specaugment or none" in bad.output
+    assert bad.exit_code != 0 and "use --augment specaugment, speech or none" in bad.output
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")

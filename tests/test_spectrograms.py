@@ -308,3 +308,38 @@ def test_cli_chains_through_the_workspace(tmp_path: Path, workdir: Path) -> None
         app, ["build-spectrograms", str(workdir / "audio" / "second.h5"), "--pad", "x"]
     )
     assert bad.exit_code == 2 and "--pad" in bad.output
+
+
+def test_trim_db_cuts_silence_so_padding_does_not_change_a_clip(tmp_path: Path) -> None:
+    """The same utterance after 0.05 s or 0.4 s of silence gives the same spectrogram once
+    trimmed (it would not with padding alone), and predict's front end agrees."""
+    speech = tone(0.3, 300)
+    data = tmp_path / "d"
+    for name, silence in (("short", 0.05), ("long", 0.4)):
+        gap = np.zeros(int(SR * silence), np.float32)
+        write_audio(data / "angry" / f"{name}.wav", np.concatenate([gap, speech]), SR)
+    audio = extract(data, tmp_path / "d.h5")
+    trimmed, padded = tmp_path / "t.h5", tmp_path / "p.h5"
+    run(BuildSpectrogramsParams(pad="0.5", trim_db=40, global_norm="none", **ONE), audio, trimmed)
+    run(BuildSpectrogramsParams(pad="0.5", global_norm="none", **ONE), audio, padded)
+    with open_artifact(trimmed) as art:
+        features = art.column("features")
+        frontend, stats = frontend_from_artifact(art)
+    assert frontend.trim_db == 40
+    np.testing.assert_allclose(features[0], features[1], atol=1e-4)
+    with open_artifact(padded) as art:
+        assert np.abs(art.column("features")[0] - art.column("features")[1]).max() > 0.5
+    for k, wave in enumerate(waveforms(audio)):
+        np.testing.assert_allclose(
+            logmel_features(wave, SR, frontend, stats), features[k], atol=1e-5
+        )
+
+
+def test_trim_silence_keeps_the_loud_span() -> None:
+    from emocli.audio import trim_silence
+
+    x = np.zeros(SR, np.float32)
+    x[4000:9000] = tone(5000 / SR, 300)
+    kept = trim_silence(x, 40, 400, 160)
+    assert 5000 <= kept.size <= 5000 + 2 * 400 and np.abs(kept).max() == np.abs(x).max()
+    assert trim_silence(np.zeros(SR, np.float32), 40, 400, 160).size == SR  # silence: unchanged

@@ -7,7 +7,7 @@ Also home of the tiny-artifact builders the other finetune tests import.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -369,3 +369,15 @@ def test_specaugment_masks_and_shifts_spectrograms() -> None:
     mean = float(x[0].mean())
     allowed = set(x[0].flatten().tolist()) | {mean}
     assert set(out.flatten().tolist()) <= allowed
+
+
+def test_speech_preset_stretches_time_and_shifts_bands() -> None:
+    cfg = preset("speech")
+    assert cfg is not None and cfg.stretch > 0 and cfg.band_shift > 0 and not cfg.geometric
+    torch.manual_seed(0)
+    ramp = torch.arange(40, dtype=torch.float32).reshape(1, 1, 40, 1).repeat(8, 1, 1, 64)
+    out = augment_batch(ramp, replace(cfg, freq_masks=0, time_masks=0, time_shift=0.0))
+    assert out.shape == ramp.shape
+    shift = (out - ramp)[:, 0, 10:30].mean(dim=(1, 2))  # rows moved, inside the border
+    assert shift.abs().max() > 0.2 and shift.abs().max() <= 2.0 + 1e-4
+    assert torch.allclose(out[..., 0], out[..., -1])  # a pure band ramp: time untouched

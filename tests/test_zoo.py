@@ -100,7 +100,7 @@ def test_predict_without_models_or_bundled_ones_says_what_to_give(
     cv2.imwrite(str(image), scene())
     result = runner.invoke(app, ["predict", str(image)])
     assert result.exit_code != 0
-    assert "no bundled models" in result.output and "--face-model" in result.output
+    assert "no bundled face model" in result.output and "--face-model" in result.output
 
 
 def test_make_zoo_smoke_builds_both_models_with_cards(
@@ -128,3 +128,35 @@ def test_make_zoo_smoke_builds_both_models_with_cards(
     assert result.exit_code == 0, result.output
     (only,) = json.loads((out / "predictions.json").read_text())["clips"]
     assert only["modalities"] == ["face", "audio"] and only["fusion"] == "mean"
+
+
+@pytest.mark.parametrize("name", ["face", "voice"])
+def test_each_shipped_model_loads_with_its_card_and_input_contract(name: str) -> None:
+    """The files in the package (not a test zoo): the card's fields, and the input contract
+    predict rebuilds from them makes the model's input shape and gives probabilities."""
+    import torch
+
+    from emocli.contract.audio import audio_contract, audio_rows
+    from emocli.contract.faces import face_contract
+    from emocli.training.model_store import load_model
+    from emocli.zoo import BUNDLED, CARD_FIELDS
+
+    path = Path(__file__).resolve().parents[1] / "emocli" / "zoo" / f"{name}.h5"
+    if not path.is_file():
+        pytest.skip(f"no bundled {name} model in this checkout (make zoo-{name})")
+    assert path.stat().st_size <= 10 * 1024 * 1024
+    card = read_card(path)
+    assert set(CARD_FIELDS) <= set(card) and card["figures"]["accuracy"] > 0
+    model, info = load_model(path)
+    if BUNDLED[name].kind == "spectrograms":
+        contract = audio_contract(info, str(path))
+        t = np.arange(2 * contract.frontend.sample_rate) / contract.frontend.sample_rate
+        rows = audio_rows((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), contract)
+    else:
+        face = face_contract(info, str(path))
+        assert face.media.size in (info.input_size[0], face.resize_to or -1)
+        rows = np.random.default_rng(0).random((1, info.channels, *info.input_size))
+    assert rows.shape[1:] == (info.channels, *info.input_size)
+    with torch.no_grad():
+        probs = torch.softmax(model.eval()(torch.as_tensor(rows, dtype=torch.float32)), 1)
+    assert probs.shape == (1, len(info.classes)) and abs(float(probs.sum()) - 1) < 1e-5

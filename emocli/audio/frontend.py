@@ -1,4 +1,4 @@
-"""The log-mel front end: pad, pre-emphasis, log-mel (librosa's), standardise, global statistics."""
+"""The log-mel front end: trim, pad, pre-emphasis, log-mel (librosa's), standardise, global statistics."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ DB_AMIN = 1e-10
 TOP_DB = 80.0
 #: Global normalisation modes: per mel band, one scalar, or none.
 GLOBAL_NORMS = ("band", "scalar", "none")
+#: Per-clip normalisation modes: one mean and std per spectrogram, or one per mel band of it.
+CLIP_NORMS = ("scalar", "band")
 #: Waveforms transformed together inside :func:`spectrograms_of`.
 SUB_BATCH = 4
 #: A standard deviation below this is treated as this (silent or constant spectrograms).
@@ -42,6 +44,11 @@ class FrontEnd:
     fmax : highest mel frequency, Hz; ``None`` = ``sample_rate / 2``.
     top_db : dynamic range kept below each spectrogram's peak, dB; ``None`` keeps all.
     global_norm : ``band`` (a mean and std per mel band), ``scalar`` or ``none``.
+    trim_db : leading and trailing silence is cut before padding (:func:`trim_silence`):
+        frames more than ``trim_db`` dB below the clip's loudest frame; ``None`` keeps it.
+    clip_norm : each spectrogram standardised by its own mean and std (``scalar``: removes
+        the recording's loudness) or by those of each of its mel bands (``band``: also the
+        speaker's and the room's spectral colour, as cepstral mean and variance normalisation).
     """
 
     sample_rate: int
@@ -57,6 +64,8 @@ class FrontEnd:
     top_db: float | None = TOP_DB
     center: bool = False
     global_norm: str = "band"
+    trim_db: float | None = None
+    clip_norm: str = "scalar"
 
     @property
     def n_frames(self) -> int:
@@ -95,6 +104,36 @@ def pad_or_crop(waveform: np.ndarray, n_samples: int) -> np.ndarray:
     out = np.zeros((*waveform.shape[:-1], n_samples), dtype=waveform.dtype)
     out[..., :length] = waveform
     return out
+
+
+def trim_silence(waveform: np.ndarray, top_db: float, frame: int, hop: int) -> np.ndarray:
+    """(samples,) -> the span from the first to the last loud frame (like ``librosa.effects.trim``).
+
+    A frame (``frame`` samples every ``hop``) is loud when its RMS is within ``top_db`` dB of
+    the loudest frame's. An all-silent or shorter-than-one-frame clip comes back unchanged.
+    """
+    if waveform.shape[-1] <= frame:
+        return waveform
+    frames = np.lib.stride_tricks.sliding_window_view(waveform, frame)[::hop]
+    power = np.mean(np.square(frames, dtype=np.float64), axis=-1)
+    peak = power.max()
+    if peak <= 0:
+        return waveform
+    loud = np.flatnonzero(10.0 * np.log10(np.maximum(power, DB_AMIN) / peak) > -top_db)
+    return waveform[loud[0] * hop : min(waveform.shape[-1], loud[-1] * hop + frame)]
+
+
+def speech_span(waveform: np.ndarray, frontend: FrontEnd) -> np.ndarray:
+    """(samples,) -> the clip without its leading and trailing silence when the front end
+    trims (``trim_db``), else the clip itself."""
+    if frontend.trim_db is None:
+        return waveform
+    return trim_silence(waveform, frontend.trim_db, frontend.win_length, frontend.hop_length)
+
+
+def fit_length(waveform: np.ndarray, frontend: FrontEnd) -> np.ndarray:
+    """(samples,) -> (pad_samples,): silence trimmed when the front end asks, then padded or cropped."""
+    return pad_or_crop(speech_span(waveform, frontend), frontend.pad_samples)
 
 
 def preemphasis(waveform: np.ndarray, coef: float = PREEMPHASIS) -> np.ndarray:
@@ -179,10 +218,12 @@ def log_mel(
     return np.ascontiguousarray(db, dtype=np.float32)
 
 
-def normalise_each(spectrograms: np.ndarray) -> np.ndarray:
-    """Standardise each (n_mels, T) spectrogram of (..., n_mels, T) by its own mean and std."""
-    mean = spectrograms.mean(axis=(-2, -1), keepdims=True, dtype=np.float64)
-    std = spectrograms.std(axis=(-2, -1), keepdims=True, dtype=np.float64)
+def normalise_each(spectrograms: np.ndarray, clip_norm: str = "scalar") -> np.ndarray:
+    """Standardise each (n_mels, T) spectrogram of (..., n_mels, T) by its own mean and std
+    (``scalar``), or each of its mel bands by the band's mean and std over time (``band``)."""
+    axes: tuple[int, ...] = (-2, -1) if clip_norm == "scalar" else (-1,)
+    mean = spectrograms.mean(axis=axes, keepdims=True, dtype=np.float64)
+    std = spectrograms.std(axis=axes, keepdims=True, dtype=np.float64)
     return ((spectrograms - mean) / np.maximum(std, STD_FLOOR)).astype(np.float32)
 
 
@@ -257,7 +298,8 @@ def spectrograms_of(
     for start in range(0, waveforms.shape[0], SUB_BATCH):
         rows = np.asarray(waveforms[start : start + SUB_BATCH], dtype=np.float64)
         emphasised = preemphasis(rows, frontend.preemphasis)
-        out[start : start + SUB_BATCH] = normalise_each(log_mel(emphasised, frontend, kernels))
+        spectrograms = log_mel(emphasised, frontend, kernels)
+        out[start : start + SUB_BATCH] = normalise_each(spectrograms, frontend.clip_norm)
     return out
 
 
@@ -272,7 +314,7 @@ def logmel_features(
     """
     mono = np.asarray(waveform, dtype=np.float32).reshape(-1)
     mono = resample(mono, sample_rate, frontend.sample_rate)
-    batch = pad_or_crop(mono, frontend.pad_samples)[None, :]
+    batch = fit_length(mono, frontend)[None, :]
     return apply_stats(spectrograms_of(batch, frontend), stats)[0]
 
 

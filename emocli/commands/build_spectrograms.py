@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from emocli.commands.common import Force, Output, Workdir, Workers
+from emocli.commands.common import Config, Force, Output, Workdir, Workers
 
 
 def command(
@@ -27,6 +27,14 @@ def command(
             "or centre-crop to that duration (recommended for mixed datasets).",
         ),
     ] = "longest",
+    trim_db: Annotated[
+        float,
+        typer.Option(
+            "--trim-db",
+            help="Cut leading and trailing silence (frames this many dB below the loudest) "
+            "before padding, so clips of other lengths look alike; 0 = keep it.",
+        ),
+    ] = 0.0,
     preemphasis: Annotated[
         float,
         typer.Option("--preemphasis", help="Pre-emphasis a in y(t) = x(t) - a x(t-1); 0 = off."),
@@ -59,6 +67,14 @@ def command(
             "1 + (samples - n_fft) // hop.",
         ),
     ] = False,
+    clip_norm: Annotated[
+        str,
+        typer.Option(
+            "--clip-norm",
+            help="Standardise each spectrogram as a whole (scalar: the thesis) or each of its "
+            "mel bands (band: also removes the voice's and room's spectral colour).",
+        ),
+    ] = "scalar",
     global_norm: Annotated[
         str,
         typer.Option(
@@ -103,6 +119,7 @@ def command(
     workdir: Workdir = None,
     workers: Workers = 0,
     force: Force = False,
+    config: Config = None,
 ) -> None:
     """Log-mel spectrograms of an audio artifact: pad, pre-emphasis, 25 ms Hamming frames,
     40 mel bands, log, per-spectrogram then training-set normalisation.
@@ -121,6 +138,7 @@ def command(
     def action(progress: ProgressHook) -> StageResult:
         params = stage.BuildSpectrogramsParams(
             pad=pad,
+            trim_db=trim_db,
             preemphasis=preemphasis,
             win_ms=win_ms,
             hop_ms=hop_ms,
@@ -131,6 +149,7 @@ def command(
             fmax=fmax,
             top_db=top_db,
             center=center,
+            clip_norm=clip_norm,
             global_norm=global_norm,
             train_split=train_split,
             train_subjects=train_subjects,

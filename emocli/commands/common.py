@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from emocli.config import use_config
 from emocli.workspace import WORKDIR_ENV
 
 Workdir = Annotated[
@@ -24,6 +25,17 @@ Output = Annotated[
         "--output",
         "-o",
         help="Output artifact path \\[default: derived from the input, in the workspace].",
+    ),
+]
+Config = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option(
+        "--config",
+        callback=use_config,
+        is_eager=True,
+        help="TOML file of this command's parameters (emocli inspect ARTIFACT --as-config "
+        "writes one); options given here override it.",
+        show_default=False,
     ),
 ]
 Force = Annotated[bool, typer.Option("--force", help="Rerun even if the output is up to date.")]

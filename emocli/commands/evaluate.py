@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from emocli.commands.common import Force, Workdir
+from emocli.commands.common import Config, Force, Workdir
 
 #: Longest default report folder name (longer joined names are cut and given a hash).
 MAX_REPORT_NAME = 80
@@ -80,6 +80,18 @@ def _print_tables(summary: dict[str, Any], report_dir: Path) -> None:
     console.print(f"report: {report_dir / 'report.md'}")
 
 
+def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
+    """This command's parameters from an artifact's recorded params (``--as-config``): the
+    output is the report folder that holds the evaluation artifact."""
+    artifact = outputs.get("evaluation")
+    return {
+        "split": params.get("split"),
+        "name": params.get("names") or None,
+        "no_plots": not params.get("plots", True),
+        "output": str(Path(artifact).parent) if artifact else None,
+    }
+
+
 def command(
     inputs: Annotated[
         list[Path], typer.Argument(help="Predictions artifacts to evaluate and compare.")
@@ -106,6 +118,7 @@ def command(
     no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG pictures.")] = False,
     workdir: Workdir = None,
     force: Force = False,
+    config: Config = None,
 ) -> None:
     """Evaluate predictions: accuracy, F1, per-class metrics, confusion matrices, class
     distributions, fold summaries and training curves, as metrics.json, report.md and PNGs.

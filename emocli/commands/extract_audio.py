@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from emocli.commands.common import (
     Classes,
+    Config,
     Force,
     Output,
     Strict,
@@ -19,6 +20,15 @@ from emocli.commands.common import (
 
 #: Reject reasons shown in the terminal summary.
 SHOWN_REJECTS = 5
+
+
+def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
+    """This command's parameters from an artifact's recorded params (``--as-config``)."""
+    return {
+        **params,
+        "classes": ",".join(params.get("classes") or ()),
+        "output": outputs.get("audio"),
+    }
 
 
 def command(
@@ -44,6 +54,7 @@ def command(
     workdir: Workdir = None,
     workers: Workers = 0,
     force: Force = False,
+    config: Config = None,
 ) -> None:
     """Decode the audio of every clip to mono float32 at one sample rate (PyAV); clips without
     usable audio are listed as rejects with the reason.

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from emocli.commands.common import Force, Output, Resume, Workdir, Workers, print_notice
+from emocli.commands.common import Config, Force, Output, Resume, Workdir, Workers, print_notice
 
 _TRAIN = "Training"
 _TRANSFER = "Model and transfer"
 _DATA = "Data and splits"
 _HW = "Hardware"
+
+
+def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
+    """This command's parameters from an artifact's recorded params (``--as-config``)."""
+    return {
+        **params,
+        "predict_on": params.get("predict_on") or None,
+        "compile_model": params.get("compile"),
+        "output": outputs.get("model"),
+        "predictions": outputs.get("predictions"),
+    }
 
 
 def command(
@@ -105,7 +116,8 @@ def command(
         typer.Option(
             "--augment",
             help="auto (spec for faces, none for spectrograms) | spec (brightness 0.5-1, shear "
-            "0.2, zoom 0.1, flip) | light | strong | specaugment (spectrogram features) | none.",
+            "0.2, zoom 0.1, flip) | light | strong | specaugment (spectrogram features) | "
+            "speech (specaugment + speed and pitch) | none.",
             rich_help_panel=_TRAIN,
         ),
     ] = "auto",
@@ -266,6 +278,7 @@ def command(
     workers: Workers = 0,
     force: Force = False,
     resume: Resume = True,
+    config: Config = None,
 ) -> None:
     """Train a classifier on a faces or spectrograms artifact (transfer learning, k-fold);
     write a model artifact and its predictions.

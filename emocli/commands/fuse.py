@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from emocli.commands.common import Force, Output, Workdir
+from emocli.commands.common import Config, Force, Output, Workdir
+
+
+def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
+    """This command's parameters from an artifact's recorded params (``--as-config``)."""
+    return {
+        **params,
+        "modality": params.get("modalities") or None,
+        "output": outputs.get("predictions"),
+        "model_output": outputs.get("model"),
+    }
 
 
 def command(
@@ -80,6 +90,7 @@ def command(
     output: Output = None,
     workdir: Workdir = None,
     force: Force = False,
+    config: Config = None,
 ) -> None:
     """Fuse predictions: frames into clips, then modalities (mean, weighted, SVM or MLP).
 

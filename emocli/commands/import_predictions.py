@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from emocli.commands.common import Force, Output, Workdir
+from emocli.commands.common import Config, Force, Output, Workdir
 
 
 def guess_modality(csv_path: Path) -> str:
@@ -55,6 +55,7 @@ def command(
     output: Output = None,
     workdir: Workdir = None,
     force: Force = False,
+    config: Config = None,
 ) -> None:
     """Import another system's per-sample class probabilities (CSV) to fuse and evaluate them.
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from emocli.commands.common import Force, Workdir
+from emocli.commands.common import Config, Force, Workdir
 
 #: Output folder inside the workspace's reports folder.
 DEFAULT_SUBDIR = "predict"
@@ -94,6 +94,7 @@ def command(
     ] = 0,
     workdir: Workdir = None,
     force: Force = False,
+    config: Config = None,
 ) -> None:
     """Predict the emotion of videos, images or audio files with trained models (by default
     the bundled face and voice models, see emocli models).
@@ -194,9 +195,13 @@ def _bundled_for_media(clips: list[Path]) -> tuple[Path | None, Path | None]:
     face = _bundled("face") if kinds - {KIND_AUDIO} else None
     voice = _bundled("voice") if kinds - {KIND_IMAGE} else None
     if face is None and voice is None:
+        wanted = " or ".join(
+            name for name, kind in (("face", KIND_IMAGE), ("voice", KIND_AUDIO)) if kind in kinds
+        )
         fail(
             "give a --face-model and/or an --audio-model: this installation has no bundled "
-            "models (make zoo builds them from FER2013 and RAVDESS)"
+            f"{wanted or 'face or voice'} model for these inputs (make zoo builds them from "
+            "FER2013 and RAVDESS)"
         )
     return face, voice
 

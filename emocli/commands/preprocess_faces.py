@@ -9,6 +9,7 @@ import typer
 
 from emocli.commands.common import (
     Classes,
+    Config,
     Force,
     Output,
     Strict,
@@ -19,6 +20,16 @@ from emocli.commands.common import (
 
 #: Reject reasons shown in the terminal summary.
 SHOWN_REASONS = 6
+
+
+def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
+    """This command's parameters from an artifact's recorded params (``--as-config``)."""
+    return {
+        **params,
+        "cascade": params.get("face_cascade"),
+        "classes": ",".join(params.get("classes") or ()),
+        "output": outputs.get("faces"),
+    }
 
 
 def command(
@@ -160,6 +171,7 @@ def command(
     workdir: Workdir = None,
     workers: Workers = 0,
     force: Force = False,
+    config: Config = None,
 ) -> None:
     """Find, crop, equalise and align the face in every image or video frame of a dataset
     (CLAHE + Haar face, then Haar eyes + similarity transform), into grey SIZE x SIZE crops;

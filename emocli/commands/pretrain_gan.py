@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from emocli.commands.common import Force, Output, Resume, Workdir, print_notice
+from emocli.commands.common import Config, Force, Output, Resume, Workdir, print_notice
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -17,6 +17,18 @@ def _widths(text: str) -> tuple[int, ...]:
         from emocli.console import fail
 
         fail(f"widths must be comma-separated integers, got {text!r}")
+
+
+def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
+    """This command's parameters from an artifact's recorded params (``--as-config``)."""
+    return {
+        **params,
+        "d_widths": ",".join(map(str, params.get("d_widths") or ())),
+        "g_widths": ",".join(map(str, params.get("g_widths") or ())),
+        "rich_bar": params.get("rich_progress"),
+        "output": outputs.get("model"),
+        "predictions_output": outputs.get("predictions"),
+    }
 
 
 def command(
@@ -201,6 +213,7 @@ def command(
     workdir: Workdir = None,
     force: Force = False,
     resume: Resume = True,
+    config: Config = None,
 ) -> None:
     """Train the semi-supervised DCGAN; its discriminator becomes the emotion classifier.
 

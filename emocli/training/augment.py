@@ -7,7 +7,11 @@ the intent of the setting. ``strong`` adds rotation, translation, contrast and r
 (used by emocli's own FER2013 recipe); ``light`` keeps only flips and small rotations,
 shifts and zooms. Spectrograms get none by default: flipping time or
 shearing frequency changes what they say; ``specaugment`` (Park et al. 2019: random time
-shift, frequency and time masks) is the opt-in that suits them.
+shift, frequency and time masks) is the opt-in that suits them, and ``speech`` adds speed and
+pitch perturbation to it (Ko et al. 2015; Jaitly & Hinton 2013's vocal tract length
+perturbation), approximated on the log-mel spectrogram: a time stretch of up to 10 % and a
+shift of up to 2 mel bands, so a model hears voices a little faster, slower, higher or lower
+than its training speakers'.
 
 Every transform samples its parameters per image from ``torch`` (seeded by the trainer), in a
 handful of vectorised operations per batch.
@@ -37,6 +41,8 @@ class AugmentConfig:
     time_shift : max circular shift along the last (time) axis, fraction of its length;
     freq_masks / time_masks : how many bands of rows / columns to blank (SpecAugment), each up
     to ``mask_width`` of the axis, filled with the sample's mean.
+    stretch : max relative time stretch (0.1 -> 0.9 .. 1.1 times as fast, centred, edges
+    repeated); band_shift : max shift along the frequency (row) axis, in rows (mel bands).
     """
 
     brightness: tuple[float, float] = (0.5, 1.0)
@@ -51,6 +57,8 @@ class AugmentConfig:
     freq_masks: int = 0
     time_masks: int = 0
     mask_width: float = 0.15
+    stretch: float = 0.0
+    band_shift: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,7 +74,8 @@ def preset(name: str) -> AugmentConfig | None:
         return None
     if name == "spec":
         return AugmentConfig()
-    if name == "specaugment":
+    if name in ("specaugment", "speech"):
+        speech = name == "speech"
         return AugmentConfig(
             brightness=(1.0, 1.0),
             shear=0.0,
@@ -76,6 +85,8 @@ def preset(name: str) -> AugmentConfig | None:
             freq_masks=2,
             time_masks=2,
             mask_width=0.15,
+            stretch=0.1 if speech else 0.0,
+            band_shift=2.0 if speech else 0.0,
         )
     if name == "light":
         return AugmentConfig(
@@ -170,9 +181,25 @@ def _time_shift(x: torch.Tensor, fraction: float) -> torch.Tensor:
     return torch.gather(x, 3, index[:, None, None, :].expand_as(x))
 
 
+def _stretch_and_shift(x: torch.Tensor, stretch: float, band_shift: float) -> torch.Tensor:
+    """Resample each (H, W) map along W by a factor in [1 - stretch, 1 + stretch] about its
+    centre and move it along H by up to ``band_shift`` rows; edges repeat (bilinear)."""
+    n, _, h, _ = x.shape
+    zero = torch.zeros(n, device=x.device, dtype=x.dtype)
+    speed = _uniform(n, 1 - stretch, 1 + stretch, x) if stretch else zero + 1
+    rows = _uniform(n, -band_shift, band_shift, x) * 2 / h if band_shift else zero
+    theta = torch.stack(
+        [torch.stack([speed, zero, zero], 1), torch.stack([zero, zero + 1, rows], 1)], 1
+    )
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig) -> torch.Tensor:
     """Randomly transform a batch ``x : (B, C, H, W)`` (images: float in [0, 1]; spectrograms:
     any float, H = mel bands, W = frames); same shape back."""
+    if cfg.stretch or cfg.band_shift:
+        x = _stretch_and_shift(x, cfg.stretch, cfg.band_shift)
     if cfg.time_shift > 0:
         x = _time_shift(x, cfg.time_shift)
     if cfg.freq_masks or cfg.time_masks:

@@ -31,7 +31,7 @@ GROUP_COLUMNS = ("subject", "group", "clip_id")
 #: Values of ``--group-by``.
 GROUP_CHOICES = ("auto", *GROUP_COLUMNS, "none")
 #: Augmentation presets (:mod:`emocli.training.augment`), and those for pictures in [0, 1].
-AUGMENT_PRESETS = ("spec", "light", "strong", "specaugment", "none")
+AUGMENT_PRESETS = ("spec", "light", "strong", "specaugment", "speech", "none")
 IMAGE_AUGMENTS = ("spec", "light", "strong")
 #: Test-time augmentation: ``flip`` averages each prediction with the mirror image's.
 TTAS = ("none", "flip")
