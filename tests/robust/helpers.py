@@ -92,12 +92,18 @@ def run_cli(
     )
 
 
+#: Attrs that say when and where an artifact was written (its creation time, the command's
+#: working folder and output paths), which differ between two runs of the same result.
+WHEN_AND_WHERE = ("created_utc", "cwd", "outputs")
+
+
 def artifact_content(path: Path) -> dict[str, Any]:
-    """Everything an artifact holds except its creation time: attrs and every dataset."""
+    """Everything an artifact holds except when and where it was written: attrs and every
+    dataset."""
     out: dict[str, Any] = {}
     with h5py.File(path, "r") as h5:
         for key, value in h5.attrs.items():
-            if key != "created_utc":
+            if key not in WHEN_AND_WHERE:
                 text = value.decode() if isinstance(value, bytes) else str(value)
                 out[f"@{key}"] = _without_timings(text)
 
