@@ -5,7 +5,7 @@ The thesis's front end (seeds/001, section IV-A), every step a function here:
 1. decode the audio track of any file FFmpeg reads (PyAV), average the channels to mono and
    resample to a fixed rate, clip to [-1, 1] (:func:`decode_audio`);
 2. optionally trim leading and trailing silence (:func:`trim_silence`), then zero-pad at the
-   end, or centre-crop, to a common length (:func:`pad_or_crop`; both: :func:`fit_length`);
+   end, or centre-crop, to a common length (:func:`pad_or_crop`);
 3. pre-emphasis ``y[t] = x[t] - a x[t-1]`` with ``x[-1] = 0`` (:func:`preemphasis`);
 4. 25 ms Hamming frames every 10 ms, power spectrum, 40 mel bands, log in dB with librosa
    (:func:`log_mel`);
@@ -47,7 +47,6 @@ from emocli.audio.frontend import (
     MomentAccumulator,
     NormStats,
     apply_stats,
-    fit_length,
     frame_lengths,
     frontend_from_artifact,
     kernels_for,
@@ -85,7 +84,6 @@ __all__ = [
     "apply_stats",
     "decode_audio",
     "decode_audio_clipped",
-    "fit_length",
     "frame_lengths",
     "frame_to_channels",
     "frontend_from_artifact",

@@ -131,11 +131,6 @@ def speech_span(waveform: np.ndarray, frontend: FrontEnd) -> np.ndarray:
     return trim_silence(waveform, frontend.trim_db, frontend.win_length, frontend.hop_length)
 
 
-def fit_length(waveform: np.ndarray, frontend: FrontEnd) -> np.ndarray:
-    """(samples,) -> (pad_samples,): silence trimmed when the front end asks, then padded or cropped."""
-    return pad_or_crop(speech_span(waveform, frontend), frontend.pad_samples)
-
-
 def preemphasis(waveform: np.ndarray, coef: float = PREEMPHASIS) -> np.ndarray:
     """``y[t] = x[t] - coef * x[t-1]`` along the last axis, with ``x[-1] = 0`` (so ``y[0] = x[0]``).
 
@@ -314,7 +309,7 @@ def logmel_features(
     """
     mono = np.asarray(waveform, dtype=np.float32).reshape(-1)
     mono = resample(mono, sample_rate, frontend.sample_rate)
-    batch = fit_length(mono, frontend)[None, :]
+    batch = pad_or_crop(speech_span(mono, frontend), frontend.pad_samples)[None, :]
     return apply_stats(spectrograms_of(batch, frontend), stats)[0]
 
 
