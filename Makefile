@@ -84,6 +84,10 @@ DEMO_SPECTROGRAM_FLAGS ?= --pad 1
 DEMO_AUDIO_FLAGS ?= --model audio_urbansound --epochs 40 --lr 0.001 --batch-size 8 \
   --model-kwargs '{"time_pool": "meanstd", "conv_dropout": 0.1, "dropout": 0.3}' $(DEMO_STACKING)
 
+# The demo's unlabelled faces folder: unlabelled/, or unlabeled/ in demo data generated
+# before the spelling changed (expanded when the recipe runs, after the data exists).
+DEMO_UNLABELLED = $(if $(wildcard $(DEMO_DATA)/unlabeled),unlabeled,unlabelled)
+
 $(DEMO_DATA)/.done: | $(STAMP)
 	emocli demo-data $(DEMO_DATA) --seed $(DEMO_SEED)
 	touch $@
@@ -92,14 +96,14 @@ $(W)/faces/sfew.h5: $(DEMO_DATA)/.done
 	cd $(DEMO_DATA) && emocli preprocess-faces sfew/ $(DEMO_FACES_FLAGS)
 $(W)/faces/afew.h5: $(DEMO_DATA)/.done
 	cd $(DEMO_DATA) && emocli preprocess-faces afew/ --fps 5 $(DEMO_FACES_FLAGS)
-$(W)/faces/unlabeled.h5: $(DEMO_DATA)/.done
-	cd $(DEMO_DATA) && emocli preprocess-faces unlabeled/ $(DEMO_FACES_FLAGS)
+$(W)/faces/unlabelled.h5: $(DEMO_DATA)/.done
+	cd $(DEMO_DATA) && emocli preprocess-faces $(DEMO_UNLABELLED)/ $(DEMO_FACES_FLAGS) -o $@
 $(W)/audio/afew.h5: $(DEMO_DATA)/.done
 	cd $(DEMO_DATA) && emocli extract-audio afew/
 $(W)/spectrograms/afew.h5: $(W)/audio/afew.h5
 	emocli build-spectrograms $< $(DEMO_SPECTROGRAM_FLAGS)
-$(W)/models/gan.h5: $(W)/faces/sfew.h5 $(W)/faces/unlabeled.h5
-	emocli pretrain-gan $< -u $(W)/faces/unlabeled.h5 $(DEMO_GAN_FLAGS) --threads $(DEMO_THREADS) \
+$(W)/models/gan.h5: $(W)/faces/sfew.h5 $(W)/faces/unlabelled.h5
+	emocli pretrain-gan $< -u $(W)/faces/unlabelled.h5 $(DEMO_GAN_FLAGS) --threads $(DEMO_THREADS) \
 	  -o $@ --predictions-output $(W)/predictions/gan/sfew-gan.h5
 $(W)/models/face.h5: $(W)/faces/sfew.h5 $(W)/models/gan.h5 $(W)/faces/afew.h5
 	emocli finetune $< --init $(W)/models/gan.h5 $(DEMO_FACE_FLAGS) --threads $(DEMO_THREADS) \

@@ -145,15 +145,16 @@ def demo_data_command(
     stills = sum(n for split in summary["sfew"].values() for n in split.values())
     console.print(
         f"demo data written to [bold]{out_dir}[/]: {clips} clips (afew/), {stills} stills "
-        f"(sfew/), {summary['unlabeled']} unlabelled faces (unlabeled/)"
+        f"(sfew/), {summary['unlabelled']} unlabelled faces (unlabelled/)"
     )
 
 
 def readable_help() -> None:
     """Make ``--help`` whole at 80 columns: option names are never cut (the type and help
     columns wrap at words instead), and a word too long for its cell (a default path) folds
-    onto the next line rather than ending in an ellipsis. Patched into typer's rich help
-    only when help is shown, so other commands start without importing rich's tables."""
+    onto the next line rather than ending in an ellipsis; the old spellings of option names
+    (:data:`~emocli.commands.common.HIDDEN_ALIASES`) are left out. Patched into typer's rich
+    help only when help is shown, so other commands start without importing rich's tables."""
     import typer.rich_utils
     from rich.table import Table
 
@@ -166,6 +167,25 @@ def readable_help() -> None:
                 column.overflow = "fold"
 
     typer.rich_utils.Table = HelpTable  # type: ignore[misc]
+    options_panel = typer.rich_utils._print_options_panel
+
+    def without_aliases(*, params: list[Any], **kwargs: Any) -> None:
+        options_panel(params=[_without_hidden_aliases(p) for p in params], **kwargs)
+
+    typer.rich_utils._print_options_panel = without_aliases
+
+
+def _without_hidden_aliases(param: Any) -> Any:
+    """``param`` as the help shows it: a copy without its hidden alias names, if it has any."""
+    import copy
+
+    from emocli.commands.common import HIDDEN_ALIASES
+
+    if not HIDDEN_ALIASES.intersection(getattr(param, "opts", ())):
+        return param
+    shown = copy.copy(param)
+    shown.opts = [name for name in param.opts if name not in HIDDEN_ALIASES]
+    return shown
 
 
 def _stacked(renderable: Any) -> Any:

@@ -11,7 +11,9 @@ are TOML arrays; a relative path of a path parameter is relative to the file's f
 from (the ``role`` of its ``inputs`` records) and its outputs (attrs ``outputs`` and ``cwd``,
 see :func:`emocli.stage.record_command`). A command module whose parameters are not the
 params dataclass's fields one to one defines ``config_values(params, outputs)``, which turns
-the recorded params and output paths into its parameter values.
+the recorded params and output paths into its parameter values. A command module whose
+parameters were renamed defines ``RENAMED_PARAMETERS`` (old name -> new name): configs and
+artifacts written before the rename still give their values under the old names.
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ def load_config(path: Path, command: Any) -> dict[str, Any]:
             f"{path} is a config of `emocli {command_of(str(stage))}`, not of "
             f"`emocli {command.name}`: run `emocli {command_of(str(stage))} --config {path}`"
         )
+    for old, new in renamed_parameters(command).items():
+        if old in data:
+            if new in data:
+                raise ParamsError(f"{path}: {old} is the old name of {new}; give only {new}")
+            data[new] = data.pop(old)
     valid = configurable(command)
     unknown = sorted(set(data) - set(valid))
     if unknown:
@@ -100,6 +107,13 @@ def load_config(path: Path, command: Any) -> dict[str, Any]:
             value = _in_folder(Path(path).parent, value)
         values[key] = value
     return values
+
+
+def renamed_parameters(command: Any) -> dict[str, str]:
+    """Old parameter names of ``command`` -> their new names (its module's
+    ``RENAMED_PARAMETERS``; none for most commands)."""
+    module = sys.modules[inspect.unwrap(command.callback).__module__]
+    return dict(getattr(module, "RENAMED_PARAMETERS", {}))
 
 
 def configurable(command: Any) -> list[str]:
@@ -163,8 +177,11 @@ def artifact_config(path: Path, commands: Mapping[str, Any]) -> str:
             "made before emocli recorded its outputs and working folder: input paths are "
             "taken as relative to this folder, outputs other than this artifact left out"
         )
+    renamed = renamed_parameters(command)  # an artifact written before a rename
+    params = {renamed.get(key, key): value for key, value in params.items()}
     if any("role" not in record for record in inputs):
         inputs = _guess_roles(Path(path), inputs, params, command)
+    inputs = [{**r, "role": renamed.get(r["role"], r["role"])} for r in inputs]
     values = _command_values(command, params, outputs)
     lists = {p.name for p in command.params if p.multiple or p.nargs == -1}
     for record in inputs:

@@ -47,6 +47,7 @@ from emocli.onnx_runtime import (
     OUTPUT_NAME,
     PREFIX,
     OnnxClassifier,
+    onnxruntime_installed,
 )
 from emocli.quantize import CALIBRATION_ROWS
 
@@ -339,14 +340,6 @@ def check_parity(onnx_source: Path | bytes, model: Any, info: Any, rows: int = C
     return float(np.abs(got - expected).max())
 
 
-def _onnxruntime_installed() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def export_onnx(
     model_path: Path | str,
     output: Path | str | None = None,
@@ -393,7 +386,7 @@ def export_onnx(
     float_graph = export_module(model, shape)
     data = with_metadata(float_graph, metadata(info, model_path))
     diff: float | None = None
-    if _onnxruntime_installed():  # the float32 graph against torch, before anything is written
+    if onnxruntime_installed():  # the float32 graph against torch, before anything is written
         diff = check_parity(data, model, info)
         if not diff <= PARITY_TOLERANCE:
             raise ArtifactError(

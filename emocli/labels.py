@@ -74,13 +74,20 @@ def sort_classes(names: Sequence[str]) -> list[str]:
 
 
 def column_order(
-    source: Sequence[str], target: Sequence[str], what: str, error: type[EmocliError] = EmocliError
+    source: Sequence[str],
+    target: Sequence[str],
+    what: str,
+    error: type[EmocliError] = EmocliError,
+    subset: bool = False,
 ) -> list[int]:
     """Indices into ``source`` that put its classes (probability columns) in the order of
     ``target``, by name. Raises ``error`` naming ``what``, the missing and the extra classes
-    when the two are not the same set: probabilities over different classes cannot be
-    combined or compared."""
-    if sorted(source) != sorted(target) or len(set(source)) != len(source):
+    when the two are not the same set (with ``subset``: when ``target`` is not a subset of
+    ``source``): probabilities over different classes cannot be combined or compared."""
+    same = sorted(source) == sorted(target)
+    if subset:
+        same = set(target) <= set(source) and len(set(target)) == len(target)
+    if not same or len(set(source)) != len(source):
         missing = sorted(set(target) - set(source))
         extra = sorted(set(source) - set(target))
         raise error(

@@ -64,6 +64,13 @@ def require_onnxruntime() -> Any:
     return onnxruntime
 
 
+def onnxruntime_installed() -> bool:
+    """Whether onnxruntime can be imported (without importing it twice)."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 def decode_metadata(props: dict[str, str]) -> dict[str, Any]:
     """emocli's ``metadata_props`` (JSON strings) -> ``{key without prefix: value}``."""
     out: dict[str, Any] = {}

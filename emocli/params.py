@@ -5,6 +5,12 @@ reproduce the source papers and a ``__post_init__`` that validates values (raisi
 :class:`emocli.errors.ParamsError`). Fields that cannot change the result (workers,
 device, verbosity) are declared with :func:`runtime_field`, so they are stored in the
 artifact but left out of its fingerprint.
+
+A parameter is declared once: :func:`param` (and :func:`runtime_field`) give the field its
+``--help`` text and, where it differs from ``--<name-with-dashes>``, its option names; the
+command's options are generated from the fields (:func:`emocli.commands.common.with_params`).
+Such a dataclass lives in a light module of :mod:`emocli.stage_params` (no numpy, no h5py),
+so ``emocli --help`` stays instant.
 """
 
 from __future__ import annotations
@@ -15,11 +21,23 @@ from typing import Any
 from emocli.errors import ParamsError
 
 _AFFECTS_RESULT = "affects_result"
+#: Field metadata of a parameter's command-line option: help text and option names.
+HELP, FLAGS = "help", "flags"
 
 
-def runtime_field(default: Any) -> Any:
-    """A parameter that cannot change a stage's result (e.g. ``workers``): not fingerprinted."""
-    return dataclasses.field(default=default, metadata={_AFFECTS_RESULT: False})
+def param(default: Any, help: str, *flags: str, affects_result: bool = True) -> Any:
+    """A stage parameter and its option: ``help`` is its ``--help`` text, ``flags`` its option
+    names (default ``--<name-with-dashes>``; a bool gets ``--x/--no-x``)."""
+    metadata = {_AFFECTS_RESULT: affects_result, HELP: help, FLAGS: flags}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def runtime_field(default: Any, help: str = "", *flags: str) -> Any:
+    """A parameter that cannot change a stage's result (e.g. ``workers``): not fingerprinted.
+    With ``help``, the command's option is generated from it as :func:`param`'s."""
+    if not help:
+        return dataclasses.field(default=default, metadata={_AFFECTS_RESULT: False})
+    return param(default, help, *flags, affects_result=False)
 
 
 def params_dict(params: Any) -> dict[str, Any]:

@@ -69,7 +69,7 @@ class FaceModel:
     model: Any
     info: Any
     contract: FaceContract
-    onnx: Any = None  # an OnnxClassifier that replaces ``model`` (.onnx or --runtime onnx)
+    onnx: Any = None  # an OnnxClassifier run instead of ``model`` (.onnx, int8 graph, --runtime)
 
     @property
     def classes(self) -> list[str]:
@@ -83,7 +83,7 @@ class AudioModel:
     model: Any
     info: Any
     contract: AudioContract
-    onnx: Any = None  # an OnnxClassifier that replaces ``model`` (.onnx or --runtime onnx)
+    onnx: Any = None  # an OnnxClassifier run instead of ``model`` (.onnx, int8 graph, --runtime)
 
     @property
     def classes(self) -> list[str]:
@@ -188,27 +188,27 @@ def load_predictor(
     face_model: Path | None,
     audio_model: Path | None = None,
     fuser: Path | None = None,
-    runtime: str = "torch",
+    runtime: str = "auto",
     sampling: Sampling | None = None,
 ) -> Predictor:
     """Load and cross-check the models: classes matched by name, fuser modalities checked.
 
-    runtime : ``torch``, or ``onnx`` (each model exported to ONNX and run with onnxruntime).
-    A model given as an ``.onnx`` file (``emocli export``) always runs with onnxruntime.
+    runtime : ``auto`` (a model's own int8 graph where it carries one, else torch), ``torch``
+    or ``onnx`` (:func:`emocli.int8_graph.onnx_classifier_for`). A model given as an ``.onnx``
+    file (``emocli export``) always runs with onnxruntime.
     sampling : the frames of a video classified (default: as the face model's training clips).
     """
+    from emocli.int8_graph import RUNTIMES, onnx_classifier_for
+
     if face_model is None and audio_model is None:
         raise InputError("give a --face-model and/or an --audio-model")
-    if runtime not in ("torch", "onnx"):
-        raise InputError(f"--runtime must be torch or onnx, not {runtime!r}")
+    if runtime not in RUNTIMES:
+        raise InputError(f"--runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
     face = load_face_model(face_model) if face_model is not None else None
     audio = load_audio_model(audio_model) if audio_model is not None else None
-    if runtime == "onnx":
-        from emocli.export import onnx_classifier
-
-        for loaded, path in ((face, face_model), (audio, audio_model)):
-            if loaded is not None and path is not None and loaded.onnx is None:
-                loaded.onnx = onnx_classifier(path)
+    for loaded, path in ((face, face_model), (audio, audio_model)):
+        if loaded is not None and path is not None and loaded.onnx is None:
+            loaded.onnx, _ = onnx_classifier_for(path, runtime)
     stored = None
     if fuser is not None:
         from emocli.fusion import modality_role, read_fuser
@@ -237,19 +237,58 @@ def load_predictor(
     main = face or audio
     assert main is not None
     classes = list(stored.classes) if stored is not None else main.classes
+    subset = False
+    if stored is None and face is not None and audio is not None:
+        classes = shared_classes(face.classes, audio.classes, face_model, audio_model)
+        subset = True
     pred = Predictor(face=face, audio=audio, classes=classes, sampling=sampling or Sampling())
     if face is not None:
         pred.face_order = column_order(
-            face.classes, classes, f"face model {face_model}", ArtifactError
+            face.classes, classes, f"face model {face_model}", ArtifactError, subset
         )
     if audio is not None:
         pred.audio_order = column_order(
-            audio.classes, classes, f"audio model {audio_model}", ArtifactError
+            audio.classes, classes, f"audio model {audio_model}", ArtifactError, subset
         )
     if stored is not None:
         pred.fuser = stored.fuser
         pred.fuser_modalities = list(stored.modalities)
     return pred
+
+
+def shared_classes(
+    face: Sequence[str], audio: Sequence[str], face_model: Any, audio_model: Any
+) -> list[str]:
+    """The classes mean fusion decides between: those both models know, in the face model's
+    order (the bundled voice model's ``calm`` is not one of the face model's 7). Each model's
+    probabilities are renormalised over them (:func:`restricted`). Raises
+    :class:`ArtifactError` when fewer than two are shared."""
+    shared = [c for c in face if c in audio]
+    if len(shared) < 2:
+        raise ArtifactError(
+            f"face model {face_model} ({', '.join(face)}) and audio model {audio_model} "
+            f"({', '.join(audio)}) share {len(shared)} class(es): nothing to fuse"
+        )
+    return shared
+
+
+def restricted(probs: np.ndarray, order: Sequence[int]) -> np.ndarray:
+    """(..., K_model) probabilities -> (..., K) over the classes of ``order`` (indices into
+    the model's classes), renormalised to sum to one (all but a subset: the same)."""
+    kept = np.asarray(probs)[..., list(order)]
+    total = kept.sum(axis=-1, keepdims=True)
+    return np.asarray(kept / np.where(total > 0, total, 1.0))
+
+
+def left_out(model_classes: Sequence[str], classes: Sequence[str], name: str) -> str:
+    """The note for a modality whose model knows classes the run does not decide between."""
+    extra = [c for c in model_classes if c not in classes]
+    if not extra:
+        return ""
+    return (
+        f"{name}: the model's {', '.join(extra)} left out (the other model does not know it); "
+        "its other probabilities renormalised"
+    )
 
 
 def _option(modality: str) -> str:
@@ -396,7 +435,7 @@ def _face_probs(
             return
     probs = np.zeros((0, len(pred.classes)))
     if kept:
-        probs = _classify(face, faces[:, None])[:, pred.face_order]
+        probs = restricted(_classify(face, faces[:, None]), pred.face_order)
         clip.faces = faces
     by_frame = dict(zip(kept, probs, strict=True))
     clip.frames = [
@@ -407,6 +446,8 @@ def _face_probs(
         clip.notes.append(f"face: no face in any of the {len(frames)} sampled frames")
         return
     clip.modality_probs[FACE] = probs.mean(axis=0)
+    note = left_out(face.classes, pred.classes, FACE)
+    clip.notes += [note] if note else []
 
 
 def _audio_probs(pred: Predictor, path: Path) -> tuple[np.ndarray | None, str]:
@@ -420,7 +461,9 @@ def _audio_probs(pred: Predictor, path: Path) -> tuple[np.ndarray | None, str]:
         waveform = decode_audio(path, audio.contract.frontend.sample_rate)
     except AudioDecodeError as exc:
         return None, f"audio modality missing ({exc.reason})"
-    return _classify(audio, audio_rows(waveform, audio.contract))[0, pred.audio_order], ""
+    return restricted(
+        _classify(audio, audio_rows(waveform, audio.contract))[0], pred.audio_order
+    ), ""
 
 
 def _fuse(pred: Predictor, clip: ClipResult) -> None:
@@ -475,6 +518,9 @@ def predict_file(
                 clip.notes.append(missing)
             else:
                 clip.modality_probs[AUDIO] = probs
+                assert pred.audio is not None
+                note = left_out(pred.audio.classes, pred.classes, AUDIO)
+                clip.notes += [note] if note else []
     finally:  # Ctrl-C does not wait for the audio thread (its result is not needed)
         pool.shutdown(wait=False, cancel_futures=True)
     _fuse(pred, clip)

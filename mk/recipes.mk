@@ -1,7 +1,7 @@
 # ---------------------------------------------------------------- recipes: real data
 # Each experiment of the two sources, from the raw dataset folders to a report. Point the
 # variables at your copies, e.g.
-#   make recipe-ckplus FER2013=~/data/fer2013 CKPLUS=~/data/CK+ UNLABELED=~/data/CASIA-WebFace
+#   make recipe-ckplus FER2013=~/data/fer2013 CKPLUS=~/data/CK+ UNLABELLED=~/data/CASIA-WebFace
 # Every step is an emocli stage: a rerun skips what is up to date. The flags are those of
 # docs/results.md (tests/benchmarks/real_finetune.py and real_gan.py run the same commands).
 # Wall times on a 2-core CPU: recipe-fer2013 ~45 min, recipe-ckplus ~100 min (the sum of its
@@ -9,14 +9,14 @@
 
 # FER2013: train/ + test/ image folders, or fer2013.csv; CKPLUS: CK+48 folders, or the
 # original cohn-kanade-images/ + Emotion/; SFEW: Train/ (+ Val/) <Emotion>/*.png; AFEW (not
-# shipped here): Train/ + Val/ <Emotion>/*.avi; RAVDESS: Actor_NN/*.wav; UNLABELED: any folder
-# of unlabelled faces (CASIA-WebFace, UTKFace ...).
+# shipped here): Train/ + Val/ <Emotion>/*.avi; RAVDESS: Actor_NN/*.wav; UNLABELLED: any folder
+# of unlabelled faces (CASIA-WebFace, UTKFace ...; UNLABELED, the old spelling, still works).
 FER2013   ?= $(DATASETS)/fer2013
 CKPLUS    ?= $(DATASETS)/ckplus48
 SFEW      ?= $(DATASETS)/sfew2
 AFEW      ?= $(DATASETS)/afew
 RAVDESS   ?= $(DATASETS)/ravdess_speech_16k
-UNLABELED ?= $(DATASETS)/utkface_unlabeled
+UNLABELLED ?= $(or $(UNLABELED),$(DATASETS)/utkface_unlabeled)
 RECIPES_WORK ?= recipes-work
 R := $(abspath $(RECIPES_WORK))
 RUN := EMOCLI_WORKDIR=$(R) $(EMOCLI)
@@ -28,11 +28,16 @@ need = @test -e "$($(1))" || { echo "$@: $(1)=$($(1)) not found; set $(1)=/path/
 PRECROPPED_FACES ?= --size 48 --detector none --no-align
 WILD_FACES       ?= --size 48
 CKPLUS_FACES     ?= $(PRECROPPED_FACES)
-UNLABELED_FACES  ?= $(PRECROPPED_FACES)
+UNLABELLED_FACES ?= $(or $(UNLABELED_FACES),$(PRECROPPED_FACES))
 # finetune: emocli's FER2013 recipe (resnet_small from scratch), and the chain onto small sets
 FER_FLAGS ?= --model resnet_small --model-kwargs '{"blocks": [1, 2, 2, 1]}' --optimizer sgd \
   --lr 0.1 --weight-decay 5e-4 --scheduler onecycle --label-smoothing 0.1 --augment strong \
   --batch-size 64 --epochs 30 --validation none --tta flip
+# the bundled face model's (make zoo-face): the same network and optimiser, 60 epochs, the best
+# epoch chosen on a 10 % dev hold-out of train/ (no early stop: one-cycle's loss rises mid-run)
+FACE_FLAGS ?= --model resnet_small --model-kwargs '{"blocks": [1, 2, 2, 1]}' --optimizer sgd \
+  --lr 0.1 --weight-decay 5e-4 --scheduler onecycle --label-smoothing 0.1 --augment strong \
+  --batch-size 64 --epochs 60 --validation holdout --val-fraction 0.1 --patience 0 --tta flip
 CHAIN_FLAGS ?= --epochs 15 --optimizer sgd --lr 0.02 --weight-decay 5e-4 --scheduler onecycle \
   --label-smoothing 0.1 --augment strong --batch-size 32 --tta flip
 FACE_INIT ?= $(R)/models/fer2013.h5
@@ -57,7 +62,7 @@ VOICE_FLAGS ?= --model resnet_small --model-kwargs '{"widths": [16, 32, 64, 128]
   --augment specaugment --batch-size 32 --epochs 60
 
 .PHONY: recipes recipe-fer2013 recipe-ckplus recipe-sfew recipe-afew recipe-ravdess
-.PHONY: recipe-fer2013-faces recipe-fer2013-model recipe-unlabeled-faces
+.PHONY: recipe-fer2013-faces recipe-fer2013-model recipe-unlabelled-faces recipe-unlabeled-faces
 # the chains start from the FER2013 model unless FACE_INIT names another (or none)
 FACE_INIT_STEP := $(if $(filter $(R)/models/fer2013.h5,$(FACE_INIT)),recipe-fer2013-model,)
 DCGAN_D_FLAGS ?= --model dcgan_d --model-kwargs '{"widths": [16, 32, 64], "dropout": 0.5}' \
@@ -75,29 +80,31 @@ recipe-fer2013-model: recipe-fer2013-faces
 recipe-fer2013: recipe-fer2013-model ## FER2013: train/ -> test/ (PublicTest), resnet_small
 	$(RUN) evaluate $(R)/predictions/fer2013.h5 --split val -o $(R)/reports/fer2013
 
-recipe-unlabeled-faces: | $(STAMP)
-	$(call need,UNLABELED)
-	$(RUN) preprocess-faces $(UNLABELED) $(UNLABELED_FACES) -o $(R)/faces/unlabeled.h5
+recipe-unlabelled-faces: | $(STAMP)
+	$(call need,UNLABELLED)
+	$(RUN) preprocess-faces $(UNLABELLED) $(UNLABELLED_FACES) -o $(R)/faces/unlabelled.h5
 
-recipe-ckplus: $(FACE_INIT_STEP) recipe-unlabeled-faces recipe-fer2013-faces ## CK+ 5-fold by subject: FER2013 -> CK+ chain and the GAN
+recipe-unlabeled-faces: recipe-unlabelled-faces  # the old spelling
+
+recipe-ckplus: $(FACE_INIT_STEP) recipe-unlabelled-faces recipe-fer2013-faces ## CK+ 5-fold by subject: FER2013 -> CK+ chain and the GAN
 	$(call need,CKPLUS)
 	$(RUN) preprocess-faces $(CKPLUS) $(CKPLUS_FACES) -o $(R)/faces/ckplus.h5
 	$(RUN) finetune $(R)/faces/ckplus.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --folds 5 \
 	  --validation none -o $(R)/models/ckplus-chain.h5 --predictions $(R)/predictions/ckplus-chain.h5
 	$(RUN) finetune $(R)/faces/fer2013.h5 $(FER_DCGAN_D_FLAGS) -o $(R)/models/fer2013-dcgan_d.h5 \
 	  --predictions $(R)/predictions/fer2013-dcgan_d.h5
-	$(RUN) pretrain-gan $(R)/faces/ckplus.h5 -u $(R)/faces/unlabeled.h5 $(GAN_FLAGS) \
+	$(RUN) pretrain-gan $(R)/faces/ckplus.h5 -u $(R)/faces/unlabelled.h5 $(GAN_FLAGS) \
 	  --init $(R)/models/fer2013-dcgan_d.h5 -o $(R)/models/ckplus-gan.h5 \
 	  --predictions-output $(R)/predictions/ckplus-gan.h5
 	$(RUN) evaluate $(R)/predictions/ckplus-chain.h5 $(R)/predictions/ckplus-gan.h5 \
 	  --split test -o $(R)/reports/ckplus
 
-recipe-sfew: $(FACE_INIT_STEP) recipe-unlabeled-faces ## SFEW Train, 5 folds by movie: chain vs GAN vs dcgan_d
+recipe-sfew: $(FACE_INIT_STEP) recipe-unlabelled-faces ## SFEW Train, 5 folds by movie: chain vs GAN vs dcgan_d
 	$(call need,SFEW)
 	$(RUN) preprocess-faces $(SFEW)/Train $(WILD_FACES) -o $(R)/faces/sfew-train.h5
 	$(RUN) finetune $(R)/faces/sfew-train.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --folds 5 \
 	  --group-by group --validation none -o $(R)/models/sfew-chain.h5 --predictions $(R)/predictions/sfew-chain.h5
-	$(RUN) pretrain-gan $(R)/faces/sfew-train.h5 -u $(R)/faces/unlabeled.h5 $(SFEW_GAN_FLAGS) \
+	$(RUN) pretrain-gan $(R)/faces/sfew-train.h5 -u $(R)/faces/unlabelled.h5 $(SFEW_GAN_FLAGS) \
 	  -o $(R)/models/sfew-gan.h5 --predictions-output $(R)/predictions/sfew-gan.h5
 	$(RUN) finetune $(R)/faces/sfew-train.h5 $(DCGAN_D_FLAGS) --folds 5 --group-by group --validation none \
 	  -o $(R)/models/sfew-dcgan_d.h5 --predictions $(R)/predictions/sfew-dcgan_d.h5

@@ -1,11 +1,13 @@
 """Write a bundled model's card (JSON) from the figures `emocli evaluate` measured.
 
     python mk/zoo_card.py NAME REPORT/metrics.json --training-data TEXT --terms TEXT \
-        --limits TEXT --target zoo-face --flags-variable ZOO_FACE_FLAGS [--protocol TEXT]
+        --limits TEXT --target zoo-face --flags-variable ZOO_FACE_FLAGS [--protocol TEXT] \
+        [--int8-metrics REPORT-INT8/metrics.json]
 
 The figures (accuracy, macro-F1, per-class F1, n) are copied from the report's first input
-and the command from the make target and its flags (read from the environment, where
-mk/zoo.mk exports them); nothing is typed by hand.
+(with ``--int8-metrics``, those of the int8 graph that predict runs by default under
+``figures.int8``) and the command from the make target and its flags (read from the
+environment, where mk/zoo.mk exports them); nothing is typed by hand.
 """
 
 from __future__ import annotations
@@ -23,6 +25,18 @@ SUMMARIES = {
 }
 
 
+def _figures(first: dict) -> dict:
+    """split, n, accuracy, macro-F1 (%) and per-class F1 of one input of an evaluate report."""
+    per_class = first["metrics"]["per_class"]
+    return {
+        "split": first["split"],
+        "n": first["n"],
+        "accuracy": round(100 * first["accuracy"], 2),
+        "macro_f1": round(100 * first["macro_f1"], 2),
+        "per_class_f1": {name: round(100 * v["f1"], 1) for name, v in per_class.items()},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("name", choices=sorted(SUMMARIES))
@@ -30,18 +44,14 @@ def main() -> int:
     for option in ("training-data", "terms", "limits", "target", "flags-variable"):
         parser.add_argument(f"--{option}", required=True)
     parser.add_argument("--protocol", default="")
+    parser.add_argument("--int8-metrics", type=Path)
     args = parser.parse_args()
-    report = json.loads(args.metrics.read_text())
     flags = os.environ.get(args.flags_variable, "")
-    first = report["inputs"][0]
-    per_class = first["metrics"]["per_class"]
-    figures = {
-        "split": first["split"],
-        "n": first["n"],
-        "accuracy": round(100 * first["accuracy"], 2),
-        "macro_f1": round(100 * first["macro_f1"], 2),
-        "per_class_f1": {name: round(100 * v["f1"], 1) for name, v in per_class.items()},
-    }
+    first = json.loads(args.metrics.read_text())["inputs"][0]
+    figures = _figures(first)
+    if args.int8_metrics:
+        int8 = _figures(json.loads(args.int8_metrics.read_text())["inputs"][0])
+        figures["int8"] = {k: int8[k] for k in ("accuracy", "macro_f1", "per_class_f1")}
     if args.protocol:
         figures["protocol"] = args.protocol
     card = {

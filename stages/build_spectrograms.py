@@ -16,7 +16,6 @@ themselves: moments of the training rows, then every spectrogram, streamed into 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +26,6 @@ import numpy as np
 
 from emocli.artifacts import ArtifactWriter, fingerprint_artifact, open_artifact
 from emocli.audio import (
-    CLIP_NORMS,
-    GLOBAL_NORMS,
-    HOP_SECONDS,
-    N_MELS,
-    PREEMPHASIS,
-    TOP_DB,
-    WIN_SECONDS,
     FrontEnd,
     Kernels,
     MomentAccumulator,
@@ -49,10 +41,10 @@ from emocli.audio import (
 )
 from emocli.errors import ArtifactError, InputError, ParamsError
 from emocli.parallel import ordered_map
-from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
-from emocli.training.options import parse_subjects, subject_mask
+from emocli.stage_params.spectrograms import BuildSpectrogramsParams, pad_seconds
+from emocli.training.options import subject_mask
 
 STAGE = StageInfo("build-spectrograms", 1)
 
@@ -60,121 +52,38 @@ STAGE = StageInfo("build-spectrograms", 1)
 BATCH_ROWS = 16
 #: Spectrograms per class drawn in the preview PNG.
 PREVIEW_PER_CLASS = 4
-#: Analysis windows offered (scipy / librosa names; the thesis: Hamming).
-WINDOWS = ("hamming", "hann", "blackman", "bartlett", "boxcar")
 #: Columns of the audio artifact that index its waveforms: meaningless here, not copied.
 _WAVEFORM_COLUMNS = ("offset", "length")
 _WAVEFORMS = "waveforms/data"
 
 
-@dataclass(frozen=True)
-class BuildSpectrogramsParams:
-    """Front-end parameters (defaults: the thesis) and where the global statistics come from.
-
-    pad : ``longest`` (zero-pad to the longest clip) or a duration in seconds (pad or
-        centre-crop), as text.
-    trim_db : cut leading and trailing silence, frames this many dB below the clip's loudest
-        frame, before padding (0 = keep it), so clips of other lengths look alike.
-    win_ms, hop_ms : frame length and hop, milliseconds; n_fft 0 = the frame length.
-    fmax : 0 = half the sample rate. top_db : 0 = keep the full dynamic range.
-    clip_norm : each spectrogram standardised as a whole (``scalar``) or per mel band (``band``).
-    global_norm : ``band`` (per mel band), ``scalar`` or ``none``.
-    train_split : split whose rows give the statistics when the artifact has splits.
-    train_subjects : e.g. ``01-16`` or ``01,02,05-08``: only these subjects' rows.
-    as_image : side of the square images also stored (0 = none), coloured with image_cmap.
-    """
-
-    pad: str = "longest"
-    trim_db: float = 0.0
-    preemphasis: float = PREEMPHASIS
-    win_ms: float = WIN_SECONDS * 1000
-    hop_ms: float = HOP_SECONDS * 1000
-    n_fft: int = 0
-    window: str = "hamming"
-    n_mels: int = N_MELS
-    fmin: float = 0.0
-    fmax: float = 0.0
-    top_db: float = TOP_DB
-    center: bool = False
-    clip_norm: str = "scalar"
-    global_norm: str = "band"
-    train_split: str = "train"
-    train_subjects: str = ""
-    as_image: int = 0
-    image_cmap: str = "viridis"
-    workers: int = runtime_field(0)
-
-    def __post_init__(self) -> None:
-        require(
-            self.pad == "longest" or _pad_seconds(self.pad) is not None,
-            f"--pad must be 'longest' or a positive number of seconds, got {self.pad!r}",
-        )
-        require(self.trim_db >= 0, "--trim-db must be >= 0 (0 = no trimming)")
-        require(0.0 <= self.preemphasis < 1.0, "--preemphasis must be in [0, 1)")
-        require(self.win_ms > 0 and self.hop_ms > 0, "--win-ms and --hop-ms must be > 0")
-        require(self.n_fft >= 0, "--n-fft must be >= 0 (0 = the window length)")
-        require(1 <= self.n_mels <= 512, "--n-mels must be between 1 and 512")
-        require(self.fmin >= 0 and self.fmax >= 0, "--fmin and --fmax must be >= 0")
-        require(self.fmax == 0 or self.fmax > self.fmin, "--fmax must be above --fmin")
-        require(self.top_db >= 0, "--top-db must be >= 0 (0 = no clipping)")
-        require(self.clip_norm in CLIP_NORMS, f"--clip-norm must be one of {', '.join(CLIP_NORMS)}")
-        require(
-            self.global_norm in GLOBAL_NORMS,
-            f"--global-norm must be one of {', '.join(GLOBAL_NORMS)}",
-        )
-        require(self.as_image == 0 or 16 <= self.as_image <= 1024, "--as-image must be 16..1024")
-        require(self.workers >= 0, "--workers must be >= 0")
-        _check_window(self.window)
-        if self.as_image:
-            _check_cmap(self.image_cmap)
-        if self.train_subjects:
-            parse_subjects(self.train_subjects)
-
-    def frontend(self, sample_rate: int, pad_samples: int) -> FrontEnd:
-        """The :class:`FrontEnd` of these parameters at ``sample_rate``."""
-        win, hop = frame_lengths(sample_rate, self.win_ms / 1000, self.hop_ms / 1000)
-        n_fft = self.n_fft or win
-        if win < 1 or hop < 1:
-            raise ParamsError(f"--win-ms/--hop-ms are shorter than one sample at {sample_rate} Hz")
-        if n_fft < win:
-            raise ParamsError(f"--n-fft ({n_fft}) must be at least the window ({win} samples)")
-        if self.fmax and self.fmax > sample_rate / 2:
-            raise ParamsError(f"--fmax {self.fmax} Hz is above half the sample rate {sample_rate}")
-        return FrontEnd(
-            sample_rate=sample_rate,
-            pad_samples=pad_samples if self.center else max(pad_samples, n_fft),
-            preemphasis=self.preemphasis,
-            n_fft=n_fft,
-            win_length=win,
-            hop_length=hop,
-            window=self.window,
-            n_mels=self.n_mels,
-            fmin=self.fmin,
-            fmax=self.fmax or None,
-            top_db=self.top_db or None,
-            center=self.center,
-            global_norm=self.global_norm,
-            trim_db=self.trim_db or None,
-            clip_norm=self.clip_norm,
-        )
-
-
-def _pad_seconds(pad: str) -> float | None:
-    try:
-        value = float(pad)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value > 0 else None
-
-
-def _check_window(window: str) -> None:
-    require(window in WINDOWS, f"--window must be one of {', '.join(WINDOWS)}, got {window!r}")
-
-
-def _check_cmap(cmap: str) -> None:
-    from matplotlib import colormaps
-
-    require(cmap in colormaps, f"--image-cmap {cmap!r} is not a matplotlib colour map")
+def frontend_of(params: BuildSpectrogramsParams, sample_rate: int, pad_samples: int) -> FrontEnd:
+    """The :class:`~emocli.audio.FrontEnd` of ``params`` at ``sample_rate``."""
+    win, hop = frame_lengths(sample_rate, params.win_ms / 1000, params.hop_ms / 1000)
+    n_fft = params.n_fft or win
+    if win < 1 or hop < 1:
+        raise ParamsError(f"--win-ms/--hop-ms are shorter than one sample at {sample_rate} Hz")
+    if n_fft < win:
+        raise ParamsError(f"--n-fft ({n_fft}) must be at least the window ({win} samples)")
+    if params.fmax and params.fmax > sample_rate / 2:
+        raise ParamsError(f"--fmax {params.fmax} Hz is above half the sample rate {sample_rate}")
+    return FrontEnd(
+        sample_rate=sample_rate,
+        pad_samples=pad_samples if params.center else max(pad_samples, n_fft),
+        preemphasis=params.preemphasis,
+        n_fft=n_fft,
+        win_length=win,
+        hop_length=hop,
+        window=params.window,
+        n_mels=params.n_mels,
+        fmin=params.fmin,
+        fmax=params.fmax or None,
+        top_db=params.top_db or None,
+        center=params.center,
+        global_norm=params.global_norm,
+        trim_db=params.trim_db or None,
+        clip_norm=params.clip_norm,
+    )
 
 
 # --------------------------------------------------------------------------- training rows
@@ -366,9 +275,9 @@ def _build(
         selection = f"statistics of {stats_from}"
         stats_ids = np.array([], dtype=object)
     else:
-        seconds = _pad_seconds(params.pad)
+        seconds = pad_seconds(params.pad)
         pad_samples = int(lengths.max()) if seconds is None else int(round(seconds * sample_rate))
-        frontend = params.frontend(sample_rate, pad_samples)
+        frontend = frontend_of(params, sample_rate, pad_samples)
         if frontend.global_norm == "none":
             mask, selection = np.zeros(n, dtype=bool), "none (no global normalisation)"
         else:
@@ -451,8 +360,8 @@ def _reference(
         if "frontend" not in ref.attrs or not ref.has("stats/mean"):
             raise ArtifactError(f"{path}: no front end or statistics stored; rebuild it")
         frontend, stats = frontend_from_artifact(ref)
-    seconds = _pad_seconds(params.pad)
-    wanted = params.frontend(sample_rate, frontend.pad_samples)
+    seconds = pad_seconds(params.pad)
+    wanted = frontend_of(params, sample_rate, frontend.pad_samples)
     if seconds is not None and int(round(seconds * sample_rate)) != frontend.pad_samples:
         raise ParamsError(
             f"--pad {params.pad} s differs from the {frontend.pad_samples / sample_rate:g} s of "

@@ -13,8 +13,10 @@ row of another dataset with a model that finetune (or pretrain-gan) wrote, and w
 2. probabilities are computed as finetune computes its own predictions
    (:func:`emocli.training.trainer.predict_probs` over the model with its stored input
    normalisation, :meth:`~emocli.training.model_store.ModelInfo.transform`), or with
-   onnxruntime (``runtime`` ``onnx``: the model exported by :func:`emocli.export.export_onnx`
-   to a temporary file and run by :class:`emocli.onnx_runtime.OnnxClassifier`);
+   onnxruntime: the int8 graph the model carries (``runtime`` ``auto``, the default, and
+   ``onnx``; :mod:`emocli.int8_graph`), or with ``onnx`` the model exported by
+   :func:`emocli.export.export_onnx` to a temporary file, run by
+   :class:`emocli.onnx_runtime.OnnxClassifier`;
 3. the predictions carry the model's classes; the input's labels are mapped to them by name,
    a row whose class the model does not know is kept unlabelled (-1) and counted.
 """
@@ -31,6 +33,7 @@ import numpy as np
 from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_artifact
 from emocli.contract import check_artifact, recorded_upstream, stats_bridge
 from emocli.errors import ArtifactError, InputError, ParamsError
+from emocli.int8_graph import RUNTIMES
 from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
@@ -39,7 +42,6 @@ STAGE = StageInfo("predict-artifact", 1)
 
 #: Input artifact kinds a model can predict.
 INPUT_KINDS = ("faces", "spectrograms")
-RUNTIMES = ("torch", "onnx")
 TTAS = ("none", "flip")
 #: Unknown label classes listed in the summary.
 SUMMARY_CLASSES = 10
@@ -48,13 +50,14 @@ SUMMARY_CLASSES = 10
 @dataclass(frozen=True)
 class PredictArtifactParams:
     """batch_size : rows per forward pass. tta : ``flip`` averages each face's probabilities
-    with its mirror image's (face models only). runtime : ``torch`` or ``onnx`` (the model
-    exported to ONNX and run with onnxruntime; needs the ``onnx`` extra).
+    with its mirror image's (face models only). runtime : ``auto`` (the int8 graph a bundled
+    model carries, else torch), ``torch``, or ``onnx`` (that graph, else the model exported to
+    ONNX; onnxruntime runs both, and the export needs the ``onnx`` extra).
     """
 
     batch_size: int = 64
     tta: str = "none"
-    runtime: str = "torch"
+    runtime: str = "auto"
     workers: int = runtime_field(0)
     threads: int = runtime_field(0)
     channels_last: bool = runtime_field(True)
@@ -111,10 +114,19 @@ def _is_onnx(path: Path) -> bool:
 
 
 def _model_ref(model: Path) -> InputRef:
-    """The model input: an artifact's stored fingerprint, or an exported ONNX file's hash."""
-    if not _is_onnx(model):
-        return fingerprint_artifact(model, "model")
+    """The model input: an artifact's stored fingerprint (with the hash of the int8 graph it
+    carries, which --runtime auto runs), or an exported ONNX file's hash."""
     import hashlib
+
+    if not _is_onnx(model):
+        from emocli.int8_graph import read_graph
+
+        ref = fingerprint_artifact(model, "model")
+        graph = read_graph(model)
+        if graph is None:
+            return ref
+        digest = hashlib.sha256(ref.fingerprint.encode() + graph).hexdigest()
+        return replace(ref, fingerprint=digest)
 
     try:
         digest = hashlib.sha256(model.read_bytes()).hexdigest()[:16]
@@ -181,11 +193,12 @@ def _execute(
     if bridge is not None:
         source = _Restandardised(source, bridge)
     rows = np.arange(len(table))
-    if classifier is not None or params.runtime == "onnx":
-        if classifier is None:
-            from emocli.export import onnx_classifier
+    used = "onnx"
+    if classifier is None:
+        from emocli.int8_graph import onnx_classifier_for
 
-            classifier = onnx_classifier(model_path, threads=_threads(params))
+        classifier, used = onnx_classifier_for(model_path, params.runtime, _threads(params))
+    if classifier is not None:
         probs = _onnx_probs(params, classifier, source, rows)
     else:
         probs = _torch_probs(params, model_path, source, rows)
@@ -227,7 +240,7 @@ def _execute(
         "input": str(input),
         "classes": classes,
         "modality": modality,
-        "runtime": "onnx" if exported else params.runtime,
+        "runtime": used,
         "labelled": int(known.sum()),
         "unknown_labels": lost,
         "unknown_label_classes": dict(unknown.most_common(SUMMARY_CLASSES)),

@@ -26,7 +26,7 @@ from emocli.artifacts import ArtifactWriter, fingerprint_raw
 from emocli.datasets.ckplus import PEAK_FRACTION
 from emocli.datasets.classes import ClassListParams
 from emocli.datasets.common import MediaItem, require_folder
-from emocli.datasets.detect import FACE_FORMATS, FaceSource, read_face_source
+from emocli.datasets.detect import FACE_FORMATS, FaceSource, face_format, read_face_source
 from emocli.faces.detect import check_cascades
 from emocli.faces.params import DETECTED_STATUSES, ON_MISS, STATUS_KEPT_WHOLE, FaceParams
 from emocli.labels import UNLABELLED
@@ -58,7 +58,8 @@ class PreprocessFacesParams(FaceParams, ClassListParams):
     on_miss : ``auto`` keeps the whole image when the dataset is made of pre-cropped faces
         (FER2013, CK+48, or images all smaller than ``small_side``), rejects otherwise (wild
         images, video frames); or ``keep`` / ``reject``.
-    format : a reader of :data:`~emocli.datasets.detect.FACE_FORMATS` (``auto`` detects it).
+    format : a reader of :data:`~emocli.datasets.detect.FACE_FORMATS` (``auto`` detects it;
+        an old name, ``unlabeled``, is stored as its new one).
     fps, max_frames : video frames sampled per second, and at most this many per clip (0: all).
     ck_peak_fraction, ck_neutral : CK+ protocol: last fraction of each labelled sequence, and
         its first frame as ``neutral``.
@@ -82,6 +83,7 @@ class PreprocessFacesParams(FaceParams, ClassListParams):
     def __post_init__(self) -> None:
         FaceParams.__post_init__(self)
         ClassListParams.__post_init__(self)
+        object.__setattr__(self, "format", face_format(self.format))  # frozen: set once here
         require(self.format in FACE_FORMATS, f"--format must be one of {', '.join(FACE_FORMATS)}")
         require(self.fps >= 0, f"--fps must be >= 0 (0 = every frame), got {self.fps}")
         require(self.max_frames >= 0, "--max-frames must be >= 0 (0 = no limit)")

@@ -72,7 +72,7 @@ class PretrainGanParams:
     g_loss : feature-matching (Salimans; default for classification) | non-saturating.
     epochs : passes over the unlabelled pool (over the labelled set for supervised-only);
     steps_per_epoch : cap on steps per epoch (0 = a full pass).
-    batch_size / labeled_batch_size : unlabelled / labelled mini-batches; lr_d / lr_g : Adam.
+    batch_size / labelled_batch_size : unlabelled / labelled mini-batches; lr_d / lr_g : Adam.
     lr_decay_start : fraction of the training steps after which both learning rates fall
     linearly to 0 at the last step (Salimans et al.; 1 = constant).
     d_ema_decay : > 0 keeps an exponential moving average of D's weights (this decay per
@@ -80,11 +80,11 @@ class PretrainGanParams:
     summary's ``last_weights`` gives the accuracies of the last trained weights beside it.
     tta : ``flip`` averages each prediction with the mirror image's (also in epoch selection).
     labels_per_class : keep only n labelled training images per class (0 = all); the rest of
-    the training images are then used as unlabelled (``leftover_unlabeled``).
+    the training images are then used as unlabelled (``leftover_unlabelled``).
     dev_fraction : hold out this fraction of ``train`` as the dev set that selects the epoch
     (0 = select on the ``val`` split when there is one). Predictions get a ``role`` column:
-    ``labeled``, ``unlabeled`` (training image used without its label), ``dev`` or ``""``.
-    max_unlabeled : cap on the unlabelled pool (seeded subsample; 0 = all).
+    ``labelled``, ``unlabelled`` (training image used without its label), ``dev`` or ``""``.
+    max_unlabelled : cap on the unlabelled pool (seeded subsample; 0 = all).
     folds : K > 1 = subject-independent K-fold cross-validation on every labelled row.
     group_by : what keeps rows together in the dev split and the folds: ``auto`` (subject,
     else group such as SFEW's movie, else clip_id) | subject | group | clip_id | none.
@@ -111,7 +111,7 @@ class PretrainGanParams:
     epochs: int = 25
     steps_per_epoch: int = 0
     batch_size: int = 64
-    labeled_batch_size: int = 64
+    labelled_batch_size: int = 64
     lr_d: float = 2e-4
     lr_g: float = 2e-4
     lr_decay_start: float = 1.0
@@ -119,9 +119,9 @@ class PretrainGanParams:
     flip: bool = True
     augment: str = "none"
     labels_per_class: int = 0
-    leftover_unlabeled: bool = True
+    leftover_unlabelled: bool = True
     dev_fraction: float = 0.0
-    max_unlabeled: int = 0
+    max_unlabelled: int = 0
     folds: int = 0
     group_by: str = "auto"
     select_best: bool = True
@@ -157,7 +157,7 @@ class PretrainGanParams:
         require(self.supervised_weight > 0, "--supervised-weight must be > 0")
         require(self.epochs >= 1, "--epochs must be >= 1")
         require(self.steps_per_epoch >= 0, "--steps-per-epoch must be >= 0")
-        require(self.batch_size >= 2 and self.labeled_batch_size >= 2, "batch sizes must be >= 2")
+        require(self.batch_size >= 2 and self.labelled_batch_size >= 2, "batch sizes must be >= 2")
         require(self.lr_d > 0 and self.lr_g > 0, "learning rates must be > 0")
         require(0.0 <= self.lr_decay_start <= 1.0, "--lr-decay-start must be in [0, 1]")
         require(0.0 <= self.d_ema_decay < 1.0, "--d-ema-decay must be in [0, 1)")
@@ -165,7 +165,7 @@ class PretrainGanParams:
         require(self.augment in GAN_AUGMENTS, f"--augment must be one of {', '.join(GAN_AUGMENTS)}")
         require(self.labels_per_class >= 0, "--labels-per-class must be >= 0")
         require(0.0 <= self.dev_fraction < 1.0, "--dev-fraction must be in [0, 1)")
-        require(self.max_unlabeled >= 0, "--max-unlabeled must be >= 0")
+        require(self.max_unlabelled >= 0, "--max-unlabelled must be >= 0")
         require(self.folds == 0 or self.folds >= 2, "--folds must be 0 (off) or >= 2")
         require(
             self.group_by in GROUP_CHOICES, f"--group-by must be one of {', '.join(GROUP_CHOICES)}"
@@ -192,7 +192,7 @@ class _Data:
     clip_id: np.ndarray
     group_by: str  # the grouping column used (subject, group, clip_id or none)
     groups: np.ndarray  # (N,) str, "" = a row on its own
-    unlabeled: np.ndarray  # (U, S, S) uint8 from the unlabelled artifacts
+    unlabelled: np.ndarray  # (U, S, S) uint8 from the unlabelled artifacts
     source: str
     upstream: dict[str, Any]
 
@@ -207,8 +207,8 @@ def _train_rows(split: np.ndarray, label: np.ndarray) -> np.ndarray:
 
 def run(
     params: PretrainGanParams,
-    labeled: Path,
-    unlabeled: Sequence[Path],
+    labelled: Path,
+    unlabelled: Sequence[Path],
     output: Path,
     predictions_output: Path,
     force: bool = False,
@@ -216,7 +216,7 @@ def run(
     resume: bool = True,
     notice: Callable[[str], None] | None = None,
 ) -> StageResult:
-    """Train the semi-supervised GAN on ``labeled`` + ``unlabeled`` faces artifacts.
+    """Train the semi-supervised GAN on ``labelled`` + ``unlabelled`` faces artifacts.
 
     Writes ``output`` (model) and ``predictions_output`` (predictions). Raises
     :class:`~emocli.errors.ArtifactError` for unusable inputs and
@@ -225,8 +225,8 @@ def run(
     it after a kill (``resume`` False: start over), ``notice`` gets the line that says so
     (:mod:`emocli.training.resume`); it is deleted once the outputs are committed.
     """
-    inputs = [fingerprint_artifact(labeled, "faces", role="labeled")]
-    inputs += [fingerprint_artifact(p, "faces", role="unlabeled") for p in unlabeled]
+    inputs = [fingerprint_artifact(labelled, "faces", role="labelled")]
+    inputs += [fingerprint_artifact(p, "faces", role="unlabelled") for p in unlabelled]
     if params.init != "none":
         inputs.append(fingerprint_artifact(params.init, "model", role="init"))
     outputs = {
@@ -245,12 +245,12 @@ def run(
     if rank > 0:  # a DDP worker started by Lightning or a launcher: train, write nothing
         if not force and outputs_up_to_date(STAGE, params, inputs, outputs):
             return StageResult(STAGE.name, {}, True, "", {"distributed_rank": rank})  # as rank 0
-        data = _load(params, labeled, unlabeled, no_progress)  # rank 0 reports
+        data = _load(params, labelled, unlabelled, no_progress)  # rank 0 reports
         _train_and_write(params, data, None, Path(output), no_progress, resumer)
         return StageResult(STAGE.name, {}, False, "", {"distributed_rank": rank})
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
-        data = _load(params, labeled, unlabeled, progress)
+        data = _load(params, labelled, unlabelled, progress)
         return _train_and_write(params, data, writers, Path(output), progress, resumer)
 
     result = run_stage(STAGE, params, inputs, outputs, build, force)
@@ -259,28 +259,28 @@ def run(
 
 
 def _load(
-    params: PretrainGanParams, labeled: Path, unlabeled: Sequence[Path], progress: ProgressHook
+    params: PretrainGanParams, labelled: Path, unlabelled: Sequence[Path], progress: ProgressHook
 ) -> _Data:
     from emocli.errors import ArtifactError
     from emocli.training.gan_data import choose_groups, load_faces
 
-    progress("loading faces", 0, 1 + len(unlabeled))
-    lab = load_faces(labeled, params.size)
+    progress("loading faces", 0, 1 + len(unlabelled))
+    lab = load_faces(labelled, params.size)
     if not lab.classes:
-        raise ArtifactError(f"{labeled}: the labelled faces artifact has no classes")
+        raise ArtifactError(f"{labelled}: the labelled faces artifact has no classes")
     if not (lab.label >= 0).any():
-        raise ArtifactError(f"{labeled}: no labelled rows (every label is -1)")
+        raise ArtifactError(f"{labelled}: no labelled rows (every label is -1)")
     split = lab.split
     pools = []
-    for i, path in enumerate(unlabeled, start=1):
+    for i, path in enumerate(unlabelled, start=1):
         pools.append(load_faces(path, params.size).images)
-        progress("loading faces", 1 + i, 1 + len(unlabeled))
+        progress("loading faces", 1 + i, 1 + len(unlabelled))
     pool = np.concatenate(pools) if pools else np.zeros((0, params.size, params.size), np.uint8)
-    if params.schedule != "supervised-only" and len(pool) == 0 and not params.leftover_unlabeled:
+    if params.schedule != "supervised-only" and len(pool) == 0 and not params.leftover_unlabelled:
         raise ArtifactError(
-            "no unlabelled faces: pass --unlabeled ARTIFACT (or --schedule supervised-only)"
+            "no unlabelled faces: pass --unlabelled ARTIFACT (or --schedule supervised-only)"
         )
-    progress("loading faces", 1 + len(unlabeled), 1 + len(unlabeled))
+    progress("loading faces", 1 + len(unlabelled), 1 + len(unlabelled))
     group_by, groups = choose_groups(lab, params.group_by)
     return _Data(
         classes=lab.classes,
@@ -292,8 +292,8 @@ def _load(
         clip_id=lab.clip_id,
         group_by=group_by,
         groups=groups,
-        unlabeled=pool,
-        source=str(labeled),
+        unlabelled=pool,
+        source=str(labelled),
         upstream=lab.upstream,
     )
 
@@ -305,7 +305,7 @@ def _fit_config(params: PretrainGanParams) -> Any:
         nz=params.nz,
         epochs=params.epochs,
         batch_size=params.batch_size,
-        labeled_batch_size=params.labeled_batch_size,
+        labelled_batch_size=params.labelled_batch_size,
         lr_d=params.lr_d,
         lr_g=params.lr_g,
         schedule=params.schedule,
@@ -404,12 +404,12 @@ def _train_and_write(
         return g
 
     def pool_for(extra_rows: np.ndarray) -> torch.Tensor:
-        parts = [data.unlabeled]
-        if params.leftover_unlabeled and len(extra_rows):
+        parts = [data.unlabelled]
+        if params.leftover_unlabelled and len(extra_rows):
             parts.append(data.images[extra_rows])
         pool = np.concatenate(parts)
-        if params.max_unlabeled and len(pool) > params.max_unlabeled:
-            pool = pool[np.sort(rng.choice(len(pool), params.max_unlabeled, replace=False))]
+        if params.max_unlabelled and len(pool) > params.max_unlabelled:
+            pool = pool[np.sort(rng.choice(len(pool), params.max_unlabelled, replace=False))]
         return torch.from_numpy(to_unit_range(pool))
 
     runs: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []  # fold, train, val, predict
@@ -448,7 +448,7 @@ def _train_and_write(
         labels = [f"fold {run_[0] + 1}/{params.folds}" for run_ in runs]
         points = list(resumer.prepare(keys, labels))
     result = None
-    n_labeled_used = n_unlabeled_used = 0
+    n_labelled_used = n_unlabelled_used = 0
     for (fold, train, val, predict), point in zip(runs, points, strict=True):
         rest = np.zeros(0, np.int64)
         if params.labels_per_class:
@@ -461,10 +461,10 @@ def _train_and_write(
             raise ArtifactError(f"{data.source}: fewer than 2 labelled training images")
         pool = pool_for(rest) if params.schedule != "supervised-only" else None
         if fold < 0:
-            role[train] = "labeled"
-            if pool is not None and params.leftover_unlabeled:
-                role[rest] = "unlabeled"
-        n_labeled_used, n_unlabeled_used = len(train), 0 if pool is None else int(pool.shape[0])
+            role[train] = "labelled"
+            if pool is not None and params.leftover_unlabelled:
+                role[rest] = "unlabelled"
+        n_labelled_used, n_unlabelled_used = len(train), 0 if pool is None else int(pool.shape[0])
         task = "training GAN" if fold < 0 else f"training GAN, fold {fold + 1}/{params.folds}"
         result = fit_gan(
             make_g,
@@ -505,8 +505,8 @@ def _train_and_write(
     writers["predictions"].set_attr("model", str(output))
     summary: dict[str, Any] = {
         "classes": len(data.classes),
-        "labeled_train": n_labeled_used,
-        "unlabeled": n_unlabeled_used,
+        "labelled_train": n_labelled_used,
+        "unlabelled": n_unlabelled_used,
         "epochs": len(result.history.get("epoch", [])),
         "schedule": params.schedule,
         "group_by": data.group_by,
@@ -537,7 +537,7 @@ def _accuracies(
         out["cv_accuracy_std"] = round(float(np.std(fold_acc)), 4)
         return out
     groups = {f"{name}_accuracy": split == name for name in ("train", "val", "test")}
-    groups["labeled_accuracy"] = role == "labeled"
+    groups["labelled_accuracy"] = role == "labelled"
     groups["dev_accuracy"] = role == "dev"
     for key, mask in groups.items():
         if (mask & labelled).any():

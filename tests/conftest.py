@@ -19,6 +19,21 @@ SHARED_DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datas
 
 
 @pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny demo dataset (:data:`tests.tiny_demo.TINY_DEMO`), generated once a session.
+
+    Shared by the tests that run the whole chain on it: copy it (``shutil.copytree``) before
+    writing anything into it.
+    """
+    from emocli.demo import generate_demo_data
+    from tests.tiny_demo import TINY_DEMO
+
+    data = tmp_path_factory.mktemp("tiny-demo") / "demo"
+    generate_demo_data(data, TINY_DEMO)
+    return data
+
+
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     """``../shared/datasets`` (the team's real data); the test is skipped when it is absent."""
     if not SHARED_DATASETS.is_dir():

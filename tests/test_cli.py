@@ -72,8 +72,25 @@ def test_every_help_is_whole_at_80_columns() -> None:
         assert max(len(line) for line in out.splitlines()) <= 80, name
         assert "…" not in out, (name, [line for line in out.splitlines() if "…" in line])
         if name == "pretrain-gan":
-            for option in ("--supervised-weight", "--labeled-batch-size", "--predictions-output"):
+            for option in ("--supervised-weight", "--labelled-batch-size", "--predictions-output"):
                 assert option in out
+
+
+def test_every_hidden_alias_is_the_second_name_of_an_option() -> None:
+    """The old spellings the help leaves out name an option that the help shows by another
+    name (no typo'd alias, no option left without a shown name)."""
+    import typer.main
+
+    from emocli.commands.common import HIDDEN_ALIASES
+
+    found = set()
+    for command in typer.main.get_command(app).commands.values():  # type: ignore[attr-defined]
+        for param in command.params:
+            hidden = HIDDEN_ALIASES.intersection(getattr(param, "opts", ()))
+            if hidden:
+                assert param.opts[0].startswith("--") and param.opts[0] not in hidden
+                found |= hidden
+    assert found == HIDDEN_ALIASES
 
 
 def test_every_stage_has_help() -> None:

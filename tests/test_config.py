@@ -9,6 +9,7 @@ command find the artifact up to date, rewriting nothing.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import traceback
 from collections.abc import Iterator
@@ -21,8 +22,6 @@ from typer.testing import CliRunner
 from emocli.artifacts import open_artifact
 from emocli.cli import app
 from emocli.config import toml_text
-from emocli.demo import generate_demo_data
-from tests.test_end_to_end import SPEC  # the smallest demo with every class in both splits
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,10 +55,10 @@ class Chain:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+def chain(tmp_path_factory: pytest.TempPathFactory, tiny_demo: Path) -> Iterator[Chain]:
     root = tmp_path_factory.mktemp("config")
     data, configs = root / "demo", root / "configs"
-    generate_demo_data(data, SPEC)
+    shutil.copytree(tiny_demo, data)
     configs.mkdir()
     work = Path("work")  # relative to data: the artifacts record relative paths
     steps = {

@@ -21,12 +21,12 @@ from emocli.demo.generate import still_indices
 from emocli.demo.spec import AFEW_TRAIN_COUNTS, EMOTION_FOLDERS, class_counts
 
 #: Small enough to generate in a few seconds, big enough for every class in Train.
-SMALL = DemoSpec(seed=0, clips_train=14, clips_val=7, frames_per_clip_sfew=3, unlabeled=10)
+SMALL = DemoSpec(seed=0, clips_train=14, clips_val=7, frames_per_clip_sfew=3, unlabelled=10)
 
 EMOTION = "(" + "|".join(EMOTION_FOLDERS) + ")"
 AFEW_NAME = re.compile(rf"afew/(Train|Val)/{EMOTION}/(\d{{9}})\.mp4")
 SFEW_NAME = re.compile(rf"sfew/(Train|Val)/{EMOTION}/(DemoMovie\d{{2}})_(\d{{9}})_(\d{{8}})\.png")
-UNLABELED_NAME = re.compile(r"unlabeled/face_\d{6}\.png")
+UNLABELLED_NAME = re.compile(r"unlabelled/face_\d{6}\.png")
 
 HAAR_DIR: str = cv2.data.haarcascades  # type: ignore[attr-defined]  # not in cv2's stubs
 FACE_CASCADE = HAAR_DIR + "haarcascade_frontalface_default.xml"
@@ -118,7 +118,7 @@ def test_every_file_follows_the_real_datasets_naming(demo: tuple[Path, dict]) ->
         n
         for n in names
         if n != "README.txt"
-        and not (AFEW_NAME.fullmatch(n) or SFEW_NAME.fullmatch(n) or UNLABELED_NAME.fullmatch(n))
+        and not (AFEW_NAME.fullmatch(n) or SFEW_NAME.fullmatch(n) or UNLABELLED_NAME.fullmatch(n))
     ]
     assert unexpected == []
 
@@ -134,8 +134,8 @@ def test_summary_matches_the_files_and_the_spec(demo: tuple[Path, dict]) -> None
             assert len(clips) == summary["afew"][split][emotion]
             assert len(stills) == summary["sfew"][split][emotion]
             assert len(stills) == SMALL.frames_per_clip_sfew * len(clips)
-    assert summary["unlabeled"] == SMALL.unlabeled
-    assert len([n for n in names if UNLABELED_NAME.fullmatch(n)]) == SMALL.unlabeled
+    assert summary["unlabelled"] == SMALL.unlabelled
+    assert len([n for n in names if UNLABELLED_NAME.fullmatch(n)]) == SMALL.unlabelled
 
 
 def test_every_class_is_in_train(demo: tuple[Path, dict]) -> None:
@@ -190,7 +190,7 @@ def test_an_interrupted_run_leaves_nothing_behind(tmp_path: Path) -> None:
 
 def test_progress_reports_every_task_to_completion(tmp_path: Path) -> None:
     calls: list[tuple[str, int, int]] = []
-    spec = DemoSpec(clips_train=1, clips_val=0, unlabeled=2, max_clip_s=1.0)
+    spec = DemoSpec(clips_train=1, clips_val=0, unlabelled=2, max_clip_s=1.0)
     generate_demo_data(tmp_path / "d", spec, progress=lambda t, d, n: calls.append((t, d, n)))
     finals = {task: (done, total) for task, done, total in calls}
     assert finals == {"rendering clips": (1, 1), "drawing unlabelled faces": (2, 2)}
@@ -206,12 +206,12 @@ def test_same_seed_gives_byte_identical_files(demo: tuple[Path, dict], tmp_path:
 
 
 def test_another_seed_gives_other_data(tmp_path: Path) -> None:
-    tiny = DemoSpec(clips_train=3, clips_val=1, unlabeled=3, max_clip_s=1.5)
+    tiny = DemoSpec(clips_train=3, clips_val=1, unlabelled=3, max_clip_s=1.5)
     generate_demo_data(tmp_path / "a", tiny)
     generate_demo_data(tmp_path / "b", replace(tiny, seed=1))
     first, second = digests(tmp_path / "a"), digests(tmp_path / "b")
     assert set(first.values()) & set(second.values()) == set()
-    assert all(first[n] != second[n] for n in first if n.startswith("unlabeled/"))
+    assert all(first[n] != second[n] for n in first if n.startswith("unlabelled/"))
 
 
 # --- faces the Haar cascades find -------------------------------------------------------
@@ -237,7 +237,7 @@ def test_haar_cascade_finds_the_face_in_video_frames(demo: tuple[Path, dict]) ->
 
 def test_haar_cascade_finds_the_unlabelled_faces(demo: tuple[Path, dict]) -> None:
     root, _ = demo
-    faces = [read_image(p) for p in sorted((root / "unlabeled").glob("*.png"))]
+    faces = [read_image(p) for p in sorted((root / "unlabelled").glob("*.png"))]
     face_rate, _ = detection_rates(faces)
     assert face_rate >= MIN_FACE_RATE
 

@@ -1,6 +1,6 @@
 """Every stage of emocli through the CLI, as ``make demo`` chains them, on a tiny demo dataset.
 
-demo data -> preprocess-faces (sfew/, afew/, unlabeled/) -> extract-audio -> build-spectrograms
+demo data -> preprocess-faces (sfew/, afew/, unlabelled/) -> extract-audio -> build-spectrograms
 -> pretrain-gan -> finetune (faces from the GAN, audio) -> fuse (frames -> clips, then SVM)
 -> evaluate, then ``predict`` on one clip and ``inspect``; a second run of the stages must find
 every one up to date, rewrite nothing and take a fraction of the first run's time.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 import time
 import traceback
 from collections import Counter
@@ -29,23 +30,10 @@ from typer.testing import CliRunner
 
 from emocli.artifacts import open_artifact
 from emocli.cli import app
-from emocli.demo import DemoSpec, generate_demo_data
 from emocli.demo.spec import EMOTION_FOLDERS
+from tests.tiny_demo import TINY_DEMO
 
-#: The smallest demo with every class in each split and >= 2 train clips per class (the SVM
-#: fuser's stratified folds need two), short clips of small frames (96 px: face detection's
-#: minimum), at 10 fps.
-SPEC = DemoSpec(
-    seed=0,
-    clips_train=14,
-    clips_val=7,
-    frames_per_clip_sfew=1,
-    unlabeled=16,
-    fps=10,
-    image_size=96,
-    min_clip_s=0.5,
-    max_clip_s=1.0,
-)
+SPEC = TINY_DEMO
 N_CLASSES = len(EMOTION_FOLDERS)
 #: AFEW clips per split, as the stages name the splits.
 SPLIT_CLIPS = {"train": SPEC.clips_train, "val": SPEC.clips_val}
@@ -54,7 +42,7 @@ FACE_SIZE = 32
 TRAIN = ["--accelerator", "cpu", "--devices", "1", "--threads", "1"]
 FAST = [*TRAIN, "--batch-size", "8", "--lr", "0.01", "--epochs", "2", "--patience", "0"]
 GAN = ["--size", str(FACE_SIZE), "--epochs", "1", "--nz", "16", "--batch-size", "16"]
-GAN += ["--labeled-batch-size", "16", "--d-widths", "8,16,32", "--g-widths", "32,16,8"]
+GAN += ["--labelled-batch-size", "16", "--d-widths", "8,16,32", "--g-widths", "32,16,8"]
 GAN += ["--accelerator", "cpu", "--threads", "1"]
 AUDIO_MODEL = ["--model", "audio_urbansound", "--model-kwargs"]
 AUDIO_MODEL += ['{"widths": [4, 8, 8], "hidden": 16}']
@@ -124,8 +112,8 @@ def stage_steps(work: Path) -> list[Step]:
         Step("faces-sfew", ["preprocess-faces", "sfew/", "--size", str(FACE_SIZE), "-j", "1"]),
         Step("faces-afew", ["preprocess-faces", "afew/", "--size", str(FACE_SIZE), "-j", "1"]),
         Step(
-            "faces-unlabeled",
-            ["preprocess-faces", "unlabeled/", "--size", str(FACE_SIZE), "-j", "1"],
+            "faces-unlabelled",
+            ["preprocess-faces", "unlabelled/", "--size", str(FACE_SIZE), "-j", "1"],
         ),
         Step("audio", ["extract-audio", "afew/", "-j", "1"]),
         Step("spectrograms", ["build-spectrograms", str(work / "audio" / "afew.h5"), "-j", "1"]),
@@ -135,7 +123,7 @@ def stage_steps(work: Path) -> list[Step]:
                 "pretrain-gan",
                 str(faces / "sfew.h5"),
                 "-u",
-                str(faces / "unlabeled.h5"),
+                str(faces / "unlabelled.h5"),
                 *GAN,
                 "-o",
                 str(models / "gan.h5"),
@@ -218,10 +206,10 @@ def artifact_mtimes(work: Path) -> dict[Path, int]:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+def chain(tmp_path_factory: pytest.TempPathFactory, tiny_demo: Path) -> Iterator[Chain]:
     root = tmp_path_factory.mktemp("e2e")
     data, work = root / "demo", root / "work"
-    generate_demo_data(data, SPEC)
+    shutil.copytree(tiny_demo, data)
     clip = sorted((data / "afew" / "Val" / "Happy").glob("*.mp4"))[0]
     threads = torch.get_num_threads()
     try:
@@ -290,7 +278,7 @@ def test_every_stage_writes_its_artifact(chain: Chain) -> None:
     expected = {
         w / "faces" / "sfew.h5": "faces",
         w / "faces" / "afew.h5": "faces",
-        w / "faces" / "unlabeled.h5": "faces",
+        w / "faces" / "unlabelled.h5": "faces",
         w / "audio" / "afew.h5": "audio",
         w / "spectrograms" / "afew.h5": "spectrograms",
         w / "models" / "gan.h5": "model",
@@ -307,7 +295,7 @@ def test_every_stage_writes_its_artifact(chain: Chain) -> None:
     for path, kind in expected.items():
         with open_artifact(path, kind) as art:  # raises on a missing file or another kind
             assert art.kind == kind
-            if kind != "evaluation" and path.stem != "unlabeled":
+            if kind != "evaluation" and path.stem != "unlabelled":
                 assert art.classes == [c.lower() for c in EMOTION_FOLDERS], path
     assert set(chain.mtimes) == set(expected), "unexpected or missing artifacts"
     assert (w / "faces" / "sfew.preview.png").stat().st_size > 0
@@ -326,9 +314,9 @@ def test_faces_audio_and_spectrograms_have_the_demo_rows(chain: Chain) -> None:
     afew_faces = w / "faces" / "afew.h5"
     assert n_samples(afew_faces, "faces") > len(afew_clip_ids(data))  # several frames per clip
     assert clip_ids(afew_faces, "faces") <= afew_clip_ids(data)
-    unlabeled = w / "faces" / "unlabeled.h5"
-    assert n_samples(unlabeled, "faces") > 0
-    assert set(column(unlabeled, "faces", "label")) == {-1}
+    unlabelled = w / "faces" / "unlabelled.h5"
+    assert n_samples(unlabelled, "faces") > 0
+    assert set(column(unlabelled, "faces", "label")) == {-1}
     n_clips = SPEC.clips_train + SPEC.clips_val
     assert len(afew_clip_ids(data)) == n_clips
     for path, kind in (

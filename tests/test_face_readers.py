@@ -176,7 +176,7 @@ def test_ravdess_videos(tmp_path: Path) -> None:
     assert len(source.rejects) == 1 and "clip" in source.rejects[0][0]
 
 
-def test_folder_and_unlabeled(tmp_path: Path) -> None:
+def test_folder_and_unlabelled(tmp_path: Path) -> None:
     root = tmp_path / "faces"
     _image(root / "train" / "Anger" / "a.png")
     _image(root / "train" / "Sadness" / "b.jpg")
@@ -191,16 +191,19 @@ def test_folder_and_unlabeled(tmp_path: Path) -> None:
     pets = tmp_path / "pets"
     _image(pets / "cats" / "x.png")
     _image(pets / "dogs" / "y.png")
-    assert detect_face_format(pets) == "unlabeled"  # not emotion names: needs --format folder
+    assert detect_face_format(pets) == "unlabelled"  # not emotion names: needs --format folder
     forced = read_face_source(pets, "folder")
     assert [i.label for i in forced.items] == ["cats", "dogs"]
     tree = tmp_path / "casia"
     _image(tree / "0000045" / "001.jpg")
     _image(tree / "0000099" / "001.jpg")
     source = read_face_source(tree)
-    assert source.format == "unlabeled" and source.classes == []
+    assert source.format == "unlabelled" and source.classes == []
     assert [i.sample_id for i in source.items] == ["0000045/001", "0000099/001"]
     assert all(i.label == "" for i in source.items)
+    for name in ("unlabelled", "unlabeled"):  # the old spelling is still read
+        given = read_face_source(tree, name)
+        assert given.format == "unlabelled" and len(given.items) == 2
 
 
 def test_missing_empty_and_mismatched_inputs(tmp_path: Path) -> None:
@@ -236,4 +239,4 @@ def test_real_layouts_are_recognised(shared_datasets: Path) -> None:
     ravdess = read_face_source(shared_datasets / "ravdess_av_sample")
     assert ravdess.format == "ravdess-video" and ravdess.items[0].label == "neutral"
     utk = read_face_source(shared_datasets / "utkface_unlabeled")
-    assert (utk.format, len(utk.items), utk.classes) == ("unlabeled", 9780, [])
+    assert (utk.format, len(utk.items), utk.classes) == ("unlabelled", 9780, [])

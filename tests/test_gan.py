@@ -33,7 +33,7 @@ CLASSES = ["happy", "sad", "surprise"]
 SIZE = 32
 TINY = {"d_widths": (8, 16, 32), "g_widths": (32, 16, 8), "nz": 16}
 #: Tiny networks at SIZE with batches of 16: the quick training runs of these tests.
-TINY_RUN = {"size": SIZE, **TINY, "batch_size": 16, "labeled_batch_size": 16}
+TINY_RUN = {"size": SIZE, **TINY, "batch_size": 16, "labelled_batch_size": 16}
 #: The same networks, one epoch, as CLI flags.
 CLI_TINY_RUN = ["--size", "32", "--epochs", "1", "--d-widths", "8,16,32", "--g-widths", "32,16,8"]
 CLI_TINY_RUN += ["--nz", "16", "--batch-size", "16"]
@@ -159,7 +159,7 @@ def test_salimans_terms_against_hand_computed_values() -> None:
     fake = (-math.log(1 / 3) - math.log(1 / 5)) / 2  # -log(1 - D(G(z)))
     sup = (-math.log(1 / 2) - math.log(3 / 4)) / 2  # CE with labels [1, 0]
     labels = torch.tensor([1, 0])
-    assert gan_losses.unlabeled_real_loss(LOGITS).item() == pytest.approx(real, abs=1e-6)
+    assert gan_losses.unlabelled_real_loss(LOGITS).item() == pytest.approx(real, abs=1e-6)
     assert gan_losses.fake_loss(LOGITS).item() == pytest.approx(fake, abs=1e-6)
     assert gan_losses.supervised_loss(LOGITS, labels).item() == pytest.approx(sup, abs=1e-6)
     terms = gan_losses.discriminator_loss(LOGITS, LOGITS, LOGITS, labels, supervised_weight=0.3)
@@ -182,7 +182,7 @@ def test_feature_matching_hand_computed_and_detached() -> None:
 
 def test_losses_stay_finite_for_huge_logits() -> None:
     big = torch.tensor([[1000.0, -1000.0], [-1000.0, -1000.0]])
-    for value in (gan_losses.unlabeled_real_loss(big), gan_losses.fake_loss(big)):
+    for value in (gan_losses.unlabelled_real_loss(big), gan_losses.fake_loss(big)):
         assert torch.isfinite(value)
     assert gan_losses.fake_loss(big).item() == pytest.approx(500.0, rel=1e-3)
 
@@ -263,7 +263,7 @@ def test_fast_dev_run_semi_supervised_loop_on_cpu(
         size=SIZE,
         **TINY,
         batch_size=8,
-        labeled_batch_size=8,
+        labelled_batch_size=8,
         fast_dev_run=True,
         lr_decay_start=0.5,
         tta="flip",
@@ -305,7 +305,7 @@ def test_training_learns_and_writes_both_networks(
     assert len(load_predictions(preds_path)) == 48
     with open_artifact(preds_path, "predictions") as art:
         role = art.column("role")
-    assert (role == "dev").sum() > 0 and (role == "labeled").sum() > 0
+    assert (role == "dev").sum() > 0 and (role == "labelled").sum() > 0
     assert result.summary["dev_accuracy"] >= 0
     # cached: the same call is up to date
     assert stage.run(params, lab, [unl], model, preds_path).up_to_date
@@ -321,7 +321,7 @@ def test_discriminator_from_artifact_reproduces_predictions(
 
     lab, unl = tiny_inputs
     params = stage.PretrainGanParams(
-        size=SIZE, **TINY, batch_size=16, labeled_batch_size=16, epochs=1
+        size=SIZE, **TINY, batch_size=16, labelled_batch_size=16, epochs=1
     )
     stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
     d, info = load_model(tmp_path / "m.h5")
@@ -356,7 +356,7 @@ def test_init_starts_both_networks_from_an_earlier_gan(
 
     lab, unl = tiny_inputs
     params = stage.PretrainGanParams(
-        size=SIZE, **TINY, batch_size=16, labeled_batch_size=16, epochs=1
+        size=SIZE, **TINY, batch_size=16, labelled_batch_size=16, epochs=1
     )
     stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
     start = stage.load_init(str(tmp_path / "m.h5"))
@@ -379,7 +379,7 @@ def test_init_starts_both_networks_from_an_earlier_gan(
         size=SIZE,
         **TINY,
         batch_size=16,
-        labeled_batch_size=16,
+        labelled_batch_size=16,
         epochs=1,
         init=str(tmp_path / "m.h5"),
     )
@@ -418,10 +418,10 @@ def test_supervised_only_baseline_needs_no_unlabelled(
 ) -> None:
     lab, _ = tiny_inputs
     params = stage.PretrainGanParams(
-        size=SIZE, **TINY, labeled_batch_size=8, epochs=2, schedule="supervised-only"
+        size=SIZE, **TINY, labelled_batch_size=8, epochs=2, schedule="supervised-only"
     )
     result = stage.run(params, lab, [], tmp_path / "m.h5", tmp_path / "p.h5")
-    assert result.summary["unlabeled"] == 0
+    assert result.summary["unlabelled"] == 0
     with open_artifact(tmp_path / "m.h5", "model") as art:
         assert "samples" not in art.h5
 
@@ -431,7 +431,7 @@ def test_nan_loss_stops_training_without_artifact(
 ) -> None:
     lab, unl = tiny_inputs
     monkeypatch.setattr(gan_losses, "feature_matching_loss", lambda r, f: f.mean() * float("nan"))
-    params = stage.PretrainGanParams(size=SIZE, **TINY, batch_size=8, labeled_batch_size=8)
+    params = stage.PretrainGanParams(size=SIZE, **TINY, batch_size=8, labelled_batch_size=8)
     with pytest.raises(TrainingError, match="generator loss became nan"):
         stage.run(params, lab, [unl], tmp_path / "m.h5", tmp_path / "p.h5")
     assert not (tmp_path / "m.h5").exists() and not (tmp_path / "p.h5").exists()
@@ -476,7 +476,7 @@ def test_the_decay_counts_the_longest_loader_and_the_step_cap(
     """The total number of steps comes from the Trainer: epochs x the longest loader's
     batches (here the unlabelled pool's), or x ``--steps-per-epoch`` when that is smaller."""
     lab, unl = tiny_inputs
-    common = {"size": SIZE, **TINY, "batch_size": 8, "labeled_batch_size": 8, "epochs": 2}
+    common = {"size": SIZE, **TINY, "batch_size": 8, "labelled_batch_size": 8, "epochs": 2}
     common["lr_decay_start"] = 0.5
     capped = stage.PretrainGanParams(**common, steps_per_epoch=3)
     stage.run(capped, lab, [unl], tmp_path / "c.h5", tmp_path / "cp.h5")
@@ -602,9 +602,9 @@ def test_labelled_augmentation_moves_pixels_and_keeps_the_range() -> None:
     d = build_model("dcgan_d", in_channels=1, input_size=16, n_classes=2, widths=[2, 4])
     x = torch.rand(8, 1, 16, 16) * 2 - 1
     plain = SemiSupervisedGan(g, d, nz=4)
-    assert plain.augment_labeled(x) is x
+    assert plain.augment_labelled(x) is x
     torch.manual_seed(0)
-    out = SemiSupervisedGan(g, d, nz=4, augment=preset("strong")).augment_labeled(x)
+    out = SemiSupervisedGan(g, d, nz=4, augment=preset("strong")).augment_labelled(x)
     assert out.shape == x.shape
     assert out.min() >= -1.0 and out.max() <= 1.0
     assert not torch.allclose(out, x)
@@ -631,3 +631,82 @@ def test_cli_reports_the_last_weights_beside_the_average(
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "2-fold accuracy" in text and "last weights without the average" in text
+
+
+def test_cli_takes_the_old_spellings_of_renamed_options(
+    tiny_inputs: tuple[Path, Path], workdir: Path
+) -> None:
+    """--unlabeled, --labeled-batch-size and --max-unlabeled (before the British spelling)
+    still run, as the same params; an artifact that recorded the old names still gives its
+    config under the new ones."""
+    import json
+    import sys
+
+    import h5py
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    lab, unl = tiny_inputs
+    new = ["--unlabelled", str(unl), "--labelled-batch-size", "16", "--max-unlabelled", "40"]
+    old = ["--unlabeled", str(unl), "--labeled-batch-size", "16", "--max-unlabeled", "40"]
+    first = CliRunner().invoke(app, ["pretrain-gan", str(lab), *new, *CLI_TINY_RUN])
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(app, ["pretrain-gan", str(lab), *old, *CLI_TINY_RUN])
+    assert again.exit_code == 0 and "up to date" in again.output, again.output
+    model = workdir / "models" / "lab-gan.h5"
+    with open_artifact(model, "model") as art:
+        assert art.params["labelled_batch_size"] == 16 and art.params["max_unlabelled"] == 40
+    with h5py.File(model, "a") as h5:  # as written before the rename
+        params = json.loads(h5.attrs["params"])
+        params["labeled_batch_size"] = params.pop("labelled_batch_size")
+        params["max_unlabeled"] = params.pop("max_unlabelled")
+        h5.attrs["params"] = json.dumps(params)
+        old_roles = {"labelled": "labeled", "unlabelled": "unlabeled"}
+        inputs = [
+            {**i, "role": old_roles.get(i["role"], i["role"])}
+            for i in json.loads(h5.attrs["inputs"])
+        ]
+        h5.attrs["inputs"] = json.dumps(inputs)
+    res = CliRunner().invoke(app, ["inspect", str(model), "--as-config"])
+    assert res.exit_code == 0, res.output
+    values = tomllib.loads(res.output)
+    assert (values["labelled"], values["unlabelled"]) == (str(lab), [str(unl)])
+    assert (values["labelled_batch_size"], values["max_unlabelled"]) == (16, 40)
+
+
+def test_a_config_with_the_old_parameter_names_still_loads(tmp_path: Path) -> None:
+    import typer.main
+
+    from emocli.config import load_config
+
+    command = typer.main.get_command(app).commands["pretrain-gan"]  # type: ignore[attr-defined]
+    config = tmp_path / "old.toml"
+    config.write_text(
+        'stage = "pretrain-gan"\nlabeled = "lab.h5"\nunlabeled = ["unl.h5"]\n'
+        "labeled_batch_size = 16\nmax_unlabeled = 40\n"
+    )
+    assert load_config(config, command) == {
+        "labelled": str(tmp_path / "lab.h5"),
+        "unlabelled": [str(tmp_path / "unl.h5")],
+        "labelled_batch_size": 16,
+        "max_unlabelled": 40,
+    }
+    config.write_text("labeled_batch_size = 16\nlabelled_batch_size = 8\n")
+    with pytest.raises(ParamsError, match="old name of labelled_batch_size"):
+        load_config(config, command)
+
+
+def test_help_shows_the_new_spellings_only() -> None:
+    import subprocess
+    import sys
+
+    env = {"COLUMNS": "80", "PATH": str(Path(sys.executable).parent)}
+    args = [sys.executable, "-m", "emocli.cli", "pretrain-gan", "--help"]
+    out = subprocess.run(args, capture_output=True, text=True, env=env, check=True).stdout
+    for name in ("--unlabelled", "--labelled-batch-size", "--max-unlabelled"):
+        assert name in out
+    for name in ("--unlabeled", "--labeled-batch-size", "--max-unlabeled"):
+        assert name not in out

@@ -30,7 +30,7 @@ FACE_SIZE = 32
 FPS = 5.0
 FRONTEND = FrontEnd(sample_rate=16000, pad_samples=16000)
 SPEC = DemoSpec(
-    clips_train=2, clips_val=0, unlabeled=0, frames_per_clip_sfew=1, image_size=96, max_clip_s=1.2
+    clips_train=2, clips_val=0, unlabelled=0, frames_per_clip_sfew=1, image_size=96, max_clip_s=1.2
 )
 
 runner = CliRunner()
@@ -285,6 +285,28 @@ def test_audio_classes_are_matched_by_name(kit: dict[str, Path], tmp_path: Path)
     assert list(mine)[-7:] == CLASSES, "outputs follow the face model's classes"
 
 
+def test_models_of_other_class_sets_are_fused_over_the_classes_both_know(
+    kit: dict[str, Path], tmp_path: Path
+) -> None:
+    """The bundled voice model knows RAVDESS's ``calm``, the face model does not: a video is
+    decided between the 7 shared classes, the audio probabilities renormalised over them."""
+    eight = audio_model(tmp_path / "eight.h5", [*CLASSES, "calm"])
+    out = tmp_path / "out"
+    result = _run("predict", kit["clip0"], "--face-model", kit["face"], "--audio-model", eight,
+                  "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (clip,) = json.loads((out / "predictions.json").read_text())["clips"]
+    assert clip["modalities"] == ["face", "audio"] and clip["fusion"] == "mean"
+    assert list(clip["probabilities"]) == CLASSES
+    audio = clip["modality_probabilities"]["audio"]
+    assert list(audio) == CLASSES and sum(audio.values()) == pytest.approx(1.0, abs=1e-4)
+    assert any("calm left out" in note for note in clip["notes"])
+    alone = _run("predict", kit["wav"], "--audio-model", eight, "-o", tmp_path / "alone")
+    assert alone.exit_code == 0, alone.output
+    (only,) = json.loads((tmp_path / "alone" / "predictions.json").read_text())["clips"]
+    assert list(only["probabilities"]) == [*CLASSES, "calm"], "one model: all its classes"
+
+
 def test_an_audio_model_on_spectrogram_images_gets_the_same_rendering(
     kit: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -309,7 +331,7 @@ def test_an_audio_model_on_spectrogram_images_gets_the_same_rendering(
         ("no-preprocessing", "lacks the face preprocessing parameters"),
         ("audio-as-face", "trained on spectrograms, not on faces"),
         ("face-as-audio", "trained on faces, not on spectrograms"),
-        ("classes", "are not the classes"),
+        ("classes", "share 1 class(es): nothing to fuse"),
         ("fuser-modalities", "trained on the modalities"),
         ("fuser-needs-audio", "give the model of audio"),
         ("size", "its face preprocessing makes"),
@@ -326,7 +348,7 @@ def test_models_whose_preprocessing_cannot_be_reproduced_are_refused(
     elif case == "face-as-audio":
         audio = kit["face"]
     elif case == "classes":
-        audio = audio_model(tmp_path / "five.h5", CLASSES[:5])
+        audio = audio_model(tmp_path / "other.h5", ["angry", "calm", "bored"])
     elif case == "fuser-modalities":
         audio, fuser = kit["audio"], fuser_model(tmp_path / "f.h5", ["face", "text"], [0.5, 0.5])
     elif case == "fuser-needs-audio":

@@ -152,7 +152,7 @@ def test_labels_the_model_does_not_know_are_kept_and_counted(
 
 
 def test_mixing_artifacts_and_media_or_the_wrong_model_option_is_refused(
-    face_run: SimpleNamespace, tmp_path: Path
+    face_run: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
     clip = tmp_path / "clip.mp4"
@@ -163,6 +163,9 @@ def test_mixing_artifacts_and_media_or_the_wrong_model_option_is_refused(
         app, ["predict", str(face_run.faces), "--audio-model", str(face_run.model)]
     )
     assert wrong.exit_code != 0 and "give its model as --face-model" in wrong.output
+    bundled = runner.invoke(app, ["predict", str(face_run.faces)])  # the bundled face model
+    assert bundled.exit_code != 0 and "model expects 48 px faces" in bundled.output
+    monkeypatch.setenv("EMOCLI_ZOO_DIR", str(tmp_path / "no-zoo"))
     lacking = runner.invoke(app, ["predict", str(face_run.faces)])
     assert lacking.exit_code != 0 and "--face-model M.h5" in lacking.output
 
@@ -248,6 +251,39 @@ def test_exported_onnx_files_float_and_int8_predict_like_the_model(
                                      "--calibration", str(make_faces(tmp_path / "big.h5", size=24))])  # fmt: skip
     assert mismatched.exit_code != 0 and "model expects 16 px faces" in mismatched.output
     assert not (tmp_path / "x.onnx").exists()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
+    reason="onnx / onnxruntime not installed",
+)
+def test_a_packed_int8_graph_runs_by_default_and_torch_still_uses_the_weights(
+    face_run: SimpleNamespace, tmp_path: Path
+) -> None:
+    from emocli.int8_graph import read_graph
+    from emocli.zoo import pack
+    from tests.test_zoo import CARD
+
+    packed = pack(face_run.model, "face", CARD, tmp_path / "face.h5", face_run.faces)
+    assert read_graph(face_run.model) is None and read_graph(packed) is not None
+    check = json.loads(__import__("h5py").File(packed, "r").attrs["card"])["int8"]
+    assert check["rows"] == 32 and 0.5 <= check["agreement"] <= 1.0
+    exported = tmp_path / "same.onnx"
+    assert CliRunner().invoke(app, ["export", str(face_run.model), "-o", str(exported),
+                                    "--calibration", str(face_run.faces)]).exit_code == 0  # fmt: skip
+    runs = {}
+    for runtime, model in (("auto", packed), ("torch", packed), ("auto", exported)):
+        out = tmp_path / f"{runtime}-{model.suffix[1:]}.h5"
+        params = stage.PredictArtifactParams(runtime=runtime, threads=1)
+        runs[runtime, model.suffix] = (stage.run(params, face_run.faces, model, out), out)
+    assert runs["auto", ".h5"][0].summary["runtime"] == "onnx-int8"
+    assert runs["torch", ".h5"][0].summary["runtime"] == "torch"
+    int8 = load_predictions(runs["auto", ".h5"][1])
+    assert _parity(int8, load_predictions(runs["auto", ".onnx"][1])) == 0.0  # the same graph
+    assert (
+        _parity(load_predictions(runs["torch", ".h5"][1]), load_predictions(face_run.own)) <= PARITY
+    )
+    assert _parity(int8, load_predictions(face_run.own)) <= 0.1
 
 
 # --------------------------------------------------------------------------- checks

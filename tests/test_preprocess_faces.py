@@ -176,6 +176,11 @@ def test_missing_or_empty_input_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "x.h5").exists()
 
 
+def test_the_old_spelling_of_the_unlabelled_format_is_the_same_params() -> None:
+    old, new = PreprocessFacesParams(format="unlabeled"), PreprocessFacesParams(format="unlabelled")
+    assert old == new and old.format == "unlabelled"  # hence the same fingerprint
+
+
 def test_cli_default_output_summary_and_errors(
     sfew_with_bad_files: Path, workdir: Path, tmp_path: Path
 ) -> None:

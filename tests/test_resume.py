@@ -128,15 +128,15 @@ def test_a_finished_training_killed_while_writing_is_not_trained_again(
     src = make_faces(tmp_path / "faces.h5")
     _finetune(FT, src, tmp_path / "ref")
     out = tmp_path / "out"
-    real = finetune._write_model_artifact
+    real = finetune.write_model_artifact
 
     def crash(*args: Any, **kwargs: Any) -> None:
         raise Killed
 
-    monkeypatch.setattr(finetune, "_write_model_artifact", crash)
+    monkeypatch.setattr(finetune, "write_model_artifact", crash)
     with pytest.raises(Killed):
         _finetune(FT, src, out)
-    monkeypatch.setattr(finetune, "_write_model_artifact", real)
+    monkeypatch.setattr(finetune, "write_model_artifact", real)
     assert read_header(resume_path(out / "m.h5"))["finished"]
     notes: list[str] = []
     epochs: list[int] = []

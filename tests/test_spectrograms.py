@@ -16,7 +16,7 @@ from emocli.cli import app
 from emocli.errors import InputError, ParamsError
 from emocli.training.options import subject_mask
 from stages import extract_audio
-from stages.build_spectrograms import BuildSpectrogramsParams, run, training_rows
+from stages.build_spectrograms import BuildSpectrogramsParams, frontend_of, run, training_rows
 from tests.test_audio import SR, make_bad_inputs, make_ravdess, tone, write_audio
 
 runner = CliRunner()
@@ -264,8 +264,8 @@ def test_params_are_validated() -> None:
     with pytest.raises(ParamsError, match="window"):
         BuildSpectrogramsParams(window="nope")
     with pytest.raises(ParamsError, match="n-fft"):
-        BuildSpectrogramsParams(n_fft=256).frontend(SR, 1000)
-    frontend = BuildSpectrogramsParams(n_fft=512).frontend(SR, 100)
+        frontend_of(BuildSpectrogramsParams(n_fft=256), SR, 1000)
+    frontend = frontend_of(BuildSpectrogramsParams(n_fft=512), SR, 100)
     assert frontend == FrontEnd(SR, 512, n_fft=512)  # shorter than a frame: one frame
 
 

@@ -31,17 +31,10 @@ from emocli.audio.decode import (
     resample,
 )
 from emocli.audio.frontend import (
-    CLIP_NORMS,
     DB_AMIN,
     DB_REF,
-    GLOBAL_NORMS,
-    HOP_SECONDS,
-    N_MELS,
-    PREEMPHASIS,
     STD_FLOOR,
     SUB_BATCH,
-    TOP_DB,
-    WIN_SECONDS,
     FrontEnd,
     Kernels,
     MomentAccumulator,
@@ -61,6 +54,15 @@ from emocli.audio.frontend import (
     trim_silence,
 )
 from emocli.audio.image import spectrogram_image
+from emocli.stage_params.spectrograms import (
+    CLIP_NORMS,
+    GLOBAL_NORMS,
+    HOP_SECONDS,
+    N_MELS,
+    PREEMPHASIS,
+    TOP_DB,
+    WIN_SECONDS,
+)
 
 __all__ = [
     "CLIP_NORMS",

@@ -11,22 +11,13 @@ from typing import Any
 import numpy as np
 
 from emocli.audio.decode import resample
+from emocli.stage_params.spectrograms import N_MELS, PREEMPHASIS, TOP_DB
 
-#: Pre-emphasis coefficient ``a`` of ``y[t] = x[t] - a x[t-1]``.
-PREEMPHASIS = 0.97
-#: Frame (window) length and hop of the short-time analysis, seconds.
-WIN_SECONDS = 0.025
-HOP_SECONDS = 0.010
-#: Number of mel filter banks.
-N_MELS = 40
-#: librosa ``power_to_db`` settings: reference power, floor, dynamic range kept below the peak.
+#: librosa ``power_to_db`` settings: reference power and floor (the dynamic range kept,
+#: ``TOP_DB``, and the other defaults of the thesis's front end are build-spectrograms'
+#: parameters, declared in :mod:`emocli.stage_params.spectrograms`).
 DB_REF = 1.0
 DB_AMIN = 1e-10
-TOP_DB = 80.0
-#: Global normalisation modes: per mel band, one scalar, or none.
-GLOBAL_NORMS = ("band", "scalar", "none")
-#: Per-clip normalisation modes: one mean and std per spectrogram, or one per mel band of it.
-CLIP_NORMS = ("scalar", "band")
 #: Waveforms transformed together inside :func:`spectrograms_of`.
 SUB_BATCH = 4
 #: A standard deviation below this is treated as this (silent or constant spectrograms).

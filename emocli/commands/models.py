@@ -81,6 +81,15 @@ def pack_command(
             show_default=False,
         ),
     ] = None,
+    int8_calibration: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--int8-calibration",
+            help="Also store the model's int8 ONNX graph (what predict runs by default), "
+            "calibrated on the training rows of this faces/spectrograms artifact.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Copy a trained model into the package as a bundled model, with its model card.
 
@@ -97,7 +106,7 @@ def pack_command(
             raise InputError(f"--card {card}: not a readable JSON file ({exc})") from exc
         if not isinstance(values, dict):
             raise InputError(f"--card {card}: expected a JSON object")
-        return pack(model, name, values, output)
+        return pack(model, name, values, output, int8_calibration)
 
     written = execute(action)
     console.print(f"[green]models pack[/]: wrote {written}", soft_wrap=True)

@@ -68,9 +68,11 @@ def command(
     runtime: Annotated[
         str,
         typer.Option(
-            "--runtime", help="torch | onnx (export the models to ONNX, run them with onnxruntime)."
+            "--runtime",
+            help="auto (a bundled model's int8 graph, else torch) | torch | onnx (the int8 "
+            "graph, else the model exported to ONNX; run with onnxruntime).",
         ),
-    ] = "torch",
+    ] = "auto",
     threads: Annotated[
         int, typer.Option("--threads", min=0, help="CPU threads (0 = the idle cores).")
     ] = 0,

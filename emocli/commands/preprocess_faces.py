@@ -46,7 +46,7 @@ def command(
         typer.Option(
             "--format",
             "-f",
-            help="auto | sfew | afew | ckplus | fer2013 | ravdess-video | folder | unlabeled "
+            help="auto | sfew | afew | ckplus | fer2013 | ravdess-video | folder | unlabelled "
             "(auto detects the layout; a folder-per-class set with non-emotion class names "
             "needs --format folder).",
         ),

@@ -19,6 +19,16 @@ def _widths(text: str) -> tuple[int, ...]:
         fail(f"widths must be comma-separated integers, got {text!r}")
 
 
+#: Parameters renamed to the British spelling (old name -> new name): configs and artifacts
+#: written before still give them under the old names (:mod:`emocli.config`).
+RENAMED_PARAMETERS = {
+    "labeled": "labelled",
+    "unlabeled": "unlabelled",
+    "labeled_batch_size": "labelled_batch_size",
+    "max_unlabeled": "max_unlabelled",
+}
+
+
 def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
     """This command's parameters from an artifact's recorded params (``--as-config``)."""
     return {
@@ -32,12 +42,13 @@ def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, 
 
 
 def command(
-    labeled: Annotated[
+    labelled: Annotated[
         Path, typer.Argument(help="Labelled faces artifact (e.g. emocli-work/faces/ckplus.h5).")
     ],
-    unlabeled: Annotated[
+    unlabelled: Annotated[
         Optional[list[Path]],  # noqa: UP045 - typer needs Optional on Python 3.10
         typer.Option(
+            "--unlabelled",
             "--unlabeled",
             "-u",
             help="Unlabelled faces artifact(s) for the adversarial game (repeat the option); "
@@ -67,8 +78,9 @@ def command(
         int, typer.Option("--steps-per-epoch", min=0, help="Cap on steps per epoch (0 = all).")
     ] = 0,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Unlabelled batch size.")] = 64,
-    labeled_batch_size: Annotated[
-        int, typer.Option("--labeled-batch-size", help="Labelled batch size.")
+    labelled_batch_size: Annotated[
+        int,
+        typer.Option("--labelled-batch-size", "--labeled-batch-size", help="Labelled batch size."),
     ] = 64,
     lr_d: Annotated[float, typer.Option("--lr-d", help="Adam learning rate of D.")] = 2e-4,
     lr_g: Annotated[float, typer.Option("--lr-g", help="Adam learning rate of G.")] = 2e-4,
@@ -149,8 +161,14 @@ def command(
         float,
         typer.Option("--dev-fraction", help="Carve this fraction of train as val if none."),
     ] = 0.0,
-    max_unlabeled: Annotated[
-        int, typer.Option("--max-unlabeled", min=0, help="Cap on unlabelled images (0 = all).")
+    max_unlabelled: Annotated[
+        int,
+        typer.Option(
+            "--max-unlabelled",
+            "--max-unlabeled",
+            min=0,
+            help="Cap on unlabelled images (0 = all).",
+        ),
     ] = 0,
     folds: Annotated[
         int, typer.Option("--folds", min=0, help="Subject-independent K-fold CV (0 = off).")
@@ -243,7 +261,7 @@ def command(
             epochs=epochs,
             steps_per_epoch=steps_per_epoch,
             batch_size=batch_size,
-            labeled_batch_size=labeled_batch_size,
+            labelled_batch_size=labelled_batch_size,
             lr_d=lr_d,
             lr_g=lr_g,
             lr_decay_start=lr_decay_start,
@@ -252,7 +270,7 @@ def command(
             augment=augment,
             labels_per_class=labels_per_class,
             dev_fraction=dev_fraction,
-            max_unlabeled=max_unlabeled,
+            max_unlabelled=max_unlabelled,
             folds=folds,
             group_by=group_by,
             select_best=select_best,
@@ -267,14 +285,14 @@ def command(
             threads=threads,
         )
     )
-    out = output or workspace.default_output("model", labeled, "-gan")
-    preds_out = predictions_output or workspace.default_output("predictions", labeled, "-gan")
+    out = output or workspace.default_output("model", labelled, "-gan")
+    preds_out = predictions_output or workspace.default_output("predictions", labelled, "-gan")
 
     def action(progress: ProgressHook) -> StageResult:
         return stage.run(
             params,
-            labeled,
-            list(unlabeled or []),
+            labelled,
+            list(unlabelled or []),
             out,
             preds_out,
             force=force,
@@ -288,7 +306,7 @@ def command(
         return
     print_result(result)
     s = result.summary
-    parts = [f"{s['labeled_train']} labelled + {s['unlabeled']} unlabelled training faces"]
+    parts = [f"{s['labelled_train']} labelled + {s['unlabelled']} unlabelled training faces"]
     for key in ("train_accuracy", "val_accuracy", "test_accuracy"):
         if key in s:
             parts.append(f"{key.replace('_', ' ')} {100 * s[key]:.2f} %")

@@ -97,7 +97,7 @@ def resolve_classes(
             f"{loose} file{'s' if loose > 1 else ''} directly in {root} with no class folder: "
             "read as unlabelled"
         )
-    if fmt == "unlabeled" and guessed:
+    if fmt == "unlabelled" and guessed:
         folders = sorted({f for f in (_class_folder(i.path, root) for i in items) if f})
         if folders:
             result.warnings.append(

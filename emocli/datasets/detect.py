@@ -1,13 +1,14 @@
 """The face datasets preprocess-faces reads, and ``--format auto``: which reader fits a path.
 
 Formats: ``sfew``, ``afew``, ``ckplus`` (original or CK+48 layout), ``fer2013`` (CSV or
-image folders), ``ravdess-video``, ``folder`` (any folder-per-class tree) and ``unlabeled``
-(any tree of images). Auto-detection looks, in this order, for: a FER2013 CSV; CK+'s
-``cohn-kanade-images``/``Emotion`` folders; videos (RAVDESS names -> ``ravdess-video``, else
-``afew``); images named like CK+ frames (``ckplus``), like FER2013 (``fer2013``) or like
-SFEW stills inside emotion folders (``sfew``); emotion-named class folders (``folder``);
-anything else is ``unlabeled``. A folder-per-class set whose class names are not emotions
-is read as ``unlabeled`` by auto: give ``--format folder``.
+image folders), ``ravdess-video``, ``folder`` (any folder-per-class tree) and ``unlabelled``
+(any tree of images; ``unlabeled``, the old spelling, is still accepted). Auto-detection
+looks, in this order, for: a FER2013 CSV; CK+'s ``cohn-kanade-images``/``Emotion`` folders;
+videos (RAVDESS names -> ``ravdess-video``, else ``afew``); images named like CK+ frames
+(``ckplus``), like FER2013 (``fer2013``) or like SFEW stills inside emotion folders
+(``sfew``); emotion-named class folders (``folder``); anything else is ``unlabelled``. A
+folder-per-class set whose class names are not emotions is read as ``unlabelled`` by auto:
+give ``--format folder``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emocli.datasets import afew, ckplus, fer2013, folder, ravdess_video, sfew, unlabeled
+from emocli.datasets import afew, ckplus, fer2013, folder, ravdess_video, sfew, unlabelled
 from emocli.datasets.classes import ClassListParams, resolve_classes
 from emocli.datasets.common import (
     IMAGE_EXTENSIONS,
@@ -44,8 +45,10 @@ FACE_FORMATS: tuple[str, ...] = (
     "fer2013",
     "ravdess-video",
     "folder",
-    "unlabeled",
+    "unlabelled",
 )
+#: Old names of formats, still accepted: old name -> its name in :data:`FACE_FORMATS`.
+FORMAT_ALIASES = {"unlabeled": "unlabelled"}
 #: Files looked at to recognise a layout.
 DETECT_SAMPLE = 400
 #: Images whose size decides whether a dataset is made of pre-cropped faces.
@@ -61,7 +64,7 @@ _LAYOUTS = {
     "fer2013": "fer2013.csv (emotion,pixels,Usage) or <root>/train|test/<class>/Training_*.jpg",
     "ravdess-video": "<root>/[Actor_XX/]MM-VC-EE-II-SS-RR-AA.mp4",
     "folder": "<root>/[<split>/]<class>/*.{png,jpg,jpeg,bmp,tif}",
-    "unlabeled": "<root>/**/*.{png,jpg,jpeg,bmp,tif}",
+    "unlabelled": "<root>/**/*.{png,jpg,jpeg,bmp,tif}",
 }
 
 
@@ -89,6 +92,12 @@ class FaceSource:
     warnings: list[str] = field(default_factory=list)
 
 
+def face_format(name: str) -> str:
+    """``name`` as it appears in :data:`FACE_FORMATS` (an old name such as ``unlabeled`` gives
+    its new one, ``unlabelled``); unknown names are returned as they are."""
+    return FORMAT_ALIASES.get(name, name)
+
+
 def detect_face_format(root: Path) -> str:
     """The face format of ``root`` (see the module doc); :class:`InputError` if it holds
     neither images, videos nor a FER2013 CSV."""
@@ -100,7 +109,7 @@ def detect_face_format(root: Path) -> str:
         if suffix in VIDEO_EXTENSIONS:
             return "ravdess-video" if _is_ravdess(root.stem) else "afew"
         if suffix in IMAGE_EXTENSIONS:
-            return "unlabeled"
+            return "unlabelled"
         raise InputError(f"{root}: not an image, a video or a FER2013 CSV")
     if ckplus.find_ckplus_dirs(root) is not None:
         return "ckplus"
@@ -126,7 +135,7 @@ def detect_face_format(root: Path) -> str:
         return "fer2013"
     if labelled and _share(sfew.parse_sfew_name, stems) >= NAME_MATCH_SHARE:
         return "sfew"
-    return "folder" if labelled else "unlabeled"
+    return "folder" if labelled else "unlabelled"
 
 
 def read_face_source(
@@ -147,6 +156,7 @@ def read_face_source(
     under ``class_list.strict``.
     """
     root = require_folder(Path(root))
+    fmt = face_format(fmt)
     if fmt not in FACE_FORMATS:
         raise InputError(f"unknown face format {fmt!r}; choose one of {', '.join(FACE_FORMATS)}")
     guessed = fmt == "auto"
@@ -191,7 +201,7 @@ def _read(root: Path, fmt: str, ck_peak_fraction: float, ck_neutral: bool) -> Fa
         return FaceSource(fmt, "ravdess", "video", items, classes, False, rejects=rejects)
     if fmt == "folder":
         return FaceSource(fmt, "folder", "image", folder.read_folder(_folder(root, fmt)), [], False)
-    return FaceSource(fmt, "unlabeled", "image", unlabeled.read_unlabeled(root), [], False)
+    return FaceSource(fmt, "unlabelled", "image", unlabelled.read_unlabelled(root), [], False)
 
 
 def _folder(root: Path, fmt: str) -> Path:

@@ -4,7 +4,7 @@ Layout under ``out_dir`` (the real datasets' layouts)::
 
     afew/{Train,Val}/<Emotion>/<9-digit clip id>.mp4
     sfew/{Train,Val}/<Emotion>/<movie>_<9-digit clip id>_<8-digit frame index>.png
-    unlabeled/face_<6-digit index>.png
+    unlabelled/face_<6-digit index>.png
     README.txt
 
 Every clip, still and face is drawn from its own random stream, derived from the spec's
@@ -37,7 +37,7 @@ TALK_OPEN = 0.3
 #: zlib level of the PNG files (1: fast; the sensor noise barely compresses anyway).
 PNG_COMPRESSION = 1
 #: Tags that keep the random streams of different kinds of item apart.
-_PLAN, _MOVIE, _CLIP, _UNLABELED = 1, 2, 3, 4
+_PLAN, _MOVIE, _CLIP, _UNLABELLED = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -196,12 +196,12 @@ def write_plan(plan: ClipPlan, spec: DemoSpec, out_dir: Path) -> int:
     return len(indices)
 
 
-def render_unlabeled(spec: DemoSpec, index: int) -> np.ndarray:
+def render_unlabelled(spec: DemoSpec, index: int) -> np.ndarray:
     """Unlabelled face ``index``: a new identity with an arbitrary expression.
 
     Returns (S, S, 3) uint8 BGR.
     """
-    rng = _rng(spec, _UNLABELED, index)
+    rng = _rng(spec, _UNLABELLED, index)
     size = spec.image_size
     actor = sample_actor(rng)
     emotion = EMOTION_FOLDERS[int(rng.integers(len(EMOTION_FOLDERS)))]
@@ -227,14 +227,14 @@ def _readme(spec: DemoSpec, summary: dict) -> str:
         "",
         "afew/{Train,Val}/<Emotion>/<clip id>.mp4        clips with video and audio (AFEW)",
         "sfew/{Train,Val}/<Emotion>/<movie>_<clip id>_<frame>.png  stills from those clips (SFEW)",
-        "unlabeled/face_<n>.png                           faces of other people (GAN pre-training)",
+        "unlabelled/face_<n>.png                           faces of other people (GAN pre-training)",
         "",
     ]
     for dataset in ("afew", "sfew"):
         for split, counts in summary[dataset].items():
             listed = ", ".join(f"{c} {n}" for c, n in counts.items())
             lines.append(f"{dataset} {split}: {sum(counts.values())} ({listed})")
-    lines.append(f"unlabeled: {summary['unlabeled']}")
+    lines.append(f"unlabelled: {summary['unlabelled']}")
     return "\n".join(lines) + "\n"
 
 
@@ -247,7 +247,7 @@ def generate_demo_data(
     ``out_dir`` once complete: an interrupted run leaves no half-written dataset.
     ``progress(task, completed, total)`` is called as items are written.
     Returns the counts: ``{"afew": {split: {Emotion: clips}}, "sfew": {split: {Emotion:
-    stills}}, "unlabeled": faces, "movies": {split: [names]}}``.
+    stills}}, "unlabelled": faces, "movies": {split: [names]}}``.
     """
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -277,7 +277,7 @@ def _write_dataset(root: Path, spec: DemoSpec, report: Progress) -> dict:
     summary: dict = {
         "afew": {s: dict.fromkeys(EMOTION_FOLDERS, 0) for s in SPLITS},
         "sfew": {s: dict.fromkeys(EMOTION_FOLDERS, 0) for s in SPLITS},
-        "unlabeled": spec.unlabeled,
+        "unlabelled": spec.unlabelled,
         "movies": {s: sorted({p.movie.name for p in plans if p.split == s}) for s in SPLITS},
     }
     for done, plan in enumerate(plans):
@@ -285,12 +285,12 @@ def _write_dataset(root: Path, spec: DemoSpec, report: Progress) -> dict:
         summary["sfew"][plan.split][plan.emotion] += write_plan(plan, spec, root)
         summary["afew"][plan.split][plan.emotion] += 1
     report("rendering clips", len(plans), len(plans))
-    face_dir = root / "unlabeled"
-    if spec.unlabeled:
+    face_dir = root / "unlabelled"
+    if spec.unlabelled:
         face_dir.mkdir(parents=True, exist_ok=True)
-    for index in range(spec.unlabeled):
-        report("drawing unlabelled faces", index, spec.unlabeled)
-        _write_png(face_dir / f"face_{index:06d}.png", render_unlabeled(spec, index))
-    report("drawing unlabelled faces", spec.unlabeled, spec.unlabeled)
+    for index in range(spec.unlabelled):
+        report("drawing unlabelled faces", index, spec.unlabelled)
+        _write_png(face_dir / f"face_{index:06d}.png", render_unlabelled(spec, index))
+    report("drawing unlabelled faces", spec.unlabelled, spec.unlabelled)
     (root / "README.txt").write_text(_readme(spec, summary), encoding="utf-8")
     return summary

@@ -40,7 +40,7 @@ class DemoSpec:
         AFEW-style clips per split (each split gets every class once it has >= 7 clips).
     frames_per_clip_sfew : int
         Stills taken from each clip into ``sfew/`` (SFEW's frames come from AFEW's clips).
-    unlabeled : int
+    unlabelled : int
         Extra unlabelled faces of other identities (the GAN's CASIA-WebFace stand-in).
     fps : int
         Video frame rate, frames per second.
@@ -56,7 +56,7 @@ class DemoSpec:
     clips_train: int = 112
     clips_val: int = 84
     frames_per_clip_sfew: int = 3
-    unlabeled: int = 200
+    unlabelled: int = 200
     fps: int = 25
     image_size: int = 160
     sample_rate: int = 16000
@@ -64,7 +64,7 @@ class DemoSpec:
     max_clip_s: float = 3.0
 
     def __post_init__(self) -> None:
-        if self.clips_train < 0 or self.clips_val < 0 or self.unlabeled < 0:
+        if self.clips_train < 0 or self.clips_val < 0 or self.unlabelled < 0:
             raise ValueError("clip and image counts must be >= 0")
         if self.frames_per_clip_sfew < 0:
             raise ValueError("frames_per_clip_sfew must be >= 0")

@@ -129,8 +129,8 @@ def random_hflip(x: torch.Tensor) -> torch.Tensor:
 class SemiSupervisedGan(pl.LightningModule):
     """Generator + discriminator-classifier trained with Salimans's semi-supervised losses.
 
-    Batches (a CombinedLoader of TensorDatasets): ``{"unlabeled": [(B, 1, S, S)],
-    "labeled": [(B, 1, S, S), (B,) int64]}``; ``supervised-only`` has only ``labeled``.
+    Batches (a CombinedLoader of TensorDatasets): ``{"unlabelled": [(B, 1, S, S)],
+    "labelled": [(B, 1, S, S), (B,) int64]}``; ``supervised-only`` has only ``labelled``.
     """
 
     def __init__(
@@ -230,7 +230,7 @@ class SemiSupervisedGan(pl.LightningModule):
         """(n, nz) standard normal noise on this module's device."""
         return torch.randn(n, self.nz, device=self.device)
 
-    def augment_labeled(self, x: torch.Tensor) -> torch.Tensor:
+    def augment_labelled(self, x: torch.Tensor) -> torch.Tensor:
         """Random transforms of a labelled batch (B, 1, S, S) in [-1, 1] (none without
         ``augment``); the unlabelled and generated images are left as they are."""
         if self.augment is None:
@@ -241,18 +241,18 @@ class SemiSupervisedGan(pl.LightningModule):
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         opt_d, opt_g = self.optimizers()  # type: ignore[attr-defined]
         self._apply_lr_schedule(opt_d, opt_g)
-        x_l, y_l = batch["labeled"]
+        x_l, y_l = batch["labelled"]
         if self.schedule == "supervised-only":
-            x_l = self.augment_labeled(x_l)
+            x_l = self.augment_labelled(x_l)
             if self.flip:
                 x_l = random_hflip(x_l)
             self._supervised_only_step(opt_d, x_l, y_l)
             return
-        (x_u,) = batch["unlabeled"]
+        (x_u,) = batch["unlabelled"]
         # the labelled batch is transformed only on the steps that use it
         supervised = self.schedule == "mixed" or self.d_steps % self.supervised_every == 0
         if supervised:
-            x_l = self.augment_labeled(x_l)
+            x_l = self.augment_labelled(x_l)
         if self.flip:
             x_u = random_hflip(x_u)
             x_l = random_hflip(x_l) if supervised else x_l

@@ -41,7 +41,7 @@ def supervised_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits, labels)
 
 
-def unlabeled_real_loss(logits: torch.Tensor) -> torch.Tensor:
+def unlabelled_real_loss(logits: torch.Tensor) -> torch.Tensor:
     """``mean(-log D(x))`` for real unlabelled images: ``softplus(s) - s = softplus(-s)``."""
     return F.softplus(-real_logit(logits)).mean()
 
@@ -54,7 +54,7 @@ def fake_loss(logits: torch.Tensor) -> torch.Tensor:
 def unsupervised_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """The discriminator's adversarial loss: ``0.5 * (-log D(x)) + 0.5 * (-log(1 - D(G(z))))``
     (Salimans's ``loss_unl``)."""
-    return UNSUPERVISED_HALF * unlabeled_real_loss(real_logits) + UNSUPERVISED_HALF * fake_loss(
+    return UNSUPERVISED_HALF * unlabelled_real_loss(real_logits) + UNSUPERVISED_HALF * fake_loss(
         fake_logits
     )
 
@@ -62,7 +62,7 @@ def unsupervised_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> t
 def discriminator_loss(
     real_logits: torch.Tensor,
     fake_logits: torch.Tensor,
-    labeled_logits: torch.Tensor | None = None,
+    labelled_logits: torch.Tensor | None = None,
     labels: torch.Tensor | None = None,
     supervised_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
@@ -73,10 +73,10 @@ def discriminator_loss(
     Returns ``{"total", "unsupervised", "supervised"}`` (supervised = 0 when absent).
     """
     unsup = unsupervised_loss(real_logits, fake_logits)
-    if labeled_logits is None or labels is None:
+    if labelled_logits is None or labels is None:
         sup = torch.zeros((), dtype=unsup.dtype, device=unsup.device)
     else:
-        sup = supervised_loss(labeled_logits, labels)
+        sup = supervised_loss(labelled_logits, labels)
     return {"total": unsup + supervised_weight * sup, "unsupervised": unsup, "supervised": sup}
 
 
@@ -92,4 +92,4 @@ def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tens
 
 def non_saturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """The generator's non-saturating loss ``mean(-log D(G(z)))`` = ``softplus(-s)``."""
-    return unlabeled_real_loss(fake_logits)
+    return unlabelled_real_loss(fake_logits)

@@ -56,7 +56,7 @@ class FitConfig:
     nz: int = 100
     epochs: int = 25
     batch_size: int = 64
-    labeled_batch_size: int = 64
+    labelled_batch_size: int = 64
     lr_d: float = 2e-4
     lr_g: float = 2e-4
     schedule: str = "periodic"
@@ -127,21 +127,21 @@ def _loader(tensors: tuple[torch.Tensor, ...], batch: int, seed: int, world: int
 
 
 def _train_loader(
-    x_labeled: torch.Tensor,
-    y_labeled: torch.Tensor,
-    x_unlabeled: torch.Tensor | None,
+    x_labelled: torch.Tensor,
+    y_labelled: torch.Tensor,
+    x_unlabelled: torch.Tensor | None,
     config: FitConfig,
     world: int,
 ) -> CombinedLoader:
     """The labelled (and, unless supervised-only, unlabelled) batches of one training step."""
     loaders: dict[str, DataLoader] = {
-        "labeled": _loader(
-            (x_labeled, y_labeled), config.labeled_batch_size, config.seed + 1, world
+        "labelled": _loader(
+            (x_labelled, y_labelled), config.labelled_batch_size, config.seed + 1, world
         )
     }
     if config.schedule != "supervised-only":
-        assert x_unlabeled is not None
-        loaders["unlabeled"] = _loader((x_unlabeled,), config.batch_size, config.seed + 2, world)
+        assert x_unlabelled is not None
+        loaders["unlabelled"] = _loader((x_unlabelled,), config.batch_size, config.seed + 2, world)
     with quiet_lightning():  # its pytree helper warns about a deprecated check
         return CombinedLoader(loaders, mode="max_size_cycle")
 
@@ -153,9 +153,9 @@ def _batches(images: torch.Tensor, size: int) -> list[torch.Tensor]:
 def fit_gan(
     make_generator: Callable[[], nn.Module],
     make_discriminator: Callable[[], nn.Module],
-    x_labeled: torch.Tensor,
-    y_labeled: torch.Tensor,
-    x_unlabeled: torch.Tensor | None,
+    x_labelled: torch.Tensor,
+    y_labelled: torch.Tensor,
+    x_unlabelled: torch.Tensor | None,
     config: FitConfig,
     x_val: torch.Tensor | None = None,
     y_val: torch.Tensor | None = None,
@@ -165,8 +165,8 @@ def fit_gan(
 ) -> FitResult:
     """Train G and D; returns a :class:`FitResult`.
 
-    x_labeled : (L, 1, S, S) float in [-1, 1]; y_labeled : (L,) int64;
-    x_unlabeled : (U, 1, S, S) float in [-1, 1] (ignored, may be None, for supervised-only);
+    x_labelled : (L, 1, S, S) float in [-1, 1]; y_labelled : (L,) int64;
+    x_unlabelled : (U, 1, S, S) float in [-1, 1] (ignored, may be None, for supervised-only);
     x_val, y_val : optional validation images/labels for per-epoch accuracy and selection;
     resume : this run's resume point, written after every epoch and resumed from when it
     matches (:mod:`emocli.training.resume`).
@@ -190,7 +190,7 @@ def fit_gan(
         lr_decay_start=config.lr_decay_start,
         d_ema_decay=config.d_ema_decay,
     )
-    if config.schedule != "supervised-only" and (x_unlabeled is None or x_unlabeled.shape[0] < 2):
+    if config.schedule != "supervised-only" and (x_unlabelled is None or x_unlabelled.shape[0] < 2):
         raise InputError(
             "the semi-supervised schedules need at least 2 unlabelled images: pass "
             "-u <faces artifact> or use --schedule supervised-only"
@@ -198,8 +198,8 @@ def fit_gan(
 
     torch_gen = torch.Generator().manual_seed(config.seed + 3)
     fixed_noise = torch.randn(GRID_SIDE * GRID_SIDE, config.nz, generator=torch_gen)
-    recal_rows = torch.randperm(x_labeled.shape[0], generator=torch_gen)[:RECALIBRATION_IMAGES]
-    recal = _batches(x_labeled[recal_rows], RECALIBRATION_BATCH)
+    recal_rows = torch.randperm(x_labelled.shape[0], generator=torch_gen)[:RECALIBRATION_IMAGES]
+    recal = _batches(x_labelled[recal_rows], RECALIBRATION_BATCH)
     history: dict[str, list[float]] = {}
     grids: list[np.ndarray] = []
     best: dict[str, Any] = {"acc": -1.0, "epoch": -1, "d": None, "g": None}
@@ -209,7 +209,7 @@ def fit_gan(
     def evaluate(d: nn.Module, device: torch.device, suffix: str) -> float:
         """Recompute ``d``'s batch norm, log its accuracies; its validation accuracy (or -1)."""
         recalibrate_batchnorm(d, (b.to(device) for b in recal))
-        train_acc = _accuracy(d, x_labeled, y_labeled, config.tta)
+        train_acc = _accuracy(d, x_labelled, y_labelled, config.tta)
         history.setdefault(f"train_accuracy{suffix}", []).append(train_acc)
         if not has_val:
             return -1.0
@@ -277,7 +277,7 @@ def fit_gan(
             deterministic=False,
             log_every_n_steps=50,
         )
-        combined = _train_loader(x_labeled, y_labeled, x_unlabeled, config, trainer.world_size)
+        combined = _train_loader(x_labelled, y_labelled, x_unlabelled, config, trainer.world_size)
         if resume_callback is not None:  # the loaders' shuffling generators are saved too
             resume_callback.generators = [
                 dl.generator for dl in combined.flattened if dl.generator is not None

@@ -25,6 +25,10 @@ MODEL_NAMES = (
     "audio_fayek",
     "resnet_small",
 )
+#: Model used when neither --model nor an artifact --init names one (the sources' VGG16).
+DEFAULT_MODEL = "vgg16"
+#: Prefix of ``--init imagenet:PATH`` (a torchvision ImageNet checkpoint).
+INIT_IMAGENET = "imagenet:"
 #: Columns that keep related rows together (dev splits, folds), tried in this order by
 #: ``--group-by auto``: the person, then e.g. SFEW's movie, then the clip.
 GROUP_COLUMNS = ("subject", "group", "clip_id")

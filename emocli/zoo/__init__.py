@@ -103,8 +103,19 @@ def list_models() -> list[dict[str, Any]]:
     return out
 
 
-def pack(model: Path, name: str, card: dict[str, Any], output: Path | None = None) -> Path:
+def pack(
+    model: Path,
+    name: str,
+    card: dict[str, Any],
+    output: Path | None = None,
+    int8_calibration: Path | None = None,
+) -> Path:
     """Copy the model artifact ``model`` to the bundled model ``name`` with its ``card``.
+
+    int8_calibration : a faces/spectrograms artifact made like the model's training input; the
+    model's int8 graph, calibrated on its training rows, is stored in the copy
+    (:mod:`emocli.int8_graph`: what ``predict`` runs by default) and its check recorded
+    in the card (``int8``).
 
     Refuses a model of the wrong kind, a card lacking a field of :data:`CARD_FIELDS`, and a
     file over :data:`MAX_BYTES`. Written to a temporary name, then moved into place.
@@ -122,15 +133,26 @@ def pack(model: Path, name: str, card: dict[str, Any], output: Path | None = Non
     missing = [f for f in CARD_FIELDS if not card.get(f)]
     if missing:
         raise InputError(f"the model card lacks {', '.join(missing)}")
-    if model.stat().st_size > MAX_BYTES:
+    if model.stat().st_size > MAX_BYTES:  # the int8 graph only adds to it
         raise ArtifactError(f"{model}: {model.stat().st_size / 2**20:.1f} MB, over the 10 MB limit")
     out = Path(output) if output is not None else bundled_path(name)
     if out.resolve() == model.resolve():
         raise InputError(f"{out}: is the model being packed; give another output")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    graph = None
+    if int8_calibration is not None:  # quantized from the model itself: its metadata names it
+        from emocli.int8_graph import quantized_graph, store_graph
+
+        graph, check = quantized_graph(model, Path(int8_calibration))
+        card = {**card, "int8": check}
     try:
         shutil.copyfile(model, tmp)
+        if graph is not None:
+            store_graph(tmp, graph, check)
+        size = tmp.stat().st_size
+        if size > MAX_BYTES:
+            raise ArtifactError(f"{model}: {size / 2**20:.1f} MB packed, over the 10 MB limit")
         with h5py.File(tmp, "a") as h5:
             h5.attrs["card"] = json.dumps({"name": name, **card}, sort_keys=True)
             h5.attrs["bundled_name"] = name

@@ -15,7 +15,8 @@
 
 The face model has the architecture of emocli's FER2013 recipe (``resnet_small``, blocks
 1-2-2-1, 48 px) and the audio model that of the RAVDESS recipe (``audio_fayek``), both with
-random weights: throughput does not depend on the weights, and the face track on a video
+random weights (the bundled face model, where installed, has a row of its own: ``predict``
+with no option, which runs the int8 graph it carries): throughput does not depend on the weights, and the face track on a video
 does not depend on the model. All rows are measured side by side in one run on 2 threads.
 
     python -m tests.benchmarks.run --only predict --out docs/benchmarks.md
@@ -130,13 +131,18 @@ def _emocli(*args: Any, env: dict[str, str] | None = None) -> float:
 def _stage_seconds(faces_h5: Path, model: Path, work: Path, runtime: str) -> float:
     """Seconds of the predict-artifact stage in this process (read, normalise, forward, write;
     with ``onnx`` also the export to ONNX), forced to run."""
+    return _stage_run(faces_h5, model, work, runtime)[0]
+
+
+def _stage_run(faces_h5: Path, model: Path, work: Path, runtime: str) -> tuple[float, Any]:
+    """(seconds, summary) of one forced run of the predict-artifact stage."""
     import stages.predict_artifact as stage
 
     params = stage.PredictArtifactParams(batch_size=BATCH, runtime=runtime, threads=THREADS)
     output = work / f"pred-{runtime}.h5"
     started = time.perf_counter()
-    stage.run(params, faces_h5, model, output, force=True)
-    return time.perf_counter() - started
+    result = stage.run(params, faces_h5, model, output, force=True)
+    return time.perf_counter() - started, result.summary
 
 
 def _plain_loop(model_path: Path, faces: np.ndarray) -> float:
@@ -211,6 +217,9 @@ def _faces_section(ctx: BenchContext, work: Path) -> list[str]:
     rows.append(
         ("`emocli predict faces.h5 --face-model M-int8.onnx` (the stage)", n / min(seconds))
     )
+    bundled = _bundled_face_row(faces_h5, work)
+    if bundled is not None:
+        rows.append(bundled[0])
     rows.append(
         (
             "plain torch `model(x)` loop, same batches, tensors in memory",
@@ -231,7 +240,28 @@ def _faces_section(ctx: BenchContext, work: Path) -> list[str]:
     lines += [f"| {name} | {rate:,.0f} |" for name, rate in rows]
     if "skip" in fer:
         lines += ["", f"fer rows skipped: {fer['skip']}"]
+    if bundled is not None:
+        lines += ["", bundled[1]]
     return lines
+
+
+def _bundled_face_row(faces_h5: Path, work: Path) -> tuple[tuple[str, float], str] | None:
+    """The bundled face model's row (``predict`` with no option: its int8 graph) and a line
+    with its accuracy on these faces; None when this installation has no bundled face model."""
+    from emocli.zoo import bundled_path
+
+    model = bundled_path("face")
+    if not model.is_file():
+        return None
+    runs = [_stage_run(faces_h5, model, work, "auto") for _ in range(REPEATS)]
+    seconds, summary = min(runs, key=lambda run: run[0])
+    rate = summary["rows"] / seconds
+    name = f"`emocli predict faces.h5`, the bundled face model ({summary['runtime']}, the default)"
+    note = (
+        f"The bundled face model ({model.name}, {summary['runtime']}) on these faces: accuracy "
+        f"{100 * summary['accuracy']:.2f} % (the same PublicTest faces as its card's figures)."
+    )
+    return (name, rate), note
 
 
 # ---------------------------------------------------------------------------- (b) video

@@ -32,7 +32,7 @@ DEMO_SIZE = {
     "clips_train": 28,
     "clips_val": 14,
     "frames_per_clip_sfew": 2,
-    "unlabeled": 60,
+    "unlabelled": 60,
 }
 #: Up-to-date reruns of each command, and runs of each start-up floor (medians reported).
 RERUNS = 3
@@ -62,7 +62,7 @@ class Command:
 CHAIN: tuple[Command, ...] = (
     Command("preprocess-faces", ("preprocess-faces", "sfew/"), True),
     Command("preprocess-faces", ("preprocess-faces", "afew/", "--fps", "5"), True),
-    Command("preprocess-faces", ("preprocess-faces", "unlabeled/"), True),
+    Command("preprocess-faces", ("preprocess-faces", "unlabelled/"), True),
     Command("extract-audio", ("extract-audio", "afew/"), True),
     Command("build-spectrograms", ("build-spectrograms", "{W}/audio/afew.h5")),
     Command(
@@ -71,7 +71,7 @@ CHAIN: tuple[Command, ...] = (
             "pretrain-gan",
             "{W}/faces/sfew.h5",
             "-u",
-            "{W}/faces/unlabeled.h5",
+            "{W}/faces/unlabelled.h5",
             *GAN_FLAGS,
             "-o",
             "{W}/models/gan.h5",
@@ -242,7 +242,7 @@ def _demo_chain(ctx: BenchContext, root: Path, floor: float) -> tuple[str, dict[
         "generated": generated,
         "clips": sum(sum(v.values()) for v in counts["afew"].values()),
         "stills": sum(sum(v.values()) for v in counts["sfew"].values()),
-        "unlabeled": counts["unlabeled"],
+        "unlabelled": counts["unlabelled"],
     }
     note = (
         f"Reruns more than {SLOW_RERUN_S:.0f} s over the floor: {', '.join(slow)}."
@@ -345,7 +345,7 @@ def run(ctx: BenchContext) -> str:
 
 Every stage of the `make demo` chain (the Makefile's commands and flags, in order) on a demo
 dataset generated with `DemoSpec(seed=0, {spec})` ({f["clips"]:.0f} clips with sound,
-{f["stills"]:.0f} stills, {f["unlabeled"]:.0f} unlabelled faces; generated in
+{f["stills"]:.0f} stills, {f["unlabelled"]:.0f} unlabelled faces; generated in
 {f["generated"]:.0f} s). Each command is a separate `emocli` process timed from the outside:
 first the run that builds its artifacts, then {RERUNS} reruns with nothing changed, which
 must each print "up to date" (the table gives their median). `W/` is the workspace

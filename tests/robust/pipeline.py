@@ -33,7 +33,9 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step("preprocess-faces", ("preprocess-faces", "sfew/"), ("faces/sfew.h5",)),
     Step("preprocess-faces-video", ("preprocess-faces", "afew/", "--fps", "5"), ("faces/afew.h5",)),
-    Step("preprocess-faces-unlabeled", ("preprocess-faces", "unlabeled/"), ("faces/unlabeled.h5",)),
+    Step(
+        "preprocess-faces-unlabelled", ("preprocess-faces", "unlabelled/"), ("faces/unlabelled.h5",)
+    ),
     Step("extract-audio", ("extract-audio", "afew/"), ("audio/afew.h5",)),
     Step(
         "build-spectrograms",
@@ -46,7 +48,7 @@ STEPS: tuple[Step, ...] = (
             "pretrain-gan",
             "{W}/faces/sfew.h5",
             "-u",
-            "{W}/faces/unlabeled.h5",
+            "{W}/faces/unlabelled.h5",
             "--size",
             "32",
             "--epochs",

@@ -62,9 +62,9 @@ def _args(stage: str, faces: Path, out: Path, ddp: bool) -> list[str]:
         model_args = ["--model", "static_cnn", "--lr", "0.003", "--patience", "0"]
         return [*common, *model_args, *batch, "--predictions", str(preds)]
     if ddp:
-        batch = ["--labeled-batch-size", "40", "--batch-size", "48"]
+        batch = ["--labelled-batch-size", "40", "--batch-size", "48"]
     else:
-        batch = ["--labeled-batch-size", "80", "--batch-size", "96"]
+        batch = ["--labelled-batch-size", "80", "--batch-size", "96"]
     gan = ["-u", str(faces), "--size", "32", "--d-widths", "16,32", "--g-widths", "32,16"]
     return [*common, *gan, "--nz", "16", *batch, "--predictions-output", str(preds)]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from emocli.datasets.common import IMAGE_EXTENSIONS, MediaItem, iter_files
 
 
-def read_unlabeled(root: Path) -> list[MediaItem]:
+def read_unlabelled(root: Path) -> list[MediaItem]:
     """Every image under ``root`` (or ``root`` itself if it is an image file), sorted."""
     if root.is_file():
         return [MediaItem(path=root, sample_id=root.stem)]
