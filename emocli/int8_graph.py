@@ -89,18 +89,18 @@ def read_graph(model_path: Path) -> bytes | None:
 def onnx_classifier_for(model_path: Path, runtime: str, threads: int = 0) -> tuple[Any, str]:
     """``(OnnxClassifier or None, runtime used)`` for the model artifact ``model_path`` under
     ``--runtime runtime`` (see the module doc); None means: run the torch model."""
-    from emocli.onnx_runtime import OnnxClassifier, onnxruntime_installed
+    from emocli.onnx_runtime import OnnxClassifier
 
     if runtime == "torch":
         return None, "torch"
     graph = read_graph(model_path)
-    if graph is not None and (runtime == "onnx" or onnxruntime_installed()):
+    if graph is not None:
         try:
             return OnnxClassifier(graph, threads=threads), INT8_RUNTIME
-        except EmocliError as exc:
+        except EmocliError as exc:  # no onnxruntime, or one that cannot run this graph
             if runtime == "onnx":
                 raise ArtifactError(f"{model_path}: its int8 graph: {exc}") from exc
-            return None, "torch"  # auto: an onnxruntime that cannot run it; the weights can
+            return None, "torch"  # auto: the float32 weights can
     if runtime == "onnx":
         from emocli.export import onnx_classifier
 
