@@ -63,64 +63,22 @@ bench-real: $(STAMP) ## Real-data experiments on $(DATASETS); regenerates docs/r
 	$(PY) -m tests.benchmarks.run --real --datasets $(DATASETS) --out docs/results.md
 
 # ---------------------------------------------------------------- the demo pipeline
-# Every stage on the synthetic demo data, each a file target that depends on the artifacts
-# it reads: a second `make demo` finds everything up to date and does nothing.
-# Commands run from inside $(DEMO_DATA) as a user would (`emocli preprocess-faces sfew/`),
-# with the workspace in $(DEMO_WORK) through EMOCLI_WORKDIR.
+# Every stage on the synthetic demo data, as the commands a user would type, written once in
+# emocli/demo/chain.py (the stage benchmark and the robustness suite run the same chain). Each
+# command skips itself when its outputs are up to date: a second `make demo` recomputes nothing.
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 W := $(abspath $(DEMO_WORK))
 DEMO_SEED ?= 0
-# Fixed torch threads: the same seed gives the same figures however busy the machine is.
-DEMO_THREADS ?= 2
-# Faces at the GAN's 32 px: the face model then starts from the whole discriminator.
-DEMO_FACES_FLAGS ?= --size 32
-DEMO_GAN_FLAGS ?= --size 32 --epochs 5 --last-epoch
-# Stacking: each base model is trained in 3 folds over the train clips, so that the fuser
-# learns from out-of-fold predictions of them; the val clips get the 3 fold models' mean.
-DEMO_STACKING ?= --folds 3 --stacking mean --validation none
-DEMO_FACE_FLAGS ?= --epochs 10 --lr 0.001 $(DEMO_STACKING)
-DEMO_SPECTROGRAM_FLAGS ?= --pad 1
-DEMO_AUDIO_FLAGS ?= --model audio_urbansound --epochs 40 --lr 0.001 --batch-size 8 \
-  --model-kwargs '{"time_pool": "meanstd", "conv_dropout": 0.1, "dropout": 0.3}' $(DEMO_STACKING)
-
-# The demo's unlabelled faces folder: unlabelled/, or unlabeled/ in demo data generated
-# before the spelling changed (expanded when the recipe runs, after the data exists).
-DEMO_UNLABELLED = $(if $(wildcard $(DEMO_DATA)/unlabeled),unlabeled,unlabelled)
 
 $(DEMO_DATA)/.done: | $(STAMP)
 	emocli demo-data $(DEMO_DATA) --seed $(DEMO_SEED)
 	touch $@
 
-$(W)/faces/sfew.h5: $(DEMO_DATA)/.done
-	cd $(DEMO_DATA) && emocli preprocess-faces sfew/ $(DEMO_FACES_FLAGS)
-$(W)/faces/afew.h5: $(DEMO_DATA)/.done
-	cd $(DEMO_DATA) && emocli preprocess-faces afew/ --fps 5 $(DEMO_FACES_FLAGS)
-$(W)/faces/unlabelled.h5: $(DEMO_DATA)/.done
-	cd $(DEMO_DATA) && emocli preprocess-faces $(DEMO_UNLABELLED)/ $(DEMO_FACES_FLAGS) -o $@
-$(W)/audio/afew.h5: $(DEMO_DATA)/.done
-	cd $(DEMO_DATA) && emocli extract-audio afew/
-$(W)/spectrograms/afew.h5: $(W)/audio/afew.h5
-	emocli build-spectrograms $< $(DEMO_SPECTROGRAM_FLAGS)
-$(W)/models/gan.h5: $(W)/faces/sfew.h5 $(W)/faces/unlabelled.h5
-	emocli pretrain-gan $< -u $(W)/faces/unlabelled.h5 $(DEMO_GAN_FLAGS) --threads $(DEMO_THREADS) \
-	  -o $@ --predictions-output $(W)/predictions/gan/sfew-gan.h5
-$(W)/models/face.h5: $(W)/faces/sfew.h5 $(W)/models/gan.h5 $(W)/faces/afew.h5
-	emocli finetune $< --init $(W)/models/gan.h5 $(DEMO_FACE_FLAGS) --threads $(DEMO_THREADS) \
-	  --predict-on $(W)/faces/afew.h5 -o $@ --predictions $(W)/predictions/video-frames.h5
-$(W)/models/audio.h5: $(W)/spectrograms/afew.h5
-	emocli finetune $< $(DEMO_AUDIO_FLAGS) --threads $(DEMO_THREADS) -o $@ --predictions $(W)/predictions/audio.h5
-$(W)/predictions/clips/video.h5: $(W)/models/face.h5
-	emocli fuse $(W)/predictions/video-frames.h5 --method mean -o $@
-$(W)/predictions/fused-svm.h5: $(W)/models/face.h5 $(W)/models/audio.h5
-	emocli fuse --method svm
-$(W)/reports/demo/metrics.json: $(W)/predictions/clips/video.h5 $(W)/predictions/fused-svm.h5
-	emocli evaluate $(W)/predictions/clips/video.h5 $(W)/predictions/audio.h5 \
-	  $(W)/predictions/fused-svm.h5 $(W)/predictions/gan/sfew-gan.h5 --split val -o $(W)/reports/demo
-
 demo-data: $(DEMO_DATA)/.done ## Generate the synthetic demo dataset
 
-demo: $(W)/reports/demo/metrics.json ## Set up, generate the demo data and run every stage on it
+demo: $(DEMO_DATA)/.done ## Set up, generate the demo data and run every stage on it
+	$(PY) -m emocli.demo.chain $(DEMO_DATA) --workdir $(W)
 	@$(PY) -m emocli.demo.summary $(W)/reports/demo/metrics.json
 	@echo "report: $(W)/reports/demo/report.md"
 

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -218,15 +218,26 @@ def _quiet_hdf5_cleanup(hook: Any) -> Callable[[Any], None]:
     return quiet
 
 
-def print_result(result: Any) -> None:
-    """Report a :class:`~emocli.stage.StageResult`: up-to-date notice or written outputs."""
+def print_result(result: Any, details: Sequence[object] = ()) -> None:
+    """Report a :class:`~emocli.stage.StageResult`: up-to-date notice or written outputs;
+    then ``details`` (lines with rich markup, or tables: what the stage's summary says) and
+    the summary's ``warnings`` (labels a reader guessed) as ``warning:`` lines on stderr."""
     outputs = ", ".join(str(p) for p in result.outputs.values())
     if result.up_to_date:
         console.print(
             f"[green]{result.stage}[/]: up to date, skipping ({outputs}); use --force to rerun"
         )
-        return
-    console.print(f"[green]{result.stage}[/]: wrote {outputs} in {result.seconds:.1f} s")
+    else:
+        console.print(f"[green]{result.stage}[/]: wrote {outputs} in {result.seconds:.1f} s")
+    for item in details:
+        console.print(item)
+    for warning in result.summary.get("warnings") or []:
+        err_console.print(f"[bold yellow]warning:[/] {escape(str(warning))}", soft_wrap=True)
+
+
+def print_notice(text: str) -> None:
+    """Print a stage's notice (``resuming from epoch 3 of 10 ...``) to stderr, as it is."""
+    err_console.print(text, markup=False, soft_wrap=True, highlight=False)
 
 
 def is_interactive() -> bool:

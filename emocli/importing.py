@@ -25,18 +25,13 @@ import numpy as np
 from emocli.errors import InputError
 from emocli.labels import LabelTable, normalise_class_name, sort_classes
 from emocli.predictions import Predictions
+from emocli.stage_params.import_predictions import LEVELS, SUM_TOLERANCE
 
 #: Columns that identify or describe a row; every other column is a class.
 ID_FIELDS: tuple[str, ...] = ("sample_id", "clip_id", "split", "subject", "fold", "label")
 
-#: Default tolerance on ``|sum(probabilities) - 1|``.
-SUM_TOLERANCE = 0.01
-
 #: What :func:`_check_sum` returns as the "reason" of a row it divided by its sum.
 RENORMALISED = "renormalised"
-
-#: Prediction levels (see docs/artifacts.md, kind ``predictions``).
-LEVELS: tuple[str, ...] = ("auto", "frame", "clip")
 
 
 @dataclass(frozen=True)

@@ -21,23 +21,35 @@ from typing import Any
 from emocli.errors import ParamsError
 
 _AFFECTS_RESULT = "affects_result"
-#: Field metadata of a parameter's command-line option: help text and option names.
-HELP, FLAGS = "help", "flags"
+#: Field metadata of a parameter's command-line option: help text, option names, the
+#: ``--help`` panel it is listed under, and further ``typer.Option`` arguments (``min`` ...).
+HELP, FLAGS, GROUP, OPTION = "help", "flags", "group", "option"
 
 
-def param(default: Any, help: str, *flags: str, affects_result: bool = True) -> Any:
+def param(
+    default: Any,
+    help: str,
+    *flags: str,
+    group: str | None = None,
+    affects_result: bool = True,
+    **option: Any,
+) -> Any:
     """A stage parameter and its option: ``help`` is its ``--help`` text, ``flags`` its option
-    names (default ``--<name-with-dashes>``; a bool gets ``--x/--no-x``)."""
-    metadata = {_AFFECTS_RESULT: affects_result, HELP: help, FLAGS: flags}
-    return dataclasses.field(default=default, metadata=metadata)
+    names (default ``--<name-with-dashes>``; a bool gets ``--x/--no-x``), ``group`` the
+    ``--help`` panel that lists it (default: Options), ``option`` further ``typer.Option``
+    arguments (e.g. ``min=1``: click refuses a smaller value and ``--help`` shows the range)."""
+    metadata = {_AFFECTS_RESULT: affects_result, HELP: help, FLAGS: flags, GROUP: group}
+    return dataclasses.field(default=default, metadata={**metadata, OPTION: option})
 
 
-def runtime_field(default: Any, help: str = "", *flags: str) -> Any:
+def runtime_field(
+    default: Any, help: str = "", *flags: str, group: str | None = None, **option: Any
+) -> Any:
     """A parameter that cannot change a stage's result (e.g. ``workers``): not fingerprinted.
     With ``help``, the command's option is generated from it as :func:`param`'s."""
     if not help:
         return dataclasses.field(default=default, metadata={_AFFECTS_RESULT: False})
-    return param(default, help, *flags, affects_result=False)
+    return param(default, help, *flags, group=group, affects_result=False, **option)
 
 
 def params_dict(params: Any) -> dict[str, Any]:

@@ -109,3 +109,36 @@ def agreement(int8: Any, reference: np.ndarray, inputs: np.ndarray) -> tuple[flo
     got = int8.predict_proba(inputs)
     same = float((got.argmax(1) == reference.argmax(1)).mean()) if len(got) else 1.0
     return same, float(np.abs(got - reference).max()) if len(got) else 0.0
+
+
+def quantized_graph(
+    float_graph: bytes, checked: bytes, info: Any, model_path: Path, calibration: Path, rows: int
+) -> tuple[bytes, dict[str, Any]]:
+    """The int8 graph of ``float_graph`` with emocli's metadata (and ``quantization``), and
+    how it compares with the float32 graph ``checked`` on ``rows`` calibration rows of the
+    ``calibration`` artifact: ``rows`` used, top-1 ``agreement``, ``max_abs_diff``."""
+    import json
+
+    from emocli.onnx_graph import metadata, with_metadata
+    from emocli.onnx_runtime import PREFIX, OnnxClassifier, require_onnxruntime
+
+    require_onnxruntime()
+    where = f"{calibration} (int8 calibration of {model_path})"
+    inputs, total = calibration_rows(info, calibration, rows, where)
+    props = metadata(info, model_path)
+    recipe = {
+        "weights": "int8, per output channel",
+        "activations": "uint8, MinMax ranges",
+        "format": "QDQ",
+        "calibration": {"artifact": calibration.name, "rows": len(inputs), "of": total},
+    }
+    props[PREFIX + "quantization"] = json.dumps(recipe, sort_keys=True)
+    try:
+        quantized = quantize_int8(float_graph, inputs)
+    except Exception as exc:  # onnxruntime's quantizer raises many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArtifactError(f"{model_path}: int8 quantization failed ({first})") from exc
+    data = with_metadata(quantized, props)
+    reference = OnnxClassifier(checked, threads=1).predict_proba(inputs)
+    same, diff = agreement(OnnxClassifier(data, threads=1), reference, inputs)
+    return data, {"rows": len(inputs), "agreement": same, "max_abs_diff": diff}

@@ -15,6 +15,7 @@ import numpy as np
 
 from emocli import __version__
 from emocli.metrics import ClassificationMetrics, FoldSummary
+from emocli.render import COMPARISON_COLUMNS
 
 
 @dataclass
@@ -120,17 +121,7 @@ def comparison_rows(evaluations: Sequence[InputEvaluation]) -> list[list[str]]:
     ]
 
 
-COMPARISON_HEADER = (
-    "input",
-    "modality",
-    "level",
-    "split",
-    "n",
-    "accuracy",
-    "macro-F1",
-    "weighted-F1",
-    "folds (accuracy mean ± std)",
-)
+COMPARISON_HEADER = (*COMPARISON_COLUMNS, "folds (accuracy mean ± std)")
 
 
 def _split_phrase(ev: InputEvaluation) -> str:

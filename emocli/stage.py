@@ -211,22 +211,17 @@ def remove_stale_leftovers(path: Path) -> None:
 
 @contextlib.contextmanager
 def output_lock(path: Path) -> Iterator[None]:
-    """Hold ``<path>.lock`` exclusively while writing ``path``; refuse if another process holds it."""
+    """Hold ``<path>.lock`` exclusively while writing ``path``; refuse if another process holds it.
+
+    The lock file is removed on release, so nothing is left beside the artifact. That opens
+    the classic race of unlink-on-release locks: a waiter may open the file just before the
+    holder removes it, and then lock a file nobody else can see. So after locking, the file
+    locked must still be the one at ``<path>.lock`` (same inode); otherwise the lock is taken
+    again on the file that is there now."""
     path = Path(path)
     lock_path = path.with_name(path.name + ".lock")
+    fd = _locked_file(path, lock_path)
     try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
-    except OSError as exc:
-        raise ArtifactError(f"cannot write to {path.parent}: {exc.strerror}") from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise LockedError(
-                f"another emocli process is writing {path} (lock file {lock_path}); "
-                "wait for it to finish, then rerun"
-            ) from exc
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         try:
@@ -236,3 +231,35 @@ def output_lock(path: Path) -> Iterator[None]:
                 lock_path.unlink()
     finally:
         os.close(fd)
+
+
+#: Times the lock is taken again when its file was removed under it (see :func:`output_lock`).
+_LOCK_ATTEMPTS = 5
+
+
+def _locked_file(path: Path, lock_path: Path) -> int:
+    """An open descriptor of ``lock_path`` holding its exclusive ``flock``, the file still
+    being the one at ``lock_path``; :class:`LockedError` when another process holds it."""
+    for _ in range(_LOCK_ATTEMPTS):
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as exc:
+            raise ArtifactError(f"cannot write to {path.parent}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise LockedError(
+                f"another emocli process is writing {path} (lock file {lock_path}); "
+                "wait for it to finish, then rerun"
+            ) from exc
+        try:
+            if os.stat(lock_path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # the previous holder removed this file after we opened it
+    raise LockedError(
+        f"another emocli process keeps taking the lock of {path} ({lock_path}); rerun later"
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from emocli.predict import FUSION_SINGLE, ClipResult, PredictResult
+from emocli.predict.results import FUSION_SINGLE, ClipResult, PredictResult
 
 #: Resolution of the timeline PNGs (dots per inch).
 DPI = 110

@@ -24,7 +24,7 @@ from torch import nn
 
 from emocli.errors import InputError, ParamsError
 from emocli.models.base import FROZEN_FLAG, EmotionNet
-from emocli.training.options import parse_freeze
+from emocli.stage_params.choices import parse_freeze
 
 #: Checkpoint keys that wrap the state dict in common training scripts.
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")

@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 
 from emocli.media import MediaDecodeError, open_media
+from emocli.stage_params.faces import DEFAULT_FPS
 
-#: Frames sampled per second of video by default (``--fps``).
-DEFAULT_FPS = 5.0
 #: Presentation times within this many seconds of a sampling instant count as on time.
 TIME_TOLERANCE = 1e-3
 #: PyAV pixel formats for the two kinds of frame arrays we hand out.

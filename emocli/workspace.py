@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from emocli.errors import ParamsError
+from emocli.errors import InputError, ParamsError
 
 DEFAULT_WORKDIR = "emocli-work"
 WORKDIR_ENV = "EMOCLI_WORKDIR"
@@ -64,6 +64,21 @@ class Workspace:
         """Artifacts present in the folder of ``kind``, sorted by name."""
         folder = self.dir_for(kind)
         return sorted(folder.glob("*.h5")) if folder.is_dir() else []
+
+    def only_artifact(self, kind: str, made_by: str) -> Path:
+        """The one artifact in the folder of ``kind``: a stage's default input.
+
+        Raises :class:`~emocli.errors.InputError` when there are none or several, listing
+        them and naming the command that makes one (``made_by``, e.g. ``extract-audio DATASET``).
+        """
+        found = self.artifacts(kind)
+        if len(found) != 1:
+            listing = ", ".join(str(p) for p in found) or "none"
+            raise InputError(
+                f"give the {kind} artifact to use: {len(found)} found in {self.dir_for(kind)} "
+                f"({listing}); run `emocli {made_by}` first if none"
+            )
+        return found[0]
 
 
 def resolve_workspace(workdir: Path | str | None = None) -> Workspace:

@@ -30,43 +30,28 @@ WILD_FACES       ?= --size 48
 CKPLUS_FACES     ?= $(PRECROPPED_FACES)
 UNLABELLED_FACES ?= $(or $(UNLABELED_FACES),$(PRECROPPED_FACES))
 # finetune: emocli's FER2013 recipe (resnet_small from scratch), and the chain onto small sets
-FER_FLAGS ?= --model resnet_small --model-kwargs '{"blocks": [1, 2, 2, 1]}' --optimizer sgd \
-  --lr 0.1 --weight-decay 5e-4 --scheduler onecycle --label-smoothing 0.1 --augment strong \
-  --batch-size 64 --epochs 30 --validation none --tta flip
+FER_FLAGS ?= --config recipes/fer2013.toml
 # the bundled face model's (make zoo-face): the same network and optimiser, 60 epochs, the best
 # epoch chosen on a 10 % dev hold-out of train/ (no early stop: one-cycle's loss rises mid-run)
-FACE_FLAGS ?= --model resnet_small --model-kwargs '{"blocks": [1, 2, 2, 1]}' --optimizer sgd \
-  --lr 0.1 --weight-decay 5e-4 --scheduler onecycle --label-smoothing 0.1 --augment strong \
-  --batch-size 64 --epochs 60 --validation holdout --val-fraction 0.1 --patience 0 --tta flip
-CHAIN_FLAGS ?= --epochs 15 --optimizer sgd --lr 0.02 --weight-decay 5e-4 --scheduler onecycle \
-  --label-smoothing 0.1 --augment strong --batch-size 32 --tta flip
+FACE_FLAGS ?= --config recipes/face.toml
+CHAIN_FLAGS ?= --config recipes/chain.toml
 FACE_INIT ?= $(R)/models/fer2013.h5
 # pretrain-gan on CK+: a 4-layer dcgan_d with a 3x3 convolution after each strided one, trained
 # by finetune on all FER2013 labels at 48 px for 60 epochs (66.65 % on PublicTest; 30 epochs
 # underfit at 63.7 %), starts the semi-supervised GAN's discriminator (docs/results.md: 95.53 %)
-FER_DCGAN_D_FLAGS ?= --model dcgan_d \
-  --model-kwargs '{"widths": [32, 64, 128, 256], "dropout": 0.5, "block_depth": 1}' \
-  --optimizer sgd --lr 0.05 --weight-decay 5e-4 --scheduler onecycle --label-smoothing 0.1 \
-  --augment strong --batch-size 64 --epochs 60 --validation none --tta flip
-GAN_FLAGS ?= --size 48 --d-widths 32,64,128,256 --d-block-depth 1 --g-widths 128,64,32 \
-  --d-dropout 0.5 --augment light --folds 5 --epochs 10 --steps-per-epoch 80 \
-  --lr-decay-start 0.5 --tta flip
-SFEW_GAN_FLAGS ?= --size 48 --d-widths 16,32,64 --g-widths 64,32,16 --folds 5 --epochs 5 \
-  --steps-per-epoch 60 --d-dropout 0.5
+FER_DCGAN_D_FLAGS ?= --config recipes/fer2013-dcgan_d.toml
+GAN_FLAGS ?= --config recipes/gan-ckplus.toml
+SFEW_GAN_FLAGS ?= --config recipes/gan-sfew.toml
 # audio: log-mel spectrograms, audio_fayek, speaker-independent (RAVDESS actors 17-20 test)
-AUDIO_FLAGS ?= --model audio_fayek --optimizer adam --lr 1e-3 --epochs 40 --patience 10 \
-  --augment specaugment --batch-size 32 --monitor val_accuracy
+AUDIO_FLAGS ?= --config recipes/audio-fayek.toml
 # the bundled voice model's (make zoo-voice): resnet_small 16-32-64-128 on trimmed speech
-VOICE_FLAGS ?= --model resnet_small --model-kwargs '{"widths": [16, 32, 64, 128], "blocks": [1, 1, 1, 1]}' \
-  --optimizer sgd --lr 0.05 --weight-decay 5e-4 --scheduler onecycle --label-smoothing 0.1 \
-  --augment specaugment --batch-size 32 --epochs 60
+VOICE_FLAGS ?= --config recipes/voice.toml
 
 .PHONY: recipes recipe-fer2013 recipe-ckplus recipe-sfew recipe-afew recipe-ravdess
 .PHONY: recipe-fer2013-faces recipe-fer2013-model recipe-unlabelled-faces recipe-unlabeled-faces
 # the chains start from the FER2013 model unless FACE_INIT names another (or none)
 FACE_INIT_STEP := $(if $(filter $(R)/models/fer2013.h5,$(FACE_INIT)),recipe-fer2013-model,)
-DCGAN_D_FLAGS ?= --model dcgan_d --model-kwargs '{"widths": [16, 32, 64], "dropout": 0.5}' \
-  --optimizer adam --lr 2e-4 --epochs 30 --augment spec
+DCGAN_D_FLAGS ?= --config recipes/dcgan_d.toml
 
 recipes: recipe-fer2013 recipe-ckplus recipe-sfew recipe-ravdess ## All real-data recipes but AFEW (recipes-work/)
 

@@ -7,7 +7,8 @@
 The figures (accuracy, macro-F1, per-class F1, n) are copied from the report's first input
 (with ``--int8-metrics``, those of the int8 graph that predict runs by default under
 ``figures.int8``) and the command from the make target and its flags (read from the
-environment, where mk/zoo.mk exports them); nothing is typed by hand.
+environment, where mk/zoo.mk exports them), with the parameters of the recipe file that a
+``--config`` among them names (``recipe``); nothing is typed by hand.
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ def _figures(first: dict) -> dict:
     }
 
 
+def _recipe(flags: str) -> dict:
+    """The parameters of the recipe file named by ``--config`` in ``flags`` (empty without)."""
+    import tomllib
+
+    words = shlex.split(flags)
+    if "--config" not in words[:-1]:
+        return {}
+    path = Path(words[words.index("--config") + 1])
+    return {"file": str(path), **tomllib.loads(path.read_text(encoding="utf-8"))}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("name", choices=sorted(SUMMARIES))
@@ -59,6 +71,7 @@ def main() -> int:
         "training_data": args.training_data,
         "terms": args.terms,
         "command": f"make {args.target} {args.flags_variable}={shlex.quote(flags)}",
+        "recipe": _recipe(flags),
         "figures": figures,
         "limits": args.limits,
         "classes": first["classes"],

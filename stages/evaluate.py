@@ -12,12 +12,12 @@ drawn when an input's ``model`` attribute names a model artifact with a ``histor
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,37 +31,21 @@ from emocli.artifacts import (
 from emocli.errors import ArtifactError, InputError
 from emocli.fusion import align_classes
 from emocli.metrics import class_distribution, classification_metrics, fold_summary, split_order
-from emocli.params import require
 from emocli.predictions import Predictions, load_predictions
 from emocli.progress import ProgressHook, no_progress
 from emocli.report import InputEvaluation, metrics_document, render_report
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.stage_params.evaluate import ALL, AUTO, AUTO_ORDER, EvaluateParams
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 STAGE = StageInfo("evaluate", 1)
 
 #: Name of the evaluation artifact inside the report folder.
 ARTIFACT_NAME = "evaluation.h5"
-#: ``--split`` values besides a split name.
-AUTO, ALL = "auto", "all"
-#: Splits tried, in order, by ``--split auto``.
-AUTO_ORDER = ("val", "test")
-
-
-@dataclass(frozen=True)
-class EvaluateParams:
-    """split : ``auto`` (val, else test, else all labelled rows), ``all`` or a split name.
-    names : display name of each input (default: file stems), in input order.
-    plots : write the PNG pictures.
-    """
-
-    split: str = AUTO
-    names: tuple[str, ...] = ()
-    plots: bool = True
-
-    def __post_init__(self) -> None:
-        require(bool(self.split.strip()), "--split must not be empty")
-        require(all(n.strip() for n in self.names), "input names must not be empty")
-        require(len(set(self.names)) == len(self.names), f"input names repeat: {self.names}")
+#: Longest default report folder name (longer joined names are cut and given a hash).
+MAX_REPORT_NAME = 80
 
 
 def display_names(paths: Sequence[Path]) -> list[str]:
@@ -77,6 +61,15 @@ def display_names(paths: Sequence[Path]) -> list[str]:
         seen[n] = seen.get(n, 0) + 1
         unique.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
     return unique
+
+
+def report_name(names: list[str]) -> str:
+    """The default report folder name: the input names joined by ``+`` (cut if very long)."""
+    joined = "+".join(names)
+    if len(joined) <= MAX_REPORT_NAME:
+        return joined
+    digest = hashlib.sha256(joined.encode()).hexdigest()[:8]
+    return f"{joined[: MAX_REPORT_NAME - 9]}-{digest}"
 
 
 def safe_filename(name: str) -> str:
@@ -308,6 +301,21 @@ def run(
     outputs = {"evaluation": OutputSpec(output, "evaluation")}
     with removed_if_failed(Path(output_dir)):
         return run_stage(STAGE, stage_params, refs, outputs, build, force)
+
+
+def describe(result: StageResult) -> list[str | Table]:
+    """What the terminal shows of a run: the comparison table, the per-class metrics of a
+    single input, and where the report is."""
+    from emocli.render import evaluation_table, per_class_table
+
+    report_dir = result.outputs["evaluation"].parent
+    lines: list[str | Table] = [evaluation_table(result.summary)]
+    metrics_path = report_dir / "metrics.json"
+    if len(result.summary["inputs"]) == 1 and metrics_path.is_file():
+        entry = json.loads(metrics_path.read_text())["inputs"][0]
+        lines.append(per_class_table(entry["metrics"]["per_class"]))
+    lines.append(f"report: {report_dir / 'report.md'}")
+    return lines
 
 
 def missing_folders(folder: Path) -> list[Path]:

@@ -18,15 +18,14 @@ from typing import Any
 import numpy as np
 
 from emocli.artifacts import ArtifactWriter, fingerprint_raw
-from emocli.audio import SAMPLE_RATE, AudioDecodeError, decode_audio_clipped
-from emocli.datasets.audio_sources import AUDIO_FORMATS, list_audio_inputs
-from emocli.datasets.classes import ClassListParams
+from emocli.audio import AudioDecodeError, decode_audio_clipped
+from emocli.datasets.audio_sources import list_audio_inputs
 from emocli.datasets.common import MediaItem
 from emocli.labels import UNLABELLED
 from emocli.parallel import ordered_map
-from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.stage_params.audio import ExtractAudioParams
 
 #: Version 2: samples beyond full scale are clipped to [-1, 1], as docs/artifacts.md says.
 STAGE = StageInfo("extract-audio", 2)
@@ -42,28 +41,8 @@ ROWS_PER_FLUSH = 64
 #: main process, the bottleneck of the stage) and keeps it 3.4x smaller (gzip: 4.2x).
 WAVE_FILTERS: dict[str, Any] = {"compression": "lzf", "shuffle": True, "fletcher32": True}
 _TEXT_COLUMNS = ("sample_id", "split", "subject", "clip_id")
-
-
-@dataclass(frozen=True)
-class ExtractAudioParams(ClassListParams):
-    """format : ``auto``, ``afew``, ``ravdess`` or ``folder``; the classes are named as
-    :class:`~emocli.datasets.classes.ClassListParams` says.
-    sample_rate : Hz of the stored waveforms (16 kHz, as the thesis).
-    workers : decoding processes (0 = all cores); does not change the result.
-    """
-
-    format: str = "auto"
-    sample_rate: int = SAMPLE_RATE
-    workers: int = runtime_field(0)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(self.format in AUDIO_FORMATS, f"--format must be one of {', '.join(AUDIO_FORMATS)}")
-        require(
-            1000 <= self.sample_rate <= 384000,
-            f"--sample-rate must be between 1000 and 384000 Hz, got {self.sample_rate}",
-        )
-        require(self.workers >= 0, "--workers must be >= 0")
+#: Reject reasons shown in the terminal summary (:func:`describe`).
+SHOWN_REJECTS = 5
 
 
 @dataclass(frozen=True)
@@ -132,6 +111,30 @@ def run(
     return run_stage(
         STAGE, params, inputs, {"audio": OutputSpec(Path(output), "audio")}, build, force
     )
+
+
+def describe(result: StageResult) -> list[str]:
+    """What the terminal shows of a run: clips, durations and rejects (the commonest reasons,
+    and where every one is listed)."""
+    s = result.summary
+    lines = [
+        f"{s['clips']} clips ({s['format']}), {s['total_seconds']:.1f} s of audio at "
+        f"{s['sample_rate']} Hz, {s['min_seconds']:.2f}-{s['max_seconds']:.2f} s per clip; "
+        f"{s['rejects']} rejected"
+    ]
+    if s["per_class"]:
+        lines.append("per class: " + ", ".join(f"{k} {v}" for k, v in s["per_class"].items()))
+    for reason, count in list(s["reject_reasons"].items())[:SHOWN_REJECTS]:
+        lines.append(f"  rejected: {count} x {reason}")
+    if s["rejects"]:
+        lines.append(
+            f"  (each rejected file and its reason: group rejects/ of {result.outputs['audio']})"
+        )
+    if s.get("clipped_files"):
+        lines.append(
+            f"  {s['clipped_files']} files had samples beyond full scale: clipped to [-1, 1]"
+        )
+    return lines
 
 
 class _WaveformSink:

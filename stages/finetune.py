@@ -19,23 +19,21 @@
    it out. The model artifact is the last fold's model (``refit``: the model of every
    training row).
 
-This module holds the options and the recipe; the work is in :mod:`emocli.training`:
-step 1 in ``datamodule``, step 2 in ``plan``, step 3 in ``fit``, step 4 in ``outputs``.
+This module holds the recipe; the parameters are :mod:`emocli.stage_params.finetune`'s
+:class:`FinetuneParams`, the work is in :mod:`emocli.training`: step 1 in ``datamodule``,
+step 2 in ``plan``, step 3 in ``fit``, step 4 in ``outputs``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_artifact, fingerprint_raw
 from emocli.errors import ParamsError
 from emocli.parallel import distributed_rank
-from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import (
     OutputSpec,
@@ -45,6 +43,8 @@ from emocli.stage import (
     run_stage,
     stage_fingerprint,
 )
+from emocli.stage_params.choices import DEFAULT_MODEL, INIT_IMAGENET
+from emocli.stage_params.finetune import FinetuneParams
 from emocli.training.fit import (
     RunConfig,
     Trained,
@@ -53,7 +53,6 @@ from emocli.training.fit import (
     use_threads,
     world_size,
 )
-from emocli.training.options import AUGMENT_PRESETS, INIT_IMAGENET, TTAS
 from emocli.training.outputs import (
     PredictConfig,
     training_summary,
@@ -64,170 +63,6 @@ from emocli.training.plan import Plan, SplitPolicy, plan_runs
 from emocli.training.resume import Resumer, discard_after_commit, rows_digest
 
 STAGE = StageInfo("finetune", 1)
-
-AUGMENTS = ("auto", *AUGMENT_PRESETS)
-CLASS_WEIGHTS = ("none", "balanced")
-INPUT_COLUMNS = ("auto", "images", "features")
-MONITORS = ("val_loss", "val_accuracy")
-VALIDATIONS = ("auto", "split", "holdout", "none")
-#: How --stacking predicts the rows no fold held out: the fold models' mean, or a refitted model.
-STACKINGS = ("none", "mean", "refit")
-PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true")
-
-
-@dataclass(frozen=True)
-class FinetuneParams:
-    """model : registry name (``auto`` = the --init artifact's architecture, else vgg16);
-    model_kwargs : JSON object of extra constructor arguments (``{"head": "torchvision"}``).
-    init : ``none``, ``imagenet:PATH`` (torchvision .pth) or a model artifact ``.h5``.
-    freeze : ``none``, ``base`` or ``all-but-last-N``.
-    input_column : ``auto`` (faces: images; spectrograms: features for audio_* models, else the
-    rendered images when present), ``images`` or ``features``.
-    augment : ``auto`` (``spec`` for faces, ``none`` for spectrograms), ``spec``, ``strong``,
-    ``specaugment`` (spectrogram features), ``speech`` (specaugment with speed and pitch
-    perturbation), ``none``. class_weights : ``none`` or ``balanced``.
-    patience : epochs without improvement of ``monitor`` before stopping (0 = off).
-    validation : where early stopping and best-epoch selection look: ``auto`` (the input's
-    ``val`` split, else a hold-out), ``split`` (the ``val`` split), ``holdout`` (ignore the
-    ``val`` split, e.g. FER2013's PublicTest when it is the test set: hold out training rows),
-    ``none`` (train ``epochs`` epochs, keep the last weights).
-    val_fraction : share of the training rows held out (by group) for a hold-out
-    (0 with ``auto`` and no ``val`` split = no validation). group_by : ``auto`` | subject | group |
-    clip_id | none. test_subjects : subjects held out as the test split whatever the input's
-    split column says (``17-20``, ``01,03,10-12``), e.g. RAVDESS's speaker-independent protocol.
-    folds : K >= 2 = K-fold cross-validation; fold : run only fold i (0-based; -1 = all).
-    stacking : ``none``, or with ``folds`` an honest prediction of every row for a fuser to
-    learn from (Wolpert's stacked generalisation): the folds cover the training rows only, a
-    training row (or a ``predict_on`` row of the same clip) gets the out-of-fold prediction,
-    every other row (val, test, unlabelled) the ``mean`` of the K fold models' probabilities
-    (the same models, so a fuser sees inputs of one kind) or, with ``refit``, the prediction of
-    one more model trained on every training row (the model artifact then).
-    tta : ``flip`` averages each prediction with the mirror image's.
-    predict_on : another artifact of the same kind to predict instead of the input.
-    """
-
-    model: str = "auto"
-    model_kwargs: str = "{}"
-    init: str = "none"
-    freeze: str = "none"
-    input_column: str = "auto"
-    augment: str = "auto"
-    class_weights: str = "none"
-    optimizer: str = "adam"
-    lr: float = 1e-4
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    scheduler: str = "none"
-    label_smoothing: float = 0.0
-    batch_size: int = 32
-    epochs: int = 30
-    patience: int = 5
-    monitor: str = "val_loss"
-    validation: str = "auto"
-    val_fraction: float = 0.1
-    group_by: str = "auto"
-    test_subjects: str = ""
-    folds: int = 0
-    fold: int = -1
-    stacking: str = "none"
-    tta: str = "none"
-    predict_on: str = ""
-    precision: str = "32-true"
-    seed: int = 0
-    fast_dev_run: bool = False
-    accelerator: str = runtime_field("auto")
-    devices: str = runtime_field("auto")
-    num_nodes: int = runtime_field(1)
-    strategy: str = runtime_field("auto")
-    workers: int = runtime_field(0)
-    threads: int = runtime_field(0)
-    channels_last: bool = runtime_field(True)
-    compile: bool = runtime_field(False)
-    max_memory_mb: int = runtime_field(4096)
-    progress_bar: bool = runtime_field(False)
-
-    def __post_init__(self) -> None:
-        from emocli.training.options import MODEL_NAMES, OPTIMIZERS, SCHEDULERS, parse_freeze
-
-        require(
-            self.model == "auto" or self.model in MODEL_NAMES,
-            f"--model must be one of: {', '.join(sorted(MODEL_NAMES))} (got {self.model!r})",
-        )
-        _parse_kwargs(self.model_kwargs)
-        require(
-            self.init == "none"
-            or self.init.startswith(INIT_IMAGENET)
-            or self.init.endswith((".h5", ".hdf5")),
-            f"--init must be none, imagenet:PATH or a model artifact .h5 (got {self.init!r})",
-        )
-        parse_freeze(self.freeze)
-        require(
-            self.input_column in INPUT_COLUMNS,
-            f"--input-column must be one of {', '.join(INPUT_COLUMNS)}",
-        )
-        require(self.augment in AUGMENTS, f"--augment must be one of {', '.join(AUGMENTS)}")
-        require(self.class_weights in CLASS_WEIGHTS, "--class-weights must be none or balanced")
-        require(self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
-        require(self.scheduler in SCHEDULERS, f"--scheduler must be one of {', '.join(SCHEDULERS)}")
-        require(self.lr > 0, "--lr must be > 0")
-        require(self.weight_decay >= 0, "--weight-decay must be >= 0")
-        require(0 <= self.momentum < 1, "--momentum must be in [0, 1)")
-        require(0 <= self.label_smoothing < 1, "--label-smoothing must be in [0, 1)")
-        require(self.batch_size >= 1, "--batch-size must be >= 1")
-        require(self.epochs >= 1, "--epochs must be >= 1")
-        require(self.patience >= 0, "--patience must be >= 0")
-        require(self.monitor in MONITORS, f"--monitor must be one of {', '.join(MONITORS)}")
-        require(0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)")
-        require(
-            self.validation in VALIDATIONS, f"--validation must be one of {', '.join(VALIDATIONS)}"
-        )
-        require(
-            self.validation != "holdout" or self.val_fraction > 0,
-            "--validation holdout needs --val-fraction > 0",
-        )
-        require(
-            not (self.folds and self.validation == "split"),
-            "--validation split cannot be combined with --folds (folds hold out their own rows)",
-        )
-        require(self.folds == 0 or self.folds >= 2, "--folds must be 0 (off) or >= 2")
-        require(
-            self.fold == -1 or (self.folds >= 2 and 0 <= self.fold < self.folds),
-            "--fold i needs --folds K with 0 <= i < K",
-        )
-        require(self.stacking in STACKINGS, f"--stacking must be one of {', '.join(STACKINGS)}")
-        stacked = self.stacking != "none"
-        require(
-            not (self.folds and self.predict_on and not stacked),
-            "--predict-on with --folds needs --stacking (each row is then predicted out of fold)",
-        )
-        require(not stacked or self.folds >= 2, "--stacking needs --folds K (K >= 2)")
-        require(not (stacked and self.fold != -1), "--stacking needs every fold: leave --fold out")
-        if self.test_subjects:
-            from emocli.training.options import parse_subjects
-
-            parse_subjects(self.test_subjects)
-        require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")
-        require(self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}")
-        require(self.workers >= 0 and self.threads >= 0, "--workers and --threads must be >= 0")
-        require(self.max_memory_mb >= 0, "--max-memory-mb must be >= 0")
-        require(self.num_nodes >= 1, "--num-nodes must be >= 1")
-
-    def kwargs(self) -> dict[str, Any]:
-        """The extra model constructor arguments given as JSON."""
-        return _parse_kwargs(self.model_kwargs)
-
-
-def _parse_kwargs(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError as exc:
-        raise ParamsError(f"--model-kwargs is not valid JSON ({exc.msg}): {text!r}") from exc
-    if not isinstance(value, dict):
-        raise ParamsError(f"--model-kwargs must be a JSON object, got {text!r}")
-    reserved = {"in_channels", "input_size", "n_classes"} & set(value)
-    if reserved:
-        raise ParamsError(f"--model-kwargs cannot set {sorted(reserved)}: they come from the input")
-    return value
 
 
 # --------------------------------------------------------------------------- running
@@ -276,6 +111,60 @@ def run(
     result = run_stage(STAGE, params, inputs, outputs, build, force)
     discard_after_commit(Path(output))
     return result
+
+
+def output_suffix(params: FinetuneParams) -> str:
+    """The suffix of the default output names: ``-<model>`` (the init model's name for
+    ``--model auto``), and ``-fold<i>`` for one fold."""
+    init_name = Path(params.init).stem if params.init.endswith(".h5") else DEFAULT_MODEL
+    name = params.model if params.model != "auto" else init_name
+    return f"-{name}" + (f"-fold{params.fold}" if params.fold >= 0 else "")
+
+
+def describe(result: StageResult) -> list[str]:
+    """What the terminal shows of a run: notes, training rows per class, and the accuracy:
+    of the folds, of the stacking's out-of-fold predictions, or per split."""
+    s = result.summary
+    lines = [f"note: {note}" for note in s.get("notes", [])]
+    if s.get("train_class_counts"):
+        counts = ", ".join(f"{k} {v}" for k, v in s["train_class_counts"].items())
+        lines.append(f"training rows per class: {counts}")
+    if s.get("fold_accuracy"):
+        lines.append(
+            f"{s['model']}: {len(s['fold_accuracy'])}-fold accuracy "
+            f"{100 * s['cv_accuracy_mean']:.2f} % ± {100 * s['cv_accuracy_std']:.2f} "
+            f"(folds: {', '.join(f'{100 * a:.1f}' for a in s['fold_accuracy'])}; "
+            f"by {s['group_by']})"
+        )
+    if "stacking" in s:
+        lines += _describe_stacking(s["stacking"])
+    elif s.get("accuracy"):
+        parts = ", ".join(f"{k} {100 * v:.2f} %" for k, v in s["accuracy"].items())
+        lines.append(
+            f"{s['model']}: accuracy {parts} (train {s['train']}, val {s['val']}, "
+            f"best epoch {s['best_epoch']}, {s['train_seconds']} s)"
+        )
+    return lines
+
+
+def _describe_stacking(st: dict[str, Any]) -> list[str]:
+    """Which rows were predicted out of fold, and a warning for training rows that were not."""
+    by_split = ", ".join(f"{k} {100 * v:.2f} %" for k, v in st["other_accuracy"].items())
+    oof = st["out_of_fold_accuracy"]
+    others = "the fold models' mean" if st["others_from"] == "mean" else "the refitted model"
+    lines = [
+        f"stacking: {st['out_of_fold_rows']} rows predicted out of fold"
+        + (f" ({100 * oof:.2f} %)" if oof is not None else "")
+        + f", {st['other_rows']} by {others}"
+        + (f" ({by_split})" if by_split else "")
+    ]
+    if st["training_rows_not_out_of_fold"]:
+        lines.append(
+            f"warning: {st['training_rows_not_out_of_fold']} labelled train rows of the "
+            "predicted artifact match no held-out clip of the input (no clip id in common): "
+            "their predictions come from models that may have seen them"
+        )
+    return lines
 
 
 def _execute(

@@ -19,9 +19,9 @@ from those clips, so its inputs should be out-of-fold predictions there (stackin
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,6 @@ from emocli.artifacts import (
 )
 from emocli.errors import ArtifactError, InputError
 from emocli.fusion import (
-    CLIP_REDUCTIONS,
-    FUSION_METHODS,
-    MISSING_POLICIES,
     TRAINED_METHODS,
     VISUAL_MODALITIES,
     Fuser,
@@ -53,81 +50,12 @@ from emocli.fusion import (
     write_fuser,
 )
 from emocli.importing import read_labels
-from emocli.params import require
 from emocli.predictions import Predictions, load_predictions, write_predictions
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.stage_params.fuse import FUSED, FuseParams
 
 STAGE = StageInfo("fuse", 1)
-
-#: Modality attribute of fuse's outputs; such artifacts are never picked as default inputs.
-FUSED = "fused"
-
-
-@dataclass(frozen=True)
-class FuseParams:
-    """method : mean | weighted | svm | mlp.
-    missing : drop | fallback (clips lacking a modality).
-    reduce : frame -> clip rule, mean | median | max-confidence.
-    train_split : the split trained fusers learn from (only that one).
-    cv_folds, seed : stratified k-fold CV for weights / C and gamma / calibration; all seeded.
-    svm_c, svm_gamma : the grid searched (the thesis's best, C=1 and gamma=0.1, is in it).
-    weight_step : grid step of the modality weights (they sum to 1).
-    mlp_* : the MLP fuser (dense 28 ReLU, dropout 0.25, RMSprop lr 1e-3, batch 32 as the
-    thesis/Keras defaults; early stopping after ``mlp_patience`` epochs without improvement
-    of the loss on ``mlp_holdout`` of the training clips).
-    modalities : names of the inputs' modalities, in input order (default: each artifact's
-    ``modality`` attribute).
-    """
-
-    method: str = "mean"
-    missing: str = "drop"
-    reduce: str = "mean"
-    train_split: str = "train"
-    cv_folds: int = 5
-    seed: int = 0
-    svm_c: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
-    svm_gamma: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
-    weight_step: float = 0.05
-    mlp_hidden: int = 28
-    mlp_dropout: float = 0.25
-    mlp_lr: float = 1e-3
-    mlp_batch_size: int = 32
-    mlp_max_epochs: int = 500
-    mlp_patience: int = 30
-    mlp_holdout: float = 0.2
-    modalities: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        require(
-            self.method in FUSION_METHODS, f"--method must be one of {', '.join(FUSION_METHODS)}"
-        )
-        require(
-            self.missing in MISSING_POLICIES,
-            f"--missing must be one of {', '.join(MISSING_POLICIES)}",
-        )
-        require(
-            self.reduce in CLIP_REDUCTIONS, f"--reduce must be one of {', '.join(CLIP_REDUCTIONS)}"
-        )
-        require(bool(self.train_split), "--train-split must not be empty")
-        require(self.cv_folds >= 2, f"--cv-folds must be >= 2, got {self.cv_folds}")
-        require(len(self.svm_c) > 0 and all(c > 0 for c in self.svm_c), "SVM C values must be > 0")
-        require(
-            len(self.svm_gamma) > 0 and all(g > 0 for g in self.svm_gamma),
-            "SVM gamma values must be > 0",
-        )
-        require(0 < self.weight_step <= 0.5, "the weight step must be in (0, 0.5]")
-        require(self.mlp_hidden >= 1, "the MLP needs at least one hidden unit")
-        require(0 <= self.mlp_dropout < 1, "MLP dropout must be in [0, 1)")
-        require(self.mlp_lr > 0, "the MLP learning rate must be > 0")
-        require(self.mlp_batch_size >= 1, "the MLP batch size must be >= 1")
-        require(self.mlp_max_epochs >= 1, "the MLP needs at least one epoch")
-        require(self.mlp_patience >= 1, "MLP patience must be >= 1")
-        require(0 < self.mlp_holdout < 0.5, "the MLP hold-out fraction must be in (0, 0.5)")
-        require(
-            all(m and m != FUSED for m in self.modalities),
-            "modality names must be non-empty and not 'fused'",
-        )
 
 
 def modality_names(preds: Sequence[Predictions], given: Sequence[str]) -> list[str]:
@@ -141,6 +69,14 @@ def modality_names(preds: Sequence[Predictions], given: Sequence[str]) -> list[s
         f"{n}:{Path(p.source).stem}" if counts[n] > 1 and not given else n
         for n, p in zip(names, preds, strict=True)
     ]
+
+
+def chosen_method(method: str | None, fuser: Path | None) -> str:
+    """The fusion method: ``method`` as given, else the stored ``fuser``'s (read in either
+    case: an unreadable one is refused here), else ``mean``."""
+    if fuser is not None:
+        method = method or read_fuser(fuser).fuser.method
+    return (method or "mean").lower()
 
 
 def find_default_inputs(folder: Path) -> list[Path]:
@@ -395,3 +331,28 @@ def run(
         }
 
     return run_stage(STAGE, params, refs, outputs, build, force)
+
+
+def describe(result: StageResult) -> list[str]:
+    """What the terminal shows of a run: clips fused, clips lacking a modality, the fitted
+    fuser (with a warning when it learnt from in-sample predictions), accuracy by split."""
+    s = result.summary
+    lines = [
+        f"{s['method']} fusion of {', '.join(s['modalities'])}: {s['clips']} clips "
+        f"{s['clips_per_split']}; missing policy {s['missing_policy']}, {s['dropped']} dropped"
+    ]
+    lacking = {m: c for m, c in s["clips_lacking"].items() if any(c.values())}
+    if lacking:
+        lines.append(f"clips lacking a modality (before the policy): {lacking}")
+    if s["fitted_on"]:
+        lines.append(f"fuser fitted on {s['fitted_on']}: {json.dumps(s['fuser'])}")
+    in_sample = [name for name, oof in s.get("inputs_out_of_fold", {}).items() if not oof]
+    if in_sample:
+        lines.append(
+            f"warning: the fuser learnt from in-sample predictions of {', '.join(in_sample)} "
+            "(not out of fold on its training clips), so it trusts an over-fitted input more "
+            "than it deserves; fit it on out-of-fold predictions: finetune --folds K "
+            "--stacking mean (docs/usage.md, section fuse)"
+        )
+    lines.append(f"accuracy by split: {s['accuracy']}  (evaluate on val: emocli evaluate ...)")
+    return lines

@@ -8,19 +8,18 @@ predictions, a colleague's model ...). The CSV format and the row checks are des
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_raw
-from emocli.importing import LEVELS, SUM_TOLERANCE, read_predictions_csv
+from emocli.importing import read_predictions_csv
 from emocli.metrics import class_distribution
-from emocli.params import require
 from emocli.predictions import write_predictions
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.stage_params.import_predictions import ImportPredictionsParams
 
 STAGE = StageInfo("import-predictions", 1)
 
@@ -28,24 +27,10 @@ STAGE = StageInfo("import-predictions", 1)
 SUMMARY_REJECTS = 5
 
 
-@dataclass(frozen=True)
-class ImportPredictionsParams:
-    """modality : ``face``, ``video``, ``audio`` ... (what ``fuse`` matches inputs by).
-    level : ``auto``, ``frame`` or ``clip``.
-    renormalize : divide rows that do not sum to 1 by their sum instead of rejecting them.
-    tolerance : accepted ``|sum - 1|`` of a row's probabilities.
-    """
-
-    modality: str = "video"
-    level: str = "auto"
-    renormalize: bool = False
-    tolerance: float = SUM_TOLERANCE
-
-    def __post_init__(self) -> None:
-        require(bool(self.modality.strip()), "--modality must not be empty")
-        require(self.modality != "fused", "--modality 'fused' is reserved for fuse's outputs")
-        require(self.level in LEVELS, f"--level must be one of {', '.join(LEVELS)}")
-        require(0 < self.tolerance < 1, f"--tolerance must be in (0, 1), got {self.tolerance}")
+def guess_modality(csv_path: Path) -> str:
+    """The modality of a CSV without ``--modality``: ``audio`` when the file name mentions
+    audio, else ``video``."""
+    return "audio" if "audio" in Path(csv_path).name.lower() else "video"
 
 
 def run(
@@ -105,3 +90,16 @@ def run(
 
     outputs = {"predictions": OutputSpec(Path(output), "predictions")}
     return run_stage(STAGE, params, inputs, outputs, build, force)
+
+
+def describe(result: StageResult) -> list[str]:
+    """What the terminal shows of a run: rows imported, the first rejected ones, notes."""
+    s = result.summary
+    lines = [
+        f"{s['imported']} of {s['rows']} rows imported ({s['modality']}, {s['level']} level, "
+        f"{len(s['classes'])} classes; labelled per split: {s['labelled_per_split']})"
+    ]
+    if s["rejected"]:
+        lines.append(f"[yellow]{s['rejected']} rows rejected[/] (all listed in rejects/):")
+        lines += [f"  {line}" for line in s["first_rejects"]]
+    return lines + [f"note: {note}" for note in s.get("notes", [])]

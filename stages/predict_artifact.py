@@ -24,7 +24,7 @@ row of another dataset with a model that finetune (or pretrain-gan) wrote, and w
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,42 +33,16 @@ import numpy as np
 from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_artifact
 from emocli.contract import check_artifact, recorded_upstream, stats_bridge
 from emocli.errors import ArtifactError, InputError, ParamsError
-from emocli.int8_graph import RUNTIMES
-from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
+from emocli.stage_params.predict_artifact import PredictArtifactParams
 
 STAGE = StageInfo("predict-artifact", 1)
 
 #: Input artifact kinds a model can predict.
 INPUT_KINDS = ("faces", "spectrograms")
-TTAS = ("none", "flip")
 #: Unknown label classes listed in the summary.
 SUMMARY_CLASSES = 10
-
-
-@dataclass(frozen=True)
-class PredictArtifactParams:
-    """batch_size : rows per forward pass. tta : ``flip`` averages each face's probabilities
-    with its mirror image's (face models only). runtime : ``auto`` (the int8 graph a bundled
-    model carries, else torch), ``torch``, or ``onnx`` (that graph, else the model exported to
-    ONNX; onnxruntime runs both, and the export needs the ``onnx`` extra).
-    """
-
-    batch_size: int = 64
-    tta: str = "none"
-    runtime: str = "auto"
-    workers: int = runtime_field(0)
-    threads: int = runtime_field(0)
-    channels_last: bool = runtime_field(True)
-    max_memory_mb: int = runtime_field(4096)
-
-    def __post_init__(self) -> None:
-        require(self.batch_size >= 1, "--batch-size must be >= 1")
-        require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")
-        require(self.runtime in RUNTIMES, f"--runtime must be one of {', '.join(RUNTIMES)}")
-        require(self.workers >= 0 and self.threads >= 0, "--workers and --threads must be >= 0")
-        require(self.max_memory_mb >= 0, "--max-memory-mb must be >= 0")
 
 
 def run(
@@ -96,6 +70,24 @@ def run(
 
     outputs = {"predictions": OutputSpec(Path(output), "predictions")}
     return run_stage(STAGE, params, inputs, outputs, build, force)
+
+
+def describe(result: StageResult) -> list[str]:
+    """What the terminal shows of a run: rows, model, accuracy on the labelled rows, the rows
+    kept unlabelled (their class is not one of the model's), notes."""
+    s = result.summary
+    lines = [
+        f"{s['rows']} rows predicted with {s['model']} ({s['modality']}, {len(s['classes'])} "
+        f"classes, {s['runtime']}); labelled: {s['labelled']}"
+        + (f", accuracy {s['accuracy']:.4f}" if s.get("accuracy") is not None else "")
+    ]
+    if s.get("unknown_labels"):
+        listing = ", ".join(f"{k} ({v})" for k, v in s["unknown_label_classes"].items())
+        lines.append(
+            f"[yellow]{s['unknown_labels']} rows kept unlabelled[/]: their class is not one of "
+            f"the model's ({listing})"
+        )
+    return lines + [f"note: {note}" for note in s.get("notes", [])]
 
 
 class _Restandardised:

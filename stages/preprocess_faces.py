@@ -18,23 +18,23 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from emocli.artifacts import ArtifactWriter, fingerprint_raw
-from emocli.datasets.ckplus import PEAK_FRACTION
-from emocli.datasets.classes import ClassListParams
 from emocli.datasets.common import MediaItem, require_folder
-from emocli.datasets.detect import FACE_FORMATS, FaceSource, face_format, read_face_source
+from emocli.datasets.detect import FaceSource, read_face_source
 from emocli.faces.detect import check_cascades
-from emocli.faces.params import DETECTED_STATUSES, ON_MISS, STATUS_KEPT_WHOLE, FaceParams
+from emocli.faces.params import DETECTED_STATUSES, STATUS_KEPT_WHOLE, FaceParams
 from emocli.labels import UNLABELLED
 from emocli.parallel import ordered_map, resolve_workers
-from emocli.params import require, runtime_field
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import OutputSpec, StageInfo, StageResult, run_stage
-from emocli.video import DEFAULT_FPS
+from emocli.stage_params.faces import DEFAULT_FPS, PreprocessFacesParams
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 STAGE = StageInfo("preprocess-faces", 1)
 
@@ -48,55 +48,16 @@ UNLABELLED_NAME = "unlabelled"
 #: Reject reason of a clip whose container opens but yields no frame.
 REASON_NO_FRAMES = "no decodable frames"
 _TEXT_COLUMNS = ("sample_id", "split", "subject", "clip_id", "group", "status")
+#: Reject reasons shown in the terminal summary (:func:`describe`).
+SHOWN_REASONS = 6
 
 
-@dataclass(frozen=True)
-class PreprocessFacesParams(FaceParams, ClassListParams):
-    """The face pipeline's :class:`~emocli.faces.FaceParams`, plus how the dataset is read
-    (and its classes named: :class:`~emocli.datasets.classes.ClassListParams`).
-
-    on_miss : ``auto`` keeps the whole image when the dataset is made of pre-cropped faces
-        (FER2013, CK+48, or images all smaller than ``small_side``), rejects otherwise (wild
-        images, video frames); or ``keep`` / ``reject``.
-    format : a reader of :data:`~emocli.datasets.detect.FACE_FORMATS` (``auto`` detects it;
-        an old name, ``unlabeled``, is stored as its new one).
-    fps, max_frames : video frames sampled per second, and at most this many per clip (0: all).
-    ck_peak_fraction, ck_neutral : CK+ protocol: last fraction of each labelled sequence, and
-        its first frame as ``neutral``.
-    limit : only the first ``limit`` samples (0: all), in path order.
-    preview : write the contact sheet next to the artifact.
-    workers : processes (0 = all cores); does not change the result.
-    """
-
-    ON_MISS_CHOICES: ClassVar[tuple[str, ...]] = ("auto", *ON_MISS)
-
-    on_miss: str = "auto"
-    format: str = "auto"
-    fps: float = DEFAULT_FPS
-    max_frames: int = 0
-    ck_peak_fraction: float = PEAK_FRACTION
-    ck_neutral: bool = False
-    limit: int = 0
-    preview: bool = True
-    workers: int = runtime_field(0)
-
-    def __post_init__(self) -> None:
-        FaceParams.__post_init__(self)
-        ClassListParams.__post_init__(self)
-        object.__setattr__(self, "format", face_format(self.format))  # frozen: set once here
-        require(self.format in FACE_FORMATS, f"--format must be one of {', '.join(FACE_FORMATS)}")
-        require(self.fps >= 0, f"--fps must be >= 0 (0 = every frame), got {self.fps}")
-        require(self.max_frames >= 0, "--max-frames must be >= 0 (0 = no limit)")
-        require(0 < self.ck_peak_fraction <= 1, "--ck-peak-fraction must be in (0, 1]")
-        require(self.limit >= 0, "--limit must be >= 0 (0 = all)")
-        require(self.workers >= 0, "--workers must be >= 0")
-
-    def face_params(self, source: FaceSource) -> FaceParams:
-        """The per-image parameters for ``source``, with ``on_miss`` resolved."""
-        on_miss = self.on_miss
-        if on_miss == "auto":
-            on_miss = "keep" if source.precropped and source.media != "video" else "reject"
-        return FaceParams.from_dict(self.to_dict(), on_miss=on_miss)
+def face_params(params: PreprocessFacesParams, source: FaceSource) -> FaceParams:
+    """The per-image parameters of ``params`` for ``source``, with ``on_miss`` resolved."""
+    on_miss = params.on_miss
+    if on_miss == "auto":
+        on_miss = "keep" if source.precropped and source.media != "video" else "reject"
+    return FaceParams.from_dict(params.to_dict(), on_miss=on_miss)
 
 
 # --------------------------------------------------------------------------- worker
@@ -186,7 +147,7 @@ def run(
             class_list=params,
         )
         items = dataset.items[: params.limit] if params.limit else dataset.items
-        face = params.face_params(dataset)
+        face = face_params(params, dataset)
         writer = writers["faces"]
         writer.set_classes(dataset.classes)
         writer.set_attr("size", params.size)
@@ -218,6 +179,29 @@ def run(
     return run_stage(
         STAGE, params, inputs, {"faces": OutputSpec(Path(output), "faces")}, build, force
     )
+
+
+def describe(result: StageResult) -> list[str | Table]:
+    """What the terminal shows of a run: faces kept and rejected, a table of the inputs per
+    split and class, how the faces were made, the commonest reject reasons."""
+    from emocli.render import count_table
+
+    s = result.summary
+    status = ", ".join(f"{name} {n}" for name, n in s.get("status", {}).items())
+    lines: list[str | Table] = [
+        f"{s['faces']} faces from {s['inputs']} inputs ({s['format']}, {s['layout']}), "
+        f"{s['rejected']} rejected; on miss: {s['on_miss']}, align: {s['align']}",
+        count_table(
+            "inputs per split and class", ("split", "class"), TABLE_COUNTS, s.get("table", [])
+        ),
+        f"  how the faces were made: {status or 'none'}",
+    ]
+    for reason, count in list(s.get("reasons", {}).items())[:SHOWN_REASONS]:
+        lines.append(f"  rejected: {count} x {reason}")
+    if s["rejected"]:
+        where = result.outputs["faces"]
+        lines.append(f"  (each rejected input and its reason: group rejects/ of {where})")
+    return lines
 
 
 def _tasks(
@@ -253,6 +237,8 @@ def _cv2_threads(threads: int | None) -> Iterator[None]:
 
 #: The summary table's columns beyond read / kept / rejected.
 STATUS_COLUMNS = ("detected", "eye-aligned", "kept-whole")
+#: The counts of the summary's table of inputs per split and class.
+TABLE_COUNTS = ("read", "kept", "rejected", *STATUS_COLUMNS)
 
 
 def status_columns(status: str) -> list[str]:
@@ -370,9 +356,12 @@ class _FaceSink:
                 self.writer.sidecar(name).write_bytes(png.tobytes())
 
     def summary(self, n_inputs: int) -> dict[str, Any]:
-        keys = ("read", "kept", "rejected", *STATUS_COLUMNS)
         table = [
-            {"split": split, "class": label or UNLABELLED_NAME, **{k: counts[k] for k in keys}}
+            {
+                "split": split,
+                "class": label or UNLABELLED_NAME,
+                **{k: counts[k] for k in TABLE_COUNTS},
+            }
             for (split, label), counts in sorted(self.table.items())
         ]
         return {

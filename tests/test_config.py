@@ -265,3 +265,30 @@ def test_config_values_name_parameters_of_their_command() -> None:
         params = {"classes": [], "d_widths": [8], "g_widths": [8], "names": ["x"]}
         renamed = set(translate(params, outputs)) - set(params)
         assert renamed <= set(configurable(command)), (name, renamed - set(configurable(command)))
+
+
+#: The real-data recipes (the Makefile's recipes and the benchmarks run them with --config).
+RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*.toml"))
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
+def test_every_recipe_file_gives_its_stage_exactly_its_values(recipe: Path) -> None:
+    import dataclasses
+
+    import typer
+
+    from emocli.stage_params.finetune import FinetuneParams
+    from emocli.stage_params.gan import PretrainGanParams
+
+    params_of = {"finetune": FinetuneParams, "pretrain-gan": PretrainGanParams}
+    values = tomllib.loads(recipe.read_text(encoding="utf-8"))
+    stage = values.pop("stage")
+    command = typer.main.get_command(app).commands[stage]  # type: ignore[attr-defined]
+    context = command.make_context(stage, ["input.h5", "--config", str(recipe)])
+    fields = {f.name for f in dataclasses.fields(params_of[stage])}
+    params = params_of[stage](**{k: v for k, v in context.params.items() if k in fields})
+    for key, value in values.items():
+        got = getattr(params, key)
+        if isinstance(got, tuple):  # a comma-separated list of numbers, e.g. d_widths
+            value = tuple(int(v) for v in str(value).split(","))
+        assert got == value, f"{recipe.name}: {key} = {got!r}, the file says {value!r}"

@@ -26,11 +26,11 @@ onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed (emoc
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed (emocli[onnx])")
 
 from emocli import __version__  # noqa: E402
-from emocli.export import (  # noqa: E402
+from emocli.export import export_onnx  # noqa: E402
+from emocli.onnx_graph import (  # noqa: E402
     OPSET,
     _exportable,
     export_module,
-    export_onnx,
     metadata,
     with_metadata,
 )
@@ -203,7 +203,7 @@ def test_cli_exports_a_face_model_next_to_it_with_its_metadata(tmp_path: Path) -
 
 
 def test_gan_discriminator_gives_the_probabilities_of_emocli_predict(tmp_path: Path) -> None:
-    from emocli.predict import classify
+    from emocli.training.classify import classify
 
     path = gan_model(tmp_path / "gan.h5")
     out = tmp_path / "exported" / "d.onnx"

@@ -373,7 +373,7 @@ def test_load_model_errors_and_gan_style_artifacts(tmp_path: Path) -> None:
 
 def test_model_names_match_the_registry() -> None:
     from emocli.models import MODELS
-    from emocli.training.options import MODEL_NAMES
+    from emocli.stage_params.choices import MODEL_NAMES
 
     assert tuple(MODELS) == MODEL_NAMES
 

@@ -103,13 +103,8 @@ def test_unsplittable_input_is_refused_naming_the_class(
 def test_holdout_keeps_the_split_of_inputs_that_fit(tmp_path: Path) -> None:
     """Where scikit-learn accepted the split, it is the same as before: one fold of
     ``min(round(1 / fraction), groups)`` folds."""
-    from emocli.training.datamodule import (
-        holdout_folds,
-        holdout_split,
-        kfold_splits,
-        read_table,
-        resolve_groups,
-    )
+    from emocli.training.datamodule import read_table
+    from emocli.training.splits import holdout_folds, holdout_split, kfold_splits, resolve_groups
 
     table = read_table(make_faces(tmp_path / "f.h5", n_subjects=10, per_subject=6, size=8))
     rows = np.arange(len(table))
@@ -129,7 +124,7 @@ def test_holdout_keeps_the_split_of_inputs_that_fit(tmp_path: Path) -> None:
 
 def test_grouped_holdout_falls_back_or_names_the_class(tmp_path: Path) -> None:
     from emocli.errors import ParamsError
-    from emocli.training.datamodule import holdout_folds, holdout_split, kfold_splits
+    from emocli.training.splits import holdout_folds, holdout_split, kfold_splits
 
     labels = np.repeat([0, 1], [4, 4])
     groups = np.array([f"S{i}" for i in range(8)])  # one row per subject

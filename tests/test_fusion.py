@@ -122,6 +122,12 @@ def frames_example() -> Predictions:
     )
 
 
+def test_every_fusion_method_has_a_fuser() -> None:
+    from emocli.fusion import FUSERS, FUSION_METHODS
+
+    assert tuple(FUSERS) == FUSION_METHODS
+
+
 def test_frame_to_clip_mean_is_eq_1_hand_computed() -> None:
     reduced = reduce_to_clips(frames_example(), "mean")
     clips = reduced.predictions

@@ -311,7 +311,8 @@ def test_an_audio_model_on_spectrogram_images_gets_the_same_rendering(
     kit: dict[str, Path], tmp_path: Path
 ) -> None:
     from emocli.audio import NormStats, decode_audio, logmel_features, spectrogram_image
-    from emocli.predict import classify, load_audio_model
+    from emocli.predict import load_audio_model
+    from emocli.training.classify import classify
 
     path = audio_model(tmp_path / "images.h5", as_image=24)
     result = _run("predict", kit["wav"], "--audio-model", path, "-o", tmp_path / "out")

@@ -181,6 +181,31 @@ def test_the_old_spelling_of_the_unlabelled_format_is_the_same_params() -> None:
     assert old == new and old.format == "unlabelled"  # hence the same fingerprint
 
 
+def test_a_config_with_the_old_name_of_the_cascade_still_loads(tmp_path: Path) -> None:
+    """``cascade``, the parameter of --cascade before the option was generated from the field
+    ``face_cascade``, is read as ``face_cascade``."""
+    import typer.main
+
+    from emocli.config import load_config
+
+    command = typer.main.get_command(app).commands["preprocess-faces"]  # type: ignore[attr-defined]
+    config = tmp_path / "old.toml"
+    config.write_text('stage = "preprocess-faces"\ncascade = "x.xml"\n')
+    assert load_config(config, command) == {"face_cascade": "x.xml"}
+
+
+def test_the_class_list_option_is_comma_separated_normalised_names(tmp_path: Path) -> None:
+    for name in ("happy", "sad"):
+        (tmp_path / "ds" / name).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "ds" / name / "a.png"), np.full((32, 32), 128, np.uint8))
+    out = tmp_path / "f.h5"
+    args = [str(tmp_path / "ds"), "--detector", "none", "--classes", "Happy, sad", "-o", str(out)]
+    result = runner.invoke(app, ["preprocess-faces", *args, "-j", "1", "--no-preview"])
+    assert result.exit_code == 0, result.output
+    with open_artifact(out, "faces") as art:
+        assert art.params["classes"] == ["happy", "sad"]
+
+
 def test_cli_default_output_summary_and_errors(
     sfew_with_bad_files: Path, workdir: Path, tmp_path: Path
 ) -> None:

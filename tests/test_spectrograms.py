@@ -11,12 +11,19 @@ import pytest
 from typer.testing import CliRunner
 
 from emocli.artifacts import open_artifact, read_group
-from emocli.audio import FrontEnd, frontend_from_artifact, logmel_features, spectrogram_image
+from emocli.audio import (
+    FrontEnd,
+    frontend_from_artifact,
+    frontend_of,
+    logmel_features,
+    spectrogram_image,
+)
 from emocli.cli import app
 from emocli.errors import InputError, ParamsError
 from emocli.training.options import subject_mask
+from emocli.training.splits import training_rows
 from stages import extract_audio
-from stages.build_spectrograms import BuildSpectrogramsParams, frontend_of, run, training_rows
+from stages.build_spectrograms import BuildSpectrogramsParams, run
 from tests.test_audio import SR, make_bad_inputs, make_ravdess, tone, write_audio
 
 runner = CliRunner()

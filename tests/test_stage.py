@@ -127,6 +127,40 @@ def _hold_lock(path: str, ready, release) -> None:  # type: ignore[no-untyped-de
         release.wait(20)
 
 
+def test_a_lock_file_removed_under_a_waiter_is_locked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unlink-on-release race: the lock file is removed (by the holder releasing it) just
+    after this process opened it; the lock must then be taken on the file that is there now,
+    so that a third process sees it held."""
+    import fcntl
+
+    out = tmp_path / "out.h5"
+    lock_path = tmp_path / "out.h5.lock"
+    real_open = os.open
+    opened: list[str] = []
+
+    def racing_open(path: object, flags: int, mode: int = 0o777) -> int:
+        fd = real_open(path, flags, mode)  # type: ignore[arg-type]
+        if Path(str(path)) == lock_path:
+            if not opened:
+                os.unlink(lock_path)  # the previous holder releases right after our open
+            opened.append(str(path))
+        return fd
+
+    monkeypatch.setattr(os, "open", racing_open)
+    with output_lock(out):
+        monkeypatch.setattr(os, "open", real_open)
+        assert len(opened) == 2 and lock_path.exists()
+        other = os.open(lock_path, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(other)
+    assert not lock_path.exists()
+
+
 def test_concurrent_writer_is_refused_with_a_clear_message(tmp_path: Path) -> None:
     out = tmp_path / "out.h5"
     ctx = mp.get_context("fork")

@@ -22,12 +22,14 @@ from emocli.training.datamodule import (
     H5Source,
     MemorySource,
     RowsDataset,
-    balanced_class_weights,
     channel_stats,
-    holdout_split,
-    kfold_splits,
     open_source,
     read_table,
+)
+from emocli.training.splits import (
+    balanced_class_weights,
+    holdout_split,
+    kfold_splits,
     resolve_groups,
 )
 

@@ -18,9 +18,12 @@ The thesis's front end (seeds/001, section IV-A), every step a function here:
 new recording exactly as its training data. Nothing here reads or writes artifacts.
 
 Modules: :mod:`~emocli.audio.decode` (step 1), :mod:`~emocli.audio.frontend` (2-5),
-:mod:`~emocli.audio.image` (6); everything is re-exported here.
+:mod:`~emocli.audio.image` (6), :mod:`~emocli.audio.batch` (build-spectrograms' front end of
+its options and its two passes over a batch of clips), :mod:`~emocli.audio.preview` (its
+preview PNG); everything is re-exported here.
 """
 
+from emocli.audio.batch import batch_features, batch_moments, frontend_of, padded_batch
 from emocli.audio.decode import (
     SAMPLE_RATE,
     AudioDecodeError,
@@ -54,6 +57,7 @@ from emocli.audio.frontend import (
     trim_silence,
 )
 from emocli.audio.image import spectrogram_image
+from emocli.audio.preview import PREVIEW_PER_CLASS, SpectrogramPreview
 from emocli.stage_params.spectrograms import (
     CLIP_NORMS,
     GLOBAL_NORMS,
@@ -72,6 +76,7 @@ __all__ = [
     "HOP_SECONDS",
     "N_MELS",
     "PREEMPHASIS",
+    "PREVIEW_PER_CLASS",
     "SAMPLE_RATE",
     "STD_FLOOR",
     "SUB_BATCH",
@@ -83,18 +88,23 @@ __all__ = [
     "Kernels",
     "MomentAccumulator",
     "NormStats",
+    "SpectrogramPreview",
     "apply_stats",
+    "batch_features",
+    "batch_moments",
     "decode_audio",
     "decode_audio_clipped",
     "frame_lengths",
     "frame_to_channels",
     "frontend_from_artifact",
+    "frontend_of",
     "kernels_for",
     "log_mel",
     "logmel_features",
     "n_frames",
     "normalise_each",
     "pad_or_crop",
+    "padded_batch",
     "preemphasis",
     "resample",
     "spectrogram_image",

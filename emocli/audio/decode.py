@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 
 from emocli.media import MediaDecodeError, ffmpeg_message, open_media
+from emocli.stage_params.audio import SAMPLE_RATE
 
-#: Default sample rate of extracted audio, Hz.
-SAMPLE_RATE = 16000
 #: Full scale of the integer sample formats FFmpeg decodes to (value that maps to 1.0).
 _INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854775808e18}
 

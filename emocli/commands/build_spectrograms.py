@@ -1,14 +1,18 @@
-"""`emocli build-spectrograms`: normalised log-mel spectrograms (and images) of an audio artifact."""
+"""`emocli build-spectrograms`: normalised log-mel spectrograms (and images) of audio clips."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from emocli.commands.common import Config, Force, Output, Workdir, with_params
+from emocli.commands.common import Config, Force, Output, Workdir, run_and_report, with_params
 from emocli.stage_params.spectrograms import BuildSpectrogramsParams
+
+if TYPE_CHECKING:
+    from emocli.progress import ProgressHook
+    from emocli.stage import StageResult
 
 
 @with_params(BuildSpectrogramsParams)
@@ -40,10 +44,6 @@ def command(
 
     Example: emocli build-spectrograms emocli-work/audio/ravdess.h5 --train-subjects 01-16
     """
-    from emocli.console import console, execute, print_result
-    from emocli.errors import InputError
-    from emocli.progress import ProgressHook
-    from emocli.stage import StageResult
     from emocli.workspace import resolve_workspace
     from stages import build_spectrograms as stage
 
@@ -51,28 +51,22 @@ def command(
 
     def action(progress: ProgressHook) -> StageResult:
         params = BuildSpectrogramsParams(**values)
-        source = audio
-        if source is None:
-            found = workspace.artifacts("audio")
-            if len(found) != 1:
-                where = workspace.dir_for("audio")
-                listing = ", ".join(str(p) for p in found) or "none"
-                raise InputError(
-                    f"give the audio artifact to use: {len(found)} found in {where} ({listing}); "
-                    "run `emocli extract-audio DATASET` first if none"
-                )
-            source = found[0]
+        source = audio or workspace.only_artifact("audio", made_by="extract-audio DATASET")
         out = output or workspace.default_output("spectrograms", source)
         return stage.run(params, source, out, stats_from=stats_from, force=force, progress=progress)
 
-    result = execute(action)
-    print_result(result)
+    run_and_report(action, describe)
+
+
+def describe(result: StageResult) -> list[str]:
+    """The spectrograms' shape, padding and where the normalisation statistics came from."""
     s = result.summary
-    console.print(
+    lines = [
         f"{s['clips']} spectrograms of {s['n_mels']} mel bands x {s['n_frames']} frames "
         f"({s['pad_seconds']:.2f} s: {s['padded']} padded, {s['cropped']} cropped); "
         f"{s['global_norm']} statistics from {s['stats_selection']}"
         + (f" ({s['stats_rows']} rows)" if s["stats_rows"] else "")
-    )
+    ]
     if s["images"]:
-        console.print(f"images: {s['images']}x{s['images']}x3 uint8")
+        lines.append(f"images: {s['images']}x{s['images']}x3 uint8")
+    return lines

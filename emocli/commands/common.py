@@ -1,19 +1,24 @@
-"""Options shared by every stage command, and the options generated from a params dataclass."""
+"""What every command shares: the options generated from a params dataclass, the common
+options (workdir, output, config, force ...), and running a stage then reporting its result."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Optional, TypeVar
 
 import typer
 
 from emocli.config import use_config
-from emocli.params import FLAGS, HELP
+from emocli.params import FLAGS, GROUP, HELP, OPTION
 from emocli.workspace import WORKDIR_ENV
+
+if TYPE_CHECKING:
+    from emocli.progress import ProgressHook
+    from emocli.stage import StageResult
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
@@ -23,7 +28,8 @@ def with_params(params_cls: type) -> Callable[[Command], Command]:
     :func:`emocli.params.param` (its help, option names and default, declared there once),
     listed after the command's arguments and before its own options; the command receives
     them in its ``**values``, so ``params_cls(**values)`` builds the stage's parameters.
-    A field the command declares itself is left to it."""
+    A tuple field is given comma-separated (``--d-widths 64,128``). A field the command
+    declares itself is left to it."""
 
     def decorate(command: Command) -> Command:
         signature = inspect.signature(command, eval_str=True)
@@ -34,16 +40,25 @@ def with_params(params_cls: type) -> Callable[[Command], Command]:
             text = field.metadata.get(HELP)
             if not text or field.name in signature.parameters:
                 continue
-            kind = kinds[field.name]
+            kind, default = kinds[field.name], typing.cast(Any, field.default)
+            extra = dict(field.metadata.get(OPTION, {}))
+            if typing.get_origin(kind) is tuple:  # given comma-separated: --widths 64,128
+                extra.setdefault("parser", _comma_separated(typing.get_args(kind)[0]))
+                kind, default = str, ",".join(map(str, default))
             flags = field.metadata.get(FLAGS) or ("--" + field.name.replace("_", "-"),)
             if kind is bool and "/" not in flags[0]:
                 flags = (f"{flags[0]}/--no-{flags[0][2:]}", *flags[1:])
-            option = typer.Option(*flags, help=text)
+            option = typer.Option(
+                *flags,
+                help=text,
+                rich_help_panel=field.metadata.get(GROUP),
+                **extra,
+            )
             generated.append(
                 inspect.Parameter(
                     field.name,
                     inspect.Parameter.KEYWORD_ONLY,
-                    default=field.default,
+                    default=default,
                     annotation=Annotated[kind, option],
                 )
             )
@@ -55,6 +70,19 @@ def with_params(params_cls: type) -> Callable[[Command], Command]:
         return command
 
     return decorate
+
+
+def _comma_separated(item: type) -> Callable[[Any], tuple[Any, ...]]:
+    """The parser of a tuple field's option: ``"64,128"`` (or a config's array) -> (64, 128)."""
+
+    def parse(value: Any) -> tuple[Any, ...]:
+        parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        try:
+            return tuple(item(str(part).strip()) for part in parts if str(part).strip())
+        except ValueError:
+            raise ValueError(f"comma-separated {item.__name__}s expected, got {value!r}") from None
+
+    return parse
 
 
 def _is_argument(parameter: inspect.Parameter) -> bool:
@@ -110,37 +138,20 @@ Workers = Annotated[
     int, typer.Option("--workers", "-j", min=0, help="Worker processes (0 = all cores).")
 ]
 
-Classes = Annotated[
-    str,
-    typer.Option(
-        "--classes",
-        help="The class list, comma-separated (e.g. angry,happy,sad): files of other class "
-        "folders are rejected \\[default: the dataset's classes].",
-        show_default=False,
-    ),
-]
-Strict = Annotated[
-    bool,
-    typer.Option(
-        "--strict",
-        help="Stop with an error where a label would be guessed (odd class folders, loose files).",
-    ),
-]
 
+def run_and_report(
+    action: Callable[[ProgressHook], StageResult],
+    describe: Callable[[StageResult], Sequence[object]] | None = None,
+    preload: tuple[str, ...] = (),
+) -> StageResult:
+    """Run a stage, ``action(progress)``, under :func:`emocli.console.execute` (progress bars;
+    an :class:`~emocli.errors.EmocliError` becomes an ``error:`` line and exit code 2: the
+    action builds the params, so that invalid ones are reported so too), then report it with
+    :func:`emocli.console.print_result` and what ``describe(result)`` makes of its summary.
+    A DDP worker process (rank > 0) reports nothing: rank 0 does."""
+    from emocli.console import execute, print_result
 
-def print_warnings(summary: dict[str, object]) -> None:
-    """Print a reading stage's ``warnings`` (labels guessed), one ``warning:`` line each."""
-    from rich.markup import escape
-
-    from emocli.console import err_console
-
-    for warning in summary.get("warnings") or []:  # type: ignore[attr-defined]
-        err_console.print(f"[bold yellow]warning:[/] {escape(str(warning))}", soft_wrap=True)
-
-
-def print_notice(text: str) -> None:
-    """Print a stage's notice (``resuming from epoch 3 of 10 ...``) to stderr, as it is."""
-
-    from emocli.console import err_console
-
-    err_console.print(text, markup=False, soft_wrap=True, highlight=False)
+    result: StageResult = execute(action, preload=preload)
+    if not result.summary.get("distributed_rank"):
+        print_result(result, describe(result) if describe else ())
+    return result

@@ -13,23 +13,6 @@ from emocli.quantize import CALIBRATION_ROWS
 INT8_WARN_AGREEMENT = 0.9
 
 
-def _floats(values: list[float]) -> str:
-    text = [f"{v:g}" for v in values]
-    return text[0] if len(set(text)) == 1 else "[" + ", ".join(text) + "]"
-
-
-def formula(scale: float, mean: list[float], std: list[float]) -> str:
-    """``(x / 255 - 0.5) / 0.5``, ``(x + 0.0036) / 0.9988`` (per-channel values as lists)."""
-    x = "x" if scale == 1 else f"x / {scale:g}"
-    if all(m == 0 for m in mean):
-        shifted = x
-    elif all(m < 0 for m in mean):
-        shifted = f"({x} + {_floats([-m for m in mean])})"
-    else:
-        shifted = f"({x} - {_floats(mean)})"
-    return shifted if all(s == 1 for s in std) else f"{shifted} / {_floats(std)}"
-
-
 def command(
     model: Annotated[
         Path,
@@ -74,34 +57,16 @@ def command(
 
     Example: emocli export face.h5 -o face-int8.onnx --calibration emocli-work/faces/train.h5
     """
-    from emocli.console import console, execute
+    from emocli.console import console, err_console, execute
     from emocli.export import ExportResult, export_onnx
-    from emocli.progress import ProgressHook
+    from emocli.render import export_line
 
-    def action(_progress: ProgressHook) -> ExportResult:
-        return export_onnx(model, output, calibration, calibration_rows)
-
-    r: ExportResult = execute(action, preload=("torch",))
-    c, h, w = r.input_shape
-    check = (
-        f"onnxruntime vs torch: max |diff| {r.max_abs_diff:.1e}"
-        if r.max_abs_diff is not None
-        else "not checked: onnxruntime is not installed"
+    r: ExportResult = execute(
+        lambda _progress: export_onnx(model, output, calibration, calibration_rows),
+        preload=("torch",),
     )
-    if r.int8 is not None:
-        check += (
-            f"; int8 vs float32 on {r.int8['rows']} calibration rows: top-1 agreement "
-            f"{r.int8['agreement']:.1%}, max |diff| {r.int8['max_abs_diff']:.2g}"
-        )
-    console.print(
-        f"[green]export[/]: wrote {r.path} ({r.architecture}, {len(r.classes)} classes; "
-        f"input float32 [N, {c}, {h}, {w}] = {formula(r.scale, r.mean, r.std)}; "
-        f"output: probabilities; {check})",
-        soft_wrap=True,
-    )
+    console.print(export_line(r), soft_wrap=True)
     if r.int8 is not None and r.int8["agreement"] < INT8_WARN_AGREEMENT:
-        from emocli.console import err_console
-
         err_console.print(
             f"[bold yellow]warning:[/] the int8 graph picks another class than the float32 one "
             f"on {1 - r.int8['agreement']:.0%} of the calibration rows: check its accuracy, or "

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from emocli.commands.common import Config, Force, Output, Workdir
+from emocli.commands.common import Config, Force, Output, Workdir, run_and_report, with_params
+from emocli.stage_params.fuse import FuseParams
+
+if TYPE_CHECKING:
+    from emocli.progress import ProgressHook
+    from emocli.stage import StageResult
 
 
 def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
@@ -21,6 +25,7 @@ def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, 
     }
 
 
+@with_params(FuseParams)
 def command(
     inputs: Annotated[
         Optional[list[Path]],  # noqa: UP045 - typer needs Optional on Python 3.10
@@ -39,13 +44,6 @@ def command(
             show_default=False,
         ),
     ] = None,
-    missing: Annotated[
-        str, typer.Option("--missing", help="Clips lacking a modality: drop | fallback.")
-    ] = "drop",
-    reduce: Annotated[
-        str,
-        typer.Option("--reduce", help="Frames -> clip: mean | median | max-confidence."),
-    ] = "mean",
     labels: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option("--labels", help="Clip labels CSV (clip_id, optional split, label)."),
@@ -60,13 +58,6 @@ def command(
             "--modality", help="Modality name of each input, in order (repeat the option)."
         ),
     ] = None,
-    train_split: Annotated[
-        str, typer.Option("--train-split", help="The only split trained fusers learn from.")
-    ] = "train",
-    cv_folds: Annotated[
-        int, typer.Option("--cv-folds", min=2, help="Folds of the cross-validation.")
-    ] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of folds, SVM and MLP.")] = 0,
     svm_c: Annotated[
         Optional[list[float]],  # noqa: UP045
         typer.Option(
@@ -91,37 +82,25 @@ def command(
     workdir: Workdir = None,
     force: Force = False,
     config: Config = None,
+    **values: Any,
 ) -> None:
     """Fuse predictions: frames into clips, then modalities (mean, weighted, SVM or MLP).
 
     Example: emocli fuse --method svm
     """
-    from emocli.console import console, execute, print_result
-    from emocli.progress import ProgressHook
-    from emocli.stage import StageResult
     from emocli.workspace import resolve_workspace
     from stages import fuse as stage
 
     workspace = resolve_workspace(workdir)
 
     def action(progress: ProgressHook) -> StageResult:
-        chosen = method
-        if fuser is not None:
-            from emocli.fusion import read_fuser
-
-            stored = read_fuser(fuser).fuser.method
-            chosen = chosen or stored
-        chosen = (chosen or "mean").lower()
-        defaults = stage.FuseParams()
-        params = stage.FuseParams(
+        chosen = stage.chosen_method(method, fuser)
+        defaults = FuseParams()
+        params = FuseParams(
+            **values,
             method=chosen,
             svm_c=tuple(svm_c or defaults.svm_c),
             svm_gamma=tuple(svm_gamma or defaults.svm_gamma),
-            missing=missing,
-            reduce=reduce,
-            train_split=train_split,
-            cv_folds=cv_folds,
-            seed=seed,
             modalities=tuple(modality or ()),
         )
         paths = list(inputs or []) or stage.find_default_inputs(workspace.dir_for("predictions"))
@@ -138,24 +117,4 @@ def command(
             progress=progress,
         )
 
-    result = execute(action)
-    print_result(result)
-    s = result.summary
-    console.print(
-        f"{s['method']} fusion of {', '.join(s['modalities'])}: {s['clips']} clips "
-        f"{s['clips_per_split']}; missing policy {s['missing_policy']}, {s['dropped']} dropped"
-    )
-    lacking = {m: c for m, c in s["clips_lacking"].items() if any(c.values())}
-    if lacking:
-        console.print(f"clips lacking a modality (before the policy): {lacking}")
-    if s["fitted_on"]:
-        console.print(f"fuser fitted on {s['fitted_on']}: {json.dumps(s['fuser'])}")
-    in_sample = [name for name, oof in s.get("inputs_out_of_fold", {}).items() if not oof]
-    if in_sample:
-        console.print(
-            f"warning: the fuser learnt from in-sample predictions of {', '.join(in_sample)} "
-            "(not out of fold on its training clips), so it trusts an over-fitted input more "
-            "than it deserves; fit it on out-of-fold predictions: finetune --folds K --stacking mean "
-            "(docs/usage.md, section fuse)"
-        )
-    console.print(f"accuracy by split: {s['accuracy']}  (evaluate on val: emocli evaluate ...)")
+    run_and_report(action, stage.describe)

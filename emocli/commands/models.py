@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -24,30 +24,11 @@ def list_command(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from emocli.console import console, execute
+    from emocli.render import model_line
     from emocli.zoo import list_models
 
     for row in execute(lambda _progress: list_models()):
-        if not row["installed"]:
-            console.print(
-                f"[bold]{row['name']}[/]: {row['summary']} - not in this installation "
-                f"({row['path']}; make zoo builds it)",
-                soft_wrap=True,
-            )
-            continue
-        card = row["card"]
-        console.print(
-            f"[bold]{row['name']}[/]: {row['summary']}; {row['architecture']}, "
-            f"{row['size_mb']} MB, classes {', '.join(row['classes'])}; trained on "
-            f"{card.get('training_data', '?')}; {_figures(card)}",
-            soft_wrap=True,
-        )
-
-
-def _figures(card: dict[str, Any]) -> str:
-    figures = card.get("figures") or {}
-    if isinstance(figures, dict):
-        return "; ".join(f"{k}: {v}" for k, v in figures.items())
-    return str(figures)
+        console.print(model_line(row), soft_wrap=True)
 
 
 @app.command("show")
@@ -96,17 +77,9 @@ def pack_command(
     Example: emocli models pack recipes-work/models/zoo-face.h5 --name face --card face.json
     """
     from emocli.console import console, execute
-    from emocli.errors import InputError
-    from emocli.zoo import pack
+    from emocli.zoo import load_card, pack
 
-    def action(_progress: Any) -> Path:
-        try:
-            values = json.loads(card.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"--card {card}: not a readable JSON file ({exc})") from exc
-        if not isinstance(values, dict):
-            raise InputError(f"--card {card}: expected a JSON object")
-        return pack(model, name, values, output, int8_calibration)
-
-    written = execute(action)
+    written = execute(
+        lambda _progress: pack(model, name, load_card(card), output, int8_calibration)
+    )
     console.print(f"[green]models pack[/]: wrote {written}", soft_wrap=True)

@@ -34,9 +34,8 @@ from emocli.datasets.common import (
 )
 from emocli.datasets.ravdess import parse_ravdess_name, ravdess_clip_id
 from emocli.errors import InputError
+from emocli.stage_params.audio import AUDIO_FORMATS
 
-#: The ``--format`` choices of extract-audio.
-AUDIO_FORMATS = ("auto", "afew", "ravdess", "folder")
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 #: RAVDESS modality code of video-only files (no audio track).
 RAVDESS_VIDEO_ONLY = "02"

@@ -21,14 +21,13 @@ from emocli.datasets.common import IMAGE_EXTENSIONS, MediaItem, iter_files
 from emocli.datasets.folder import labelled_items
 from emocli.errors import InputError
 from emocli.labels import CKPLUS_ORDER
+from emocli.stage_params.faces import PEAK_FRACTION
 
 #: Folder names of the original release.
 IMAGES_DIR = "cohn-kanade-images"
 EMOTION_DIR = "Emotion"
 #: ``S005_001_00000011`` (frame names; CK+48 uses the same pattern).
 CK_NAME = re.compile(r"^(?P<subject>S\d+)_(?P<sequence>\d+)_(?P<frame>\d+)$")
-#: Default share of a sequence's last frames taken as the expression's peak.
-PEAK_FRACTION = 0.2
 
 
 def parse_ck_name(stem: str) -> tuple[str, str, int] | None:

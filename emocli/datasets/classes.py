@@ -19,7 +19,7 @@ from emocli.datasets.common import MediaItem, Rejects, normalise_split
 from emocli.datasets.ravdess import RAVDESS_EMOTIONS
 from emocli.errors import InputError
 from emocli.labels import EMOTIONS, KNOWN_EMOTIONS, normalise_class_name, sort_classes
-from emocli.params import require, runtime_field
+from emocli.stage_params.classes import ClassListParams
 
 #: Formats whose label set is fixed by the dataset, whatever classes the files hold.
 FORMAT_CLASSES: dict[str, tuple[str, ...]] = {
@@ -33,23 +33,6 @@ FORMAT_CLASSES: dict[str, tuple[str, ...]] = {
 SHOWN_NAMES = 8
 
 
-@dataclass(frozen=True)
-class ClassListParams:
-    """How a reading stage names its classes.
-
-    classes : the class list, declared (``--classes angry,happy``); empty: from the dataset.
-    strict : stop with an error instead of a warning where a label would be guessed.
-    """
-
-    classes: tuple[str, ...] = ()
-    strict: bool = runtime_field(False)
-
-    def __post_init__(self) -> None:
-        names = [normalise_class_name(c) for c in self.classes]
-        require(all(names), "--classes: empty class name (give names separated by commas)")
-        require(len(set(names)) == len(names), "--classes: a class is named twice")
-
-
 @dataclass
 class ClassList:
     """The classes of a dataset, its items (those of undeclared classes removed), the rejects
@@ -59,11 +42,6 @@ class ClassList:
     items: list[MediaItem]
     rejects: Rejects = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def parse_class_option(text: str) -> tuple[str, ...]:
-    """``"Angry, happy"`` -> ``("angry", "happy")`` (normalised names, order kept)."""
-    return tuple(normalise_class_name(c) for c in text.split(",") if c.strip())
 
 
 def resolve_classes(

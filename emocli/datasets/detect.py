@@ -35,20 +35,8 @@ from emocli.datasets.common import (
 from emocli.datasets.ravdess import RAVDESS_EMOTIONS, parse_ravdess_name
 from emocli.errors import InputError
 from emocli.labels import EMOTIONS, KNOWN_EMOTIONS, normalise_class_name
+from emocli.stage_params.faces import FACE_FORMATS, PEAK_FRACTION, face_format
 
-#: ``--format`` choices.
-FACE_FORMATS: tuple[str, ...] = (
-    "auto",
-    "sfew",
-    "afew",
-    "ckplus",
-    "fer2013",
-    "ravdess-video",
-    "folder",
-    "unlabelled",
-)
-#: Old names of formats, still accepted: old name -> its name in :data:`FACE_FORMATS`.
-FORMAT_ALIASES = {"unlabeled": "unlabelled"}
 #: Files looked at to recognise a layout.
 DETECT_SAMPLE = 400
 #: Images whose size decides whether a dataset is made of pre-cropped faces.
@@ -90,12 +78,6 @@ class FaceSource:
     csv: Path | None = None
     rejects: list[tuple[str, str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def face_format(name: str) -> str:
-    """``name`` as it appears in :data:`FACE_FORMATS` (an old name such as ``unlabeled`` gives
-    its new one, ``unlabelled``); unknown names are returned as they are."""
-    return FORMAT_ALIASES.get(name, name)
 
 
 def detect_face_format(root: Path) -> str:
@@ -142,7 +124,7 @@ def read_face_source(
     root: Path | str,
     fmt: str = "auto",
     *,
-    ck_peak_fraction: float = ckplus.PEAK_FRACTION,
+    ck_peak_fraction: float = PEAK_FRACTION,
     ck_neutral: bool = False,
     small_side: int = 256,
     class_list: ClassListParams = ClassListParams(),

@@ -12,6 +12,7 @@ import numpy as np
 
 from emocli.artifacts import Artifact, ArtifactWriter
 from emocli.errors import InputError
+from emocli.stage_params.fuse import FUSION_METHODS as FUSION_METHODS
 
 #: Fusion methods of ``emocli fuse`` -> their fuser class (``module:Class``, imported when
 #: used: the MLP needs torch).
@@ -21,8 +22,6 @@ FUSERS: dict[str, str] = {
     "svm": "emocli.fusion.svm:SvmFuser",
     "mlp": "emocli.fusion.mlp:MlpFuser",
 }
-#: Fusion methods of ``emocli fuse``.
-FUSION_METHODS: tuple[str, ...] = tuple(FUSERS)
 #: Methods with parameters fitted on the training split (stored as a ``model`` artifact).
 TRAINED_METHODS: tuple[str, ...] = ("weighted", "svm", "mlp")
 

@@ -12,9 +12,7 @@ import numpy as np
 from emocli.errors import InputError, ParamsError
 from emocli.labels import LabelTable, column_order, remap_labels
 from emocli.predictions import Predictions
-
-#: How the rows of one clip are combined.
-CLIP_REDUCTIONS: tuple[str, ...] = ("mean", "median", "max-confidence")
+from emocli.stage_params.fuse import CLIP_REDUCTIONS
 
 
 def align_classes(preds: Predictions, classes: Sequence[str]) -> Predictions:

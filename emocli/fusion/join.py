@@ -12,9 +12,7 @@ import numpy as np
 from emocli.errors import InputError, ParamsError
 from emocli.fusion.clips import clip_keys, qualified_ids
 from emocli.predictions import Predictions
-
-#: What happens to clips that lack a modality.
-MISSING_POLICIES: tuple[str, ...] = ("drop", "fallback")
+from emocli.stage_params.fuse import MISSING_POLICIES
 
 
 @dataclass

@@ -119,7 +119,7 @@ class BuildSpectrogramsParams:
                 f"--image-cmap {self.image_cmap!r} is not a matplotlib colour map",
             )
         if self.train_subjects:
-            from emocli.training.options import parse_subjects
+            from emocli.stage_params.choices import parse_subjects
 
             parse_subjects(self.train_subjects)
 

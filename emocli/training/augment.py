@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from emocli.training.options import AUGMENT_PRESETS
+from emocli.stage_params.choices import AUGMENT_PRESETS
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,20 @@
-"""Training data from ``faces`` and ``spectrograms`` artifacts: tables, sources, splits, DataModule.
+"""Training data from ``faces`` and ``spectrograms`` artifacts: tables, sources, DataModule.
 
 * :func:`read_table` reads an artifact's per-sample id columns and describes its input column
   (``images`` (N, S, S) uint8 faces, ``features`` (N, n_mels, T) float32 spectrograms, or the
   rendered spectrogram ``images`` (N, S, S, 3) uint8) as ``(C, H, W)`` model input.
 * :func:`open_source` gives the input rows, in memory when the column fits in the memory
   budget, else read lazily with h5py (one file handle per worker process).
-* :func:`holdout_split` and :func:`kfold_splits` split by group (subject, else clip ...), so
-  no person or clip is on both sides; without groups they stratify by class. A hold-out too
-  small for ``round(1 / fraction)`` folds uses fewer (:func:`holdout_folds` says why); splits
-  that cannot be made raise :class:`ParamsError` naming the class that is too small.
 * :class:`HDF5DataModule` serves batches ``(x raw, label, position)``; the LightningModule
   converts, augments and normalises them on the training device.
+
+Which rows train and which validate (hold-outs, folds, class weights) is
+:mod:`emocli.training.splits`.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +29,10 @@ from torch.utils.data import DataLoader, Dataset
 from emocli.artifacts import open_artifact
 from emocli.contract.common import upstream_of
 from emocli.errors import ArtifactError, ParamsError
-from emocli.training.options import GROUP_COLUMNS, pick_groups
+from emocli.stage_params.choices import GROUP_COLUMNS
 
 #: Artifact kinds finetune trains on.
 INPUT_KINDS = ("faces", "spectrograms")
-#: Columns that can group samples for leakage-free splits, in ``auto`` preference order.
 #: Rows read at a time when computing normalisation statistics of a lazily read column.
 STATS_BLOCK = 4096
 #: Most rows used to estimate normalisation statistics.
@@ -147,7 +144,8 @@ def read_table(path: Path | str, column: str = "auto", audio_model: bool = False
 
 
 def to_chw(batch: np.ndarray, layout: str) -> np.ndarray:
-    """Rows as ``(B, C, H, W)``: grey ``(B, H, W)`` gains a channel axis, ``(B, H, W, C)`` is transposed."""
+    """Rows as ``(B, C, H, W)``: grey ``(B, H, W)`` gains a channel axis, ``(B, H, W, C)`` is
+    transposed."""
     if layout == "NHW":
         return batch[:, None]
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
@@ -226,169 +224,6 @@ def channel_stats(
     mean = total / count
     std = np.sqrt(np.maximum(total_sq / count - mean**2, 1e-12))
     return [float(m) for m in mean], [float(max(s, 1e-6)) for s in std]
-
-
-# --------------------------------------------------------------------------- splits
-
-
-def resolve_groups(table: SampleTable, group_by: str) -> tuple[str, np.ndarray | None]:
-    """The grouping column for leakage-free splits: ``auto`` takes the first of subject, group,
-    clip_id that is filled in; ``none`` stratifies by class only."""
-    return pick_groups(table.group_values, group_by)
-
-
-def _splitter(k: int, groups: np.ndarray | None, seed: int) -> Any:
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    if groups is None:
-        return StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    return StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-
-
-def _class_name(label: int, classes: Sequence[str] | None) -> str:
-    """``'happy'`` for a label index with a known name, else ``class 3``."""
-    if classes is not None and 0 <= label < len(classes):
-        return repr(classes[label])
-    return f"class {label}"
-
-
-def _unit_word(groups: np.ndarray | None, n: int) -> str:
-    """What a split keeps whole, for messages: ``groups (subjects/clips)`` or ``rows``."""
-    if groups is not None:
-        return "group (subject/clip)" if n == 1 else "groups (subjects/clips)"
-    return "row" if n == 1 else "rows"
-
-
-def _largest_class(labels: np.ndarray) -> tuple[int, int]:
-    """(label, row count) of the most frequent label of (M,) ``labels`` (M >= 1)."""
-    values, counts = np.unique(labels, return_counts=True)
-    i = int(np.argmax(counts))
-    return int(values[i]), int(counts[i])
-
-
-def _require_folds_fit_a_class(labels: np.ndarray, k: int, classes: Sequence[str] | None) -> None:
-    """Raise :class:`ParamsError` unless some class has ``k`` rows (else no stratified split:
-    scikit-learn refuses it). labels : (M,) int64 >= 0."""
-    label, count = _largest_class(labels)
-    if count >= k:
-        return
-    fewer = f"pass --folds {count} or fewer, or " if count >= 2 else ""
-    raise ParamsError(
-        f"--folds {k}: every class has fewer than {k} labelled rows (the largest, "
-        f"{_class_name(label, classes)}, has {count}), so no stratified {k}-fold split "
-        f"exists; {fewer}add samples"
-    )
-
-
-def kfold_splits(
-    indices: np.ndarray,
-    labels: np.ndarray,
-    groups: np.ndarray | None,
-    k: int,
-    seed: int,
-    classes: Sequence[str] | None = None,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``k`` (train, test) pairs of row indices; a group is always entirely on one side.
-
-    indices : (M,) rows taking part; labels : (M,) int64 class indices >= 0 and groups : (M,)
-    aligned with ``indices``; classes : class names, for messages. Raises :class:`ParamsError`
-    when there are fewer than ``k`` groups (or rows) or every class has fewer than ``k`` rows.
-    """
-    if k < 2:
-        raise ParamsError(f"--folds must be at least 2, got {k}")
-    n_units = len(np.unique(groups)) if groups is not None else len(indices)
-    if n_units < k:
-        what = "groups (subjects/clips)" if groups is not None else "labelled samples"
-        raise ParamsError(f"{k} folds need at least {k} {what}; the input has {n_units}")
-    _require_folds_fit_a_class(labels, k, classes)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "least populated class has only ..."
-        splitter = _splitter(k, groups, seed)
-        parts = splitter.split(np.zeros(len(indices)), labels, groups)
-        return [(np.sort(indices[a]), np.sort(indices[b])) for a, b in parts]
-
-
-@dataclass(frozen=True)
-class HoldoutFolds:
-    """How a hold-out is cut: the validation rows are one fold of a ``used``-fold split, i.e.
-    about ``1/used`` of the rows; ``wanted`` = ``round(1 / val_fraction)`` (at least 2).
-    ``reason`` says why ``used < wanted`` (empty when they are equal)."""
-
-    used: int
-    wanted: int
-    reason: str = ""
-
-
-def _require_two_units_per_class(
-    labels: np.ndarray, groups: np.ndarray | None, classes: Sequence[str] | None
-) -> None:
-    """Raise :class:`ParamsError` naming the first class with fewer than 2 rows (or groups):
-    a hold-out could take its only one, leaving nothing of it to learn from."""
-    for label in np.unique(labels):
-        members = labels == label
-        n = len(np.unique(groups[members])) if groups is not None else int(members.sum())
-        if n < 2:
-            name = _class_name(int(label), classes)
-            raise ParamsError(
-                f"cannot hold out a validation split from {len(labels)} labelled training rows: "
-                f"class {name} has only {n} {_unit_word(groups, n)} (each class needs at least 2, "
-                f"one to learn from and one to validate on); add samples of {name}, or pass "
-                "--validation none"
-            )
-
-
-def holdout_folds(
-    labels: np.ndarray,
-    groups: np.ndarray | None,
-    fraction: float,
-    classes: Sequence[str] | None = None,
-) -> HoldoutFolds:
-    """The fold count of a hold-out of about ``fraction`` (> 0) of the rows.
-
-    labels : (M,) int64 class indices >= 0; groups : (M,) or None. ``round(1 / fraction)``
-    folds, capped by the number of groups (or rows) and, when every class is smaller than
-    that, by the largest class (scikit-learn's stratified splits need one class with a row
-    per fold). Raises :class:`ParamsError` with fewer than 2 groups/rows, or when the cap by
-    class size is needed and some class has fewer than 2 rows (or groups)."""
-    wanted = max(2, round(1 / fraction))
-    n_units = len(np.unique(groups)) if groups is not None else len(labels)
-    if n_units < 2:
-        raise ParamsError("cannot hold out a validation split: fewer than 2 groups/samples")
-    k = min(wanted, n_units)
-    few = f"only {n_units} {_unit_word(groups, n_units)}" if k < wanted else ""
-    label, count = _largest_class(labels)
-    if count >= k:  # scikit-learn accepts it: the split every such input always had
-        return HoldoutFolds(k, wanted, few)
-    _require_two_units_per_class(labels, groups, classes)
-    small = f"no class has {k} rows (the largest, {_class_name(label, classes)}, has {count})"
-    return HoldoutFolds(count, wanted, f"{few} and {small}" if few else small)
-
-
-def holdout_split(
-    indices: np.ndarray,
-    labels: np.ndarray,
-    groups: np.ndarray | None,
-    fraction: float,
-    seed: int,
-    classes: Sequence[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out about ``fraction`` of ``indices`` (whole groups) for validation: (train, val).
-
-    indices, labels, groups : (M,) as for :func:`kfold_splits`; the validation rows are the
-    first fold of :func:`holdout_folds` folds."""
-    if fraction <= 0:
-        return np.sort(indices), np.array([], dtype=np.int64)
-    k = holdout_folds(labels, groups, fraction, classes).used
-    return kfold_splits(indices, labels, groups, k, seed, classes)[0]
-
-
-def balanced_class_weights(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """sklearn's "balanced" weights ``n / (K * count_k)`` (0 for a class with no samples)."""
-    counts = np.bincount(labels[labels >= 0], minlength=n_classes).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros(n_classes)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights
 
 
 # --------------------------------------------------------------------------- torch side

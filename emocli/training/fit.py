@@ -20,7 +20,7 @@ import numpy as np
 
 from emocli.errors import ParamsError
 from emocli.progress import ProgressHook
-from emocli.training.options import DEFAULT_MODEL, INIT_IMAGENET
+from emocli.stage_params.choices import DEFAULT_MODEL, INIT_IMAGENET
 from emocli.training.plan import Plan
 
 if TYPE_CHECKING:
@@ -163,8 +163,8 @@ def _normalisation(
 def _augment_config(augment: str, table: SampleTable) -> Any:
     """The augmentation preset ``augment`` (``auto``: ``spec`` for faces, ``none`` for
     spectrograms); picture presets are refused for float features."""
+    from emocli.stage_params.choices import IMAGE_AUGMENTS
     from emocli.training.augment import preset
-    from emocli.training.options import IMAGE_AUGMENTS
 
     name = augment
     if name == "auto":
@@ -196,9 +196,10 @@ def train_one(
     import pytorch_lightning as pl
 
     from emocli.models import build_classifier
-    from emocli.training.datamodule import HDF5DataModule, balanced_class_weights
+    from emocli.training.datamodule import HDF5DataModule
     from emocli.training.model_store import load_model
     from emocli.training.module import ClassifierModule, InputTransform, steps_per_epoch
+    from emocli.training.splits import balanced_class_weights
     from emocli.training.trainer import fit, quiet_lightning
     from emocli.transfer import apply_freeze, load_imagenet, transfer_state
 

@@ -38,12 +38,10 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from emocli.errors import TrainingError
+from emocli.stage_params.gan import G_LOSSES, SCHEDULES
 from emocli.training import gan_losses
 from emocli.training.augment import AugmentConfig, augment_batch
 from emocli.training.module import flip_tta
-
-SCHEDULES = ("periodic", "mixed", "supervised-only")
-G_LOSSES = ("feature-matching", "non-saturating")
 
 #: Adam's beta1 for both networks (Radford et al.: 0.5 stabilises training).
 ADAM_BETA1 = 0.5

@@ -1,7 +1,8 @@
 """Data for the semi-supervised GAN: labelled and unlabelled faces artifacts as tensors.
 
 * :func:`load_faces` reads a ``faces`` artifact's images (N, S, S) uint8, resized to the
-  GAN's size, with its per-sample columns.
+  GAN's size, with its per-sample columns; :func:`load_inputs` reads pretrain-gan's inputs
+  (the labelled artifact and the pooled unlabelled ones) into a :class:`GanInputs`.
 * :func:`few_label_subset` keeps ``n`` labelled training images per class and returns the
   rest, whose labels are then ignored (they join the unlabelled pool).
 * :func:`carve_dev_rows` holds out a fraction of the training rows as a dev set for model
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ import numpy as np
 from emocli.artifacts import open_artifact
 from emocli.contract.common import upstream_of
 from emocli.errors import ArtifactError
-from emocli.faces.geometry import resize_images
+from emocli.progress import ProgressHook, no_progress
 from emocli.training.options import pick_groups
 
 #: Rows read from an artifact at a time (bounded memory while resizing).
@@ -60,6 +62,8 @@ def load_faces(path: Path | str, size: int) -> FaceSet:
     Raises :class:`ArtifactError` if the artifact is not a faces artifact, has no images,
     or its images are not (N, S, S) grey.
     """
+    from emocli.faces.geometry import resize_images  # cv2: only when faces are read
+
     with open_artifact(path, "faces") as art:
         if not art.has("images"):
             raise ArtifactError(f"{path}: this faces artifact has no 'images' column")
@@ -91,6 +95,78 @@ def load_faces(path: Path | str, size: int) -> FaceSet:
             source_size=int(shape[1]),
             upstream=upstream,
         )
+
+
+@dataclass
+class GanInputs:
+    """pretrain-gan's inputs, in the labelled artifact's row order (N rows).
+
+    images : (N, S, S) uint8 grey faces at the GAN's size S; label : (N,) int64 (-1 =
+    unlabelled); split, sample_id, subject, clip_id : (N,) str; group_by : the grouping column
+    used (subject, group, clip_id or none) and groups its (N,) str values (``""`` = a row on
+    its own); unlabelled : (U, S, S) uint8, the unlabelled artifacts' faces end to end;
+    source : the labelled artifact's path; upstream : its preprocessing (the model's input
+    contract).
+    """
+
+    classes: list[str]
+    images: np.ndarray
+    label: np.ndarray
+    split: np.ndarray
+    sample_id: np.ndarray
+    subject: np.ndarray
+    clip_id: np.ndarray
+    group_by: str
+    groups: np.ndarray
+    unlabelled: np.ndarray
+    source: str
+    upstream: dict[str, Any]
+
+
+def load_inputs(
+    labelled: Path,
+    unlabelled: Sequence[Path],
+    size: int,
+    group_by: str,
+    need_unlabelled: bool,
+    progress: ProgressHook = no_progress,
+) -> GanInputs:
+    """Read the labelled faces artifact and the unlabelled ones at ``size`` x ``size`` pixels.
+
+    Raises :class:`ArtifactError` when the labelled artifact has no classes or no labelled
+    row, or when ``need_unlabelled`` and the unlabelled artifacts hold no face.
+    """
+    progress("loading faces", 0, 1 + len(unlabelled))
+    lab = load_faces(labelled, size)
+    if not lab.classes:
+        raise ArtifactError(f"{labelled}: the labelled faces artifact has no classes")
+    if not (lab.label >= 0).any():
+        raise ArtifactError(f"{labelled}: no labelled rows (every label is -1)")
+    pools = []
+    for i, path in enumerate(unlabelled, start=1):
+        pools.append(load_faces(path, size).images)
+        progress("loading faces", 1 + i, 1 + len(unlabelled))
+    pool = np.concatenate(pools) if pools else np.zeros((0, size, size), np.uint8)
+    if need_unlabelled and len(pool) == 0:
+        raise ArtifactError(
+            "no unlabelled faces: pass --unlabelled ARTIFACT (or --schedule supervised-only)"
+        )
+    progress("loading faces", 1 + len(unlabelled), 1 + len(unlabelled))
+    group_name, groups = choose_groups(lab, group_by)
+    return GanInputs(
+        classes=lab.classes,
+        images=lab.images,
+        label=lab.label,
+        split=lab.split,
+        sample_id=lab.sample_id,
+        subject=lab.subject,
+        clip_id=lab.clip_id,
+        group_by=group_name,
+        groups=groups,
+        unlabelled=pool,
+        source=str(labelled),
+        upstream=lab.upstream,
+    )
 
 
 def few_label_subset(

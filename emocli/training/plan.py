@@ -7,8 +7,8 @@ validated on the ``val`` split or on a hold-out of the training rows by group; o
 ``folds`` = K, K group-independent folds over every labelled non-test row (over the training
 rows only with ``stacking``, plus one refit run on all of them with ``stacking="refit"``).
 Row sets are (M,) int64 indices into the table's rows. The splits themselves are
-:mod:`emocli.training.datamodule`'s (:func:`~emocli.training.datamodule.kfold_splits`,
-:func:`~emocli.training.datamodule.holdout_split`). Importing this module imports no torch.
+:mod:`emocli.training.splits`'s (:func:`~emocli.training.splits.kfold_splits`,
+:func:`~emocli.training.splits.holdout_split`). Importing this module imports no torch.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from emocli.errors import ParamsError
+from emocli.training.options import subject_mask
+from emocli.training.splits import holdout_folds, holdout_split, kfold_splits, resolve_groups
 
 if TYPE_CHECKING:
     from emocli.training.datamodule import SampleTable
@@ -71,8 +73,6 @@ def _holdout(
     ``val_fraction`` of them held out by group (``groups``: (M,) or None), unless validation
     is off. A note states a hold-out cut coarser than asked; ``where`` (``fold 2: ``)
     prefixes notes and errors."""
-    from emocli.training.datamodule import holdout_folds, holdout_split
-
     if policy.validation == "none" or policy.val_fraction <= 0:
         return rows, rows[:0], "none", []
     labels, fraction, classes = table.label[rows], policy.val_fraction, table.classes
@@ -98,9 +98,6 @@ def plan_runs(policy: SplitPolicy, table: SampleTable) -> tuple[list[Plan], str]
     other ``test`` rows unsplit). With ``stacking`` on a faces input, checks that no clip has
     frames in several folds (:func:`~emocli.training.stacking.clip_folds`), before any training.
     """
-    from emocli.training.datamodule import kfold_splits, resolve_groups
-    from emocli.training.options import subject_mask
-
     group_name, groups = resolve_groups(table, policy.group_by)
     labelled = table.label >= 0
     if policy.test_subjects:

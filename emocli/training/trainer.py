@@ -1,23 +1,22 @@
-"""Building and running the Lightning Trainer: callbacks, CSV history, NaN guard, best weights.
+"""Building and running the Lightning Trainer, and predicting with the trained module.
 
-:func:`fit` trains a :class:`~emocli.training.module.ClassifierModule` and returns its per-epoch
-history (parsed from Lightning's CSV logger), restoring the weights of the best validation
-epoch. A non-finite loss stops training with :class:`~emocli.errors.TrainingError`, so the
-stage writes no artifact. ``accelerator``, ``devices``, ``precision`` and ``strategy`` pass
-straight to Lightning: the same call trains on a CPU, a GPU or several (DDP).
+:func:`fit` trains a :class:`~emocli.training.module.ClassifierModule` and returns its
+per-epoch history (:mod:`emocli.training.history`), restoring the weights of the best
+validation epoch. A non-finite loss stops training with :class:`~emocli.errors.TrainingError`
+(:mod:`emocli.training.callbacks`), so the stage writes no artifact. ``accelerator``,
+``devices``, ``precision`` and ``strategy`` pass straight to Lightning: the same call trains
+on a CPU, a GPU or several (DDP). :func:`predict_probs` gives the class probabilities of rows.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
-import math
 import signal
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,15 +28,15 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from emocli.errors import ParamsError, TrainingError
+from emocli.errors import ParamsError
 from emocli.progress import ProgressHook, no_progress
+from emocli.training.callbacks import MAXIMISED, BestWeights, EpochTimer, HookProgress, NaNGuard
 from emocli.training.datamodule import HDF5DataModule, RowsDataset, RowSource, make_loader
+from emocli.training.history import read_history, read_metric_rows
 from emocli.training.module import ClassifierModule, flip_tta
 from emocli.training.resume import RunResume
 from emocli.training.resume_callback import ResumeCallback
 
-#: Metrics whose larger values are better (the others are minimised).
-MAXIMISED = ("val_accuracy", "train_accuracy")
 #: Lightning's loggers, silenced to warnings while emocli trains (library code never prints).
 _LIGHTNING_LOGGERS = (
     "pytorch_lightning",
@@ -80,84 +79,6 @@ class FitResult:
     seconds: float
     stopped_early: bool
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-class NaNGuard(Callback):
-    """Stops training with :class:`TrainingError` on the first non-finite training loss."""
-
-    def on_train_batch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-    ) -> None:
-        loss = outputs.get("loss") if isinstance(outputs, Mapping) else outputs
-        if isinstance(loss, torch.Tensor) and not bool(torch.isfinite(loss.detach()).all()):
-            raise TrainingError(
-                f"training diverged: the loss became {loss.item()} at epoch {trainer.current_epoch}, "
-                f"batch {batch_idx}; lower --lr, check the input artifact, or use --precision 32-true"
-            )
-
-
-class BestWeights(Callback):
-    """Keeps a CPU copy of the model's weights at the best value of ``monitor``."""
-
-    def __init__(self, monitor: str) -> None:
-        self.monitor = monitor
-        self.maximise = monitor in MAXIMISED
-        self.best = -math.inf if self.maximise else math.inf
-        self.best_epoch = -1
-        self.state: dict[str, torch.Tensor] | None = None
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        value = trainer.callback_metrics.get(self.monitor)
-        if value is None:
-            return
-        value_f = float(value)
-        better = value_f > self.best if self.maximise else value_f < self.best
-        if better and math.isfinite(value_f):
-            self.best, self.best_epoch = value_f, trainer.current_epoch
-            model = pl_module.model
-            assert isinstance(model, torch.nn.Module)
-            self.state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-    def state_dict(self) -> dict[str, Any]:
-        """For a resume point: the best value, its epoch and weights."""
-        return {"best": self.best, "best_epoch": self.best_epoch, "state": self.state}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.best, self.best_epoch = float(state_dict["best"]), int(state_dict["best_epoch"])
-        self.state = state_dict["state"]
-
-
-class HookProgress(Callback):
-    """Reports finished epochs to an emocli progress hook (the CLI draws it)."""
-
-    def __init__(self, hook: ProgressHook, task: str, total: int) -> None:
-        self.hook, self.task, self.total = hook, task, total
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.hook(self.task, trainer.current_epoch, self.total)  # > 0 after a resume
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.hook(self.task, trainer.current_epoch + 1, self.total)
-
-
-class EpochTimer(Callback):
-    """Logs each epoch's wall time (training + validation) as ``epoch_seconds``."""
-
-    def __init__(self) -> None:
-        self.started = 0.0
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.started = time.perf_counter()
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        pl_module.log("epoch_seconds", time.perf_counter() - self.started, on_epoch=True)
 
 
 def parse_devices(text: str) -> Any:
@@ -273,42 +194,6 @@ def _trainer(
     )
 
 
-def read_metric_rows(metrics_csv: Path) -> list[dict[str, str]]:
-    """The rows of Lightning's ``metrics.csv`` as text (none when there is no file)."""
-    if not metrics_csv.is_file():
-        return []
-    with open(metrics_csv, newline="") as fh:
-        return [{k: v for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(fh)]
-
-
-def read_history(
-    metrics_csv: Path, earlier: Sequence[dict[str, str]] = ()
-) -> dict[str, np.ndarray]:
-    """Per-epoch metrics from Lightning's ``metrics.csv``: ``{name: (E,) float64}`` + ``epoch``.
-
-    earlier : rows of the epochs before a resume (:func:`read_metric_rows` of that run).
-    """
-    if not earlier and not metrics_csv.is_file():
-        return {}
-    rows = [*earlier, *read_metric_rows(metrics_csv)]
-    per_epoch: dict[int, dict[str, float]] = {}
-    for row in rows:
-        if not row.get("epoch"):
-            continue
-        epoch = int(float(row["epoch"]))
-        slot = per_epoch.setdefault(epoch, {})
-        for key, value in row.items():
-            if key in ("epoch", "step") or value in ("", None):
-                continue
-            slot[key] = float(value)
-    epochs = sorted(per_epoch)
-    names = sorted({k for e in epochs for k in per_epoch[e]})
-    history = {"epoch": np.asarray(epochs, dtype=np.float64)}
-    for name in names:
-        history[name] = np.asarray([per_epoch[e].get(name, np.nan) for e in epochs])
-    return history
-
-
 def fit_interruptibly(trainer: pl.Trainer, module: pl.LightningModule, **data: Any) -> None:
     """``trainer.fit(module, **data)``, raising ``KeyboardInterrupt`` on Ctrl-C or SIGTERM.
 
@@ -368,7 +253,8 @@ def fit(
     if best.state is not None:
         module.model.load_state_dict(best.state)
     epochs_run = int(trainer.current_epoch) if not cfg.fast_dev_run else 1
-    stopped = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in trainer.callbacks)  # type: ignore[attr-defined]
+    callbacks = trainer.callbacks  # type: ignore[attr-defined]
+    stopped = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in callbacks)
     return FitResult(
         history=history,
         best_epoch=best.best_epoch,

@@ -54,6 +54,12 @@ def bundled_path(name: str) -> Path:
     return zoo_dir() / f"{name}.h5"
 
 
+def installed(name: str) -> Path | None:
+    """The bundled model ``name``'s file, when this installation has it."""
+    path = bundled_path(name)
+    return path if path.is_file() else None
+
+
 def resolve_model(value: Path | str, option: str) -> Path:
     """A model path: ``value`` itself, or the bundled model it names (``face``, ``voice``).
 
@@ -65,7 +71,7 @@ def resolve_model(value: Path | str, option: str) -> Path:
     bundled = bundled_path(str(value))
     if not bundled.is_file():
         raise InputError(
-            f"{option} {value}: the bundled {value!r} model is not in this installation "
+            f"{option} {value}: the bundled {str(value)!r} model is not in this installation "
             f"({bundled} is missing); build it with `make zoo` or give a model artifact path"
         )
     return bundled
@@ -80,6 +86,18 @@ def read_card(path: Path) -> dict[str, Any]:
     if isinstance(card, str):
         card = json.loads(card)
     return dict(card) if isinstance(card, dict) else {}
+
+
+def load_card(path: Path) -> dict[str, Any]:
+    """A model card from its JSON file (``models pack --card``); :class:`InputError` when it
+    is not a readable JSON object."""
+    try:
+        card = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--card {path}: not a readable JSON file ({exc})") from exc
+    if not isinstance(card, dict):
+        raise InputError(f"--card {path}: expected a JSON object")
+    return card
 
 
 def list_models() -> list[dict[str, Any]]:

@@ -321,12 +321,13 @@ def time_video(video: Path, face: Path, audio: Path, fps: float | None) -> dict[
 
     import emocli.faces as faces_package
     import emocli.predict as predict_module
+    import emocli.predict.media as media_module
     import emocli.video as video_module
 
     torch.set_num_threads(THREADS)
     spent = {"decode": 0.0, "faces": 0.0, "classify": 0.0, "audio": 0.0}
     real_iter, real_track = video_module.iter_frames, faces_package.track_frames
-    real_classify, real_audio = predict_module._classify, predict_module._audio_probs
+    real_classify, real_audio = media_module._classify, media_module._audio_probs
 
     def iter_frames(*args: Any, **kwargs: Any) -> Any:
         frames = real_iter(*args, **kwargs)
@@ -352,8 +353,8 @@ def time_video(video: Path, face: Path, audio: Path, fps: float | None) -> dict[
     patches = [
         (video_module, "iter_frames", iter_frames),
         (faces_package, "track_frames", timed("faces", real_track)),
-        (predict_module, "_classify", timed("classify", real_classify, main_only=True)),
-        (predict_module, "_audio_probs", timed("audio", real_audio)),
+        (media_module, "_classify", timed("classify", real_classify, main_only=True)),
+        (media_module, "_audio_probs", timed("audio", real_audio)),
     ]
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, fn in patches:

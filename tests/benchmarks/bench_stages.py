@@ -1,6 +1,6 @@
 """Every stage's first run against its up-to-date rerun, and peak memory against dataset size.
 
-* The demo pipeline (the Makefile's ``make demo`` chain, same commands in the same order) on
+* The demo pipeline (``make demo``'s chain, emocli/demo/chain.py) on
   a small generated demo dataset: each command run once (it builds its artifact), then
   rerun :data:`RERUNS` times with nothing changed (it must find its outputs up to date and
   return). Each is a separate ``emocli`` process timed from the outside, so the rerun time
@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from emocli.demo.chain import demo_chain
 from tests.benchmarks.run import BenchContext
 
 #: The demo dataset: the default DemoSpec's layout at a third of its size.
@@ -42,98 +43,8 @@ MEMORY_CLIPS = (200, 800)
 SLOW_RERUN_S = 1.0
 SPEECH = "ravdess_speech_16k"
 
-# The Makefile's DEMO_GAN_FLAGS, DEMO_FACE_FLAGS and DEMO_AUDIO_FLAGS.
-GAN_FLAGS = ("--size", "32", "--epochs", "5")
-FACE_FLAGS = ("--epochs", "10", "--lr", "0.001")
-AUDIO_FLAGS = ("--model", "audio_urbansound", "--epochs", "15", "--lr", "0.001")
-
-
-@dataclass(frozen=True)
-class Command:
-    """One CLI call of the demo chain. ``{W}`` in an argument is the workspace; ``in_data``
-    runs it from inside the data folder (``emocli preprocess-faces sfew/``), as the Makefile."""
-
-    stage: str
-    args: tuple[str, ...]
-    in_data: bool = False
-
-
-#: The Makefile's demo chain, in order.
-CHAIN: tuple[Command, ...] = (
-    Command("preprocess-faces", ("preprocess-faces", "sfew/"), True),
-    Command("preprocess-faces", ("preprocess-faces", "afew/", "--fps", "5"), True),
-    Command("preprocess-faces", ("preprocess-faces", "unlabelled/"), True),
-    Command("extract-audio", ("extract-audio", "afew/"), True),
-    Command("build-spectrograms", ("build-spectrograms", "{W}/audio/afew.h5")),
-    Command(
-        "pretrain-gan",
-        (
-            "pretrain-gan",
-            "{W}/faces/sfew.h5",
-            "-u",
-            "{W}/faces/unlabelled.h5",
-            *GAN_FLAGS,
-            "-o",
-            "{W}/models/gan.h5",
-            "--predictions-output",
-            "{W}/predictions/gan/sfew-gan.h5",
-        ),
-    ),
-    Command(
-        "finetune",
-        (
-            "finetune",
-            "{W}/faces/sfew.h5",
-            "--init",
-            "{W}/models/gan.h5",
-            *FACE_FLAGS,
-            "--predict-on",
-            "{W}/faces/afew.h5",
-            "-o",
-            "{W}/models/face.h5",
-            "--predictions",
-            "{W}/predictions/video-frames.h5",
-        ),
-    ),
-    Command(
-        "finetune",
-        (
-            "finetune",
-            "{W}/spectrograms/afew.h5",
-            *AUDIO_FLAGS,
-            "-o",
-            "{W}/models/audio.h5",
-            "--predictions",
-            "{W}/predictions/audio.h5",
-        ),
-    ),
-    Command(
-        "fuse",
-        (
-            "fuse",
-            "{W}/predictions/video-frames.h5",
-            "--method",
-            "mean",
-            "-o",
-            "{W}/predictions/clips/video.h5",
-        ),
-    ),
-    Command("fuse", ("fuse", "--method", "svm")),
-    Command(
-        "evaluate",
-        (
-            "evaluate",
-            "{W}/predictions/clips/video.h5",
-            "{W}/predictions/audio.h5",
-            "{W}/predictions/fused-svm.h5",
-            "{W}/predictions/gan/sfew-gan.h5",
-            "--split",
-            "val",
-            "-o",
-            "{W}/reports/demo",
-        ),
-    ),
-)
+#: ``make demo``'s chain, written once in emocli/demo/chain.py.
+CHAIN = demo_chain()
 
 
 @dataclass(frozen=True)
@@ -179,11 +90,6 @@ def _median(runs: list[Measured], key: str) -> float:
     return statistics.median(getattr(m, key) for m in runs)
 
 
-def _shown(command: Command) -> str:
-    """The command as the Makefile writes it, workspace paths shortened to ``W/``."""
-    return "emocli " + " ".join(a.replace("{W}", "W") for a in command.args)
-
-
 def _floors(ctx: BenchContext, cwd: Path) -> list[tuple[str, float, float]]:
     """(what, median seconds, median CPU s) of the start-ups every command pays part of."""
     probes = {
@@ -211,13 +117,13 @@ def _demo_chain(ctx: BenchContext, root: Path, floor: float) -> tuple[str, dict[
     rows, slow, loads = [], [], []
     first_total = rerun_total = 0.0
     for command in CHAIN:
-        argv = [*emocli, *(a.replace("{W}", str(workdir)) for a in command.args)]
+        argv = [*emocli, *command.argv(workdir)]
         cwd = data if command.in_data else root
         first = measure(argv, cwd, workdir)
         reruns = [measure(argv, cwd, workdir) for _ in range(RERUNS)]
         stale = [m.output for m in reruns if "up to date" not in m.output]
         if stale:
-            raise RuntimeError(f"{_shown(command)} was not up to date on rerun:\n{stale[0]}")
+            raise RuntimeError(f"{command.shown} was not up to date on rerun:\n{stale[0]}")
         again = _median(reruns, "seconds")
         first_total += first.seconds
         rerun_total += again
@@ -225,7 +131,7 @@ def _demo_chain(ctx: BenchContext, root: Path, floor: float) -> tuple[str, dict[
         if again - floor > SLOW_RERUN_S:
             slow.append(f"`{' '.join(command.args[:2]).replace('{W}', 'W')}`")
         rows.append(
-            f"| {command.stage} | `{_shown(command)}` | {first.seconds:.1f} | {first.cpu:.1f} "
+            f"| {command.args[0]} | `{command.shown}` | {first.seconds:.1f} | {first.cpu:.1f} "
             f"| {first.peak_mib:.0f} | **{again:.2f}** | {_median(reruns, 'cpu'):.2f} "
             f"| {again - floor:+.2f} | {first.seconds / again:.0f}x |"
         )
@@ -343,7 +249,7 @@ def run(ctx: BenchContext) -> str:
     small, large = MEMORY_CLIPS
     return f"""## Up-to-date reruns and memory against dataset size (stages)
 
-Every stage of the `make demo` chain (the Makefile's commands and flags, in order) on a demo
+Every stage of the `make demo` chain (emocli/demo/chain.py's commands and flags, in order) on a demo
 dataset generated with `DemoSpec(seed=0, {spec})` ({f["clips"]:.0f} clips with sound,
 {f["stills"]:.0f} stills, {f["unlabelled"]:.0f} unlabelled faces; generated in
 {f["generated"]:.0f} s). Each command is a separate `emocli` process timed from the outside:

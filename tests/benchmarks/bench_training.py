@@ -80,7 +80,8 @@ def _lightning_rate() -> Rate:
     import pytorch_lightning as pl
     from pytorch_lightning.callbacks import Callback
 
-    from emocli.training.trainer import NaNGuard, quiet_lightning
+    from emocli.training.callbacks import NaNGuard
+    from emocli.training.trainer import quiet_lightning
 
     module, data, _ = _setup()
     clock, rates = Clock(), []

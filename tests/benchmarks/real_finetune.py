@@ -32,24 +32,14 @@ PRECROPPED = ["--size", str(FACE_SIZE), "--detector", "none", "--no-align", "-j"
 #: preprocess-faces for SFEW's organiser crops: Haar face detection and eye alignment.
 WILD = ["--size", str(FACE_SIZE), "-j", "1"]
 
+#: The recipe files (recipes/*.toml), the ones the Makefile's recipes use.
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 #: emocli's FER2013 recipe (resnet_small; see docs/results.md).
-FER_RECIPE = [
-    "--model", "resnet_small", "--optimizer", "sgd", "--lr", "0.1", "--weight-decay", "5e-4",
-    "--scheduler", "onecycle", "--label-smoothing", "0.1", "--augment", "strong",
-    "--model-kwargs", '{"blocks": [1, 2, 2, 1]}', "--batch-size", "64", "--epochs", "30",
-    "--validation", "none", "--tta", "flip", "--threads", "2",
-]  # fmt: skip
+FER_RECIPE = ["--config", str(RECIPES / "fer2013.toml"), "--threads", "2"]
 #: Fine-tuning a FER2013 model on a small face set (CK+, SFEW).
-CHAIN_RECIPE = [
-    "--optimizer", "sgd", "--lr", "0.02", "--weight-decay", "5e-4", "--scheduler", "onecycle",
-    "--label-smoothing", "0.1", "--augment", "strong", "--batch-size", "32", "--tta", "flip",
-]  # fmt: skip
+CHAIN_RECIPE = ["--config", str(RECIPES / "chain.toml")]
 #: The same network from scratch on a small face set.
-SCRATCH_RECIPE = [
-    "--model", "resnet_small", "--optimizer", "sgd", "--lr", "0.05", "--weight-decay", "5e-4",
-    "--scheduler", "onecycle", "--label-smoothing", "0.1", "--augment", "strong",
-    "--batch-size", "32", "--tta", "flip",
-]  # fmt: skip
+SCRATCH_RECIPE = ["--config", str(RECIPES / "scratch.toml")]
 #: Audio: Adam, SpecAugment, early stopping on 2 held-out training actors.
 AUDIO_RECIPE = [
     "--test-subjects", "17-20", "--val-fraction", "0.125", "--batch-size", "32",
@@ -235,7 +225,7 @@ def _ravdess(ctx: BenchContext, work: Path, log: Log) -> list[str]:
     images = str(work / "spectrograms/ravdess_img64.h5")
     runs = [
         ("audio_urbansound", feats, ["--model", "audio_urbansound", "--optimizer", "adam", "--lr", "1e-3", "--epochs", "40", "--patience", "10", "--augment", "specaugment"]),
-        ("audio_fayek", feats, ["--model", "audio_fayek", "--optimizer", "adam", "--lr", "1e-3", "--epochs", "40", "--patience", "10", "--augment", "specaugment"]),
+        ("audio_fayek", feats, ["--config", str(RECIPES / "audio-fayek.toml")]),
         ("resnet_small", feats, ["--model", "resnet_small", "--optimizer", "adamw", "--lr", "3e-3", "--weight-decay", "0.05", "--scheduler", "onecycle", "--epochs", "40", "--patience", "0", "--label-smoothing", "0.1", "--augment", "specaugment"]),
         ("vgg16 (batch norm, half width) on 64x64 spectrogram images", images, ["--model", "vgg16", "--model-kwargs", '{"batch_norm": true, "width_mult": 0.5, "hidden": 512}', "--optimizer", "adam", "--lr", "1e-4", "--epochs", "20", "--patience", "6", "--augment", "none"]),
     ]  # fmt: skip

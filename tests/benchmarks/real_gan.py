@@ -22,7 +22,6 @@ training; default ``0``), ``GAN_BENCH_CKPLUS`` / ``GAN_BENCH_SFEW`` (``0`` skips
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import subprocess
@@ -65,34 +64,19 @@ CKPLUS_CHAIN = [*CHAIN_NETS, "--folds", "5", "--epochs", "20", "--steps-per-epoc
 #: so it gets further in the same time) starts the CK+ GAN's discriminator; G starts fresh.
 #: Both learning rates fall linearly to 0 over the second half (Salimans et al.), and every
 #: prediction is averaged with the mirror image's.
-FER_D = {"widths": [32, 64, 128, 256], "dropout": 0.5, "block_depth": 1}
-FER_D_FINETUNE = ["--model", "dcgan_d", "--model-kwargs", json.dumps(FER_D), "--seed", "0"]
-FER_D_FINETUNE += ["--optimizer", "sgd", "--lr", "0.05", "--weight-decay", "5e-4"]
-FER_D_FINETUNE += ["--scheduler", "onecycle", "--label-smoothing", "0.1", "--augment", "strong"]
-FER_D_FINETUNE += ["--batch-size", "64", "--epochs", "60", "--validation", "none"]
-FER_D_FINETUNE += ["--tta", "flip", "--threads", "2"]
-D_WIDTHS_48 = ",".join(str(w) for w in FER_D["widths"])
-NETS_48 = ["--size", "48", "--d-widths", D_WIDTHS_48, "--d-block-depth", str(FER_D["block_depth"])]
-NETS_48 += ["--g-widths", "128,64,32", "--seed", "0"]
-CKPLUS_CHAIN_48 = [*NETS_48, "--d-dropout", "0.5", "--augment", "light", "--threads", "2"]
-CKPLUS_CHAIN_48 += ["--folds", "5", "--epochs", "10", "--steps-per-epoch", "80"]
-CKPLUS_CHAIN_48 += ["--lr-decay-start", "0.5", "--tta", "flip"]
+#: The recipe files (recipes/*.toml), the ones the Makefile's recipes use.
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+FER_D_FINETUNE = ["--config", str(RECIPES / "fer2013-dcgan_d.toml"), "--threads", "2"]
+CKPLUS_CHAIN_48 = ["--config", str(RECIPES / "gan-ckplus.toml"), "--threads", "2"]
 #: The same start trained on the CK+ labels alone by finetune (no GAN): what the GAN adds.
-CKPLUS_FINETUNE_CHAIN = ["--epochs", "15", "--optimizer", "sgd", "--lr", "0.02"]
-CKPLUS_FINETUNE_CHAIN += ["--weight-decay", "5e-4", "--scheduler", "onecycle"]
-CKPLUS_FINETUNE_CHAIN += ["--label-smoothing", "0.1", "--augment", "strong", "--batch-size", "32"]
-CKPLUS_FINETUNE_CHAIN += ["--tta", "flip", "--folds", "5", "--validation", "none"]
-CKPLUS_FINETUNE_CHAIN += ["--threads", "2", "--seed", "0"]
+CKPLUS_FINETUNE_CHAIN = ["--config", str(RECIPES / "chain.toml"), "--folds", "5"]
+CKPLUS_FINETUNE_CHAIN += ["--validation", "none", "--threads", "2"]
 #: SFEW: Haar detection + eye alignment (its crops are wider than the face), 48 px; folds are
 #: grouped by movie (pretrain-gan's and finetune's ``--group-by auto`` fall back to it).
 SFEW_PREPROCESS = ["--size", "48", "-j", "1"]
-SFEW_D = {"widths": [16, 32, 64], "dropout": 0.5}
-SFEW_FOLDS = ["--folds", "5"]
-SFEW_GAN = ["--size", "48", "--d-widths", "16,32,64", "--g-widths", "64,32,16", *SFEW_FOLDS]
-SFEW_GAN += ["--epochs", "5", "--steps-per-epoch", "60", "--d-dropout", "0.5", "--threads", "1"]
-SFEW_FINETUNE = ["--model", "dcgan_d", "--model-kwargs", json.dumps(SFEW_D), *SFEW_FOLDS]
-SFEW_FINETUNE += ["--group-by", "group", "--validation", "none", "--optimizer", "adam"]
-SFEW_FINETUNE += ["--lr", "2e-4", "--epochs", "30", "--augment", "spec", "--threads", "1"]
+SFEW_GAN = ["--config", str(RECIPES / "gan-sfew.toml"), "--threads", "1"]
+SFEW_FINETUNE = ["--config", str(RECIPES / "dcgan_d.toml"), "--folds", "5", "--group-by", "group"]
+SFEW_FINETUNE += ["--validation", "none", "--threads", "1"]
 
 
 class Runner:

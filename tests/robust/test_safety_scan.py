@@ -3,7 +3,7 @@
 Forbidden: importing pickle-like modules (pickle, cPickle, dill, joblib, shelve, marshal),
 ``torch.load`` without ``weights_only=True``, ``np.load(..., allow_pickle=True)``,
 ``yaml.load``, the ``eval``/``exec`` builtins, and ``shell=True`` in any call. HDF5
-attributes are read with ``json.loads`` only (checked in emocli/artifacts.py).
+attributes are read with ``json.loads`` only (checked in emocli/artifacts/).
 """
 
 from __future__ import annotations
@@ -91,8 +91,7 @@ def test_no_source_file_unpickles_or_evaluates() -> None:
 
 
 def test_hdf5_attributes_are_decoded_as_json_only() -> None:
-    source = (REPO / "emocli" / "artifacts.py").read_text()
-    tree = ast.parse(source)
-    loaders = {_dotted(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    trees = [ast.parse(p.read_text()) for p in (REPO / "emocli" / "artifacts").glob("*.py")]
+    loaders = {_dotted(n.func) for t in trees for n in ast.walk(t) if isinstance(n, ast.Call)}
     assert "json.loads" in loaders
     assert not loaders & {"eval", "exec", "ast.literal_eval", "pickle.loads"}
