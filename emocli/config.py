@@ -9,11 +9,14 @@ are TOML arrays; a relative path of a path parameter is relative to the file's f
 ``emocli inspect ARTIFACT --as-config`` prints the file that made ARTIFACT
 (:func:`artifact_config`): its recorded params, its inputs by the command parameter each came
 from (the ``role`` of its ``inputs`` records) and its outputs (attrs ``outputs`` and ``cwd``,
-see :func:`emocli.stage.record_command`). A command module whose parameters are not the
-params dataclass's fields one to one defines ``config_values(params, outputs)``, which turns
-the recorded params and output paths into its parameter values. A command module whose
-parameters were renamed defines ``RENAMED_PARAMETERS`` (old name -> new name): configs and
-artifacts written before the rename still give their values under the old names.
+see :func:`emocli.stage.record_command`). The recorded params are the values of the
+parameters of the same name (a tuple field as the comma-separated text its option takes, an
+empty path as none); ``output`` is the only output, or a command module maps its parameters
+to the outputs' roles in ``AS_CONFIG`` (``{"output": "model", "predictions": "predictions"}``).
+A command module whose parameters are not the params dataclass's fields one to one defines
+``config_values(params, outputs)``, which gives the values of the others. A command module
+whose parameters were renamed defines ``RENAMED_PARAMETERS`` (old name -> new name): configs
+and artifacts written before the rename still give their values under the old names.
 """
 
 from __future__ import annotations
@@ -211,16 +214,27 @@ def artifact_config(path: Path, commands: Mapping[str, Any]) -> str:
 def _command_values(
     command: Any, params: dict[str, Any], outputs: Mapping[str, str]
 ) -> dict[str, Any]:
-    """The command's parameter values from the recorded params and outputs: its module's
-    ``config_values`` where it has one, else the params as they are and the only output."""
+    """The command's parameter values from the recorded params and outputs (see the module's
+    docstring): its module's ``AS_CONFIG`` and ``config_values`` where it has them."""
     module = sys.modules[inspect.unwrap(command.callback).__module__]
+    roles: Mapping[str, str] | None = getattr(module, "AS_CONFIG", None)
+    if roles is None:
+        values = {**params, "output": next(iter(outputs.values()), None)}
+    else:
+        values = {**params, **{name: outputs.get(role) for name, role in roles.items()}}
     translate: Callable[..., dict[str, Any]] | None = getattr(module, "config_values", None)
     if translate is not None:
-        values = translate(params, outputs)
-    else:
-        values = {**params, "output": next(iter(outputs.values()), None)}
-    valid = set(configurable(command))
-    return {k: v for k, v in values.items() if k in valid and v is not None}
+        values.update(translate(params, outputs))
+    lists = {p.name for p in command.params if p.multiple or p.nargs == -1}
+    paths = path_parameters(command)
+    found = {}
+    for name in configurable(command):
+        value = values.get(name)
+        if isinstance(value, (list, tuple)) and name not in lists:
+            value = ",".join(map(str, value))  # a tuple field: --d-widths 64,128
+        if value is not None and not (name in paths and value == ""):
+            found[name] = value
+    return found
 
 
 def _guess_roles(

@@ -31,7 +31,14 @@ import numpy as np
 
 from emocli import __version__
 from emocli.errors import ArtifactError, ParamsError
-from emocli.onnx_runtime import BATCH_AXIS, INPUT_NAME, INSTALL_HINT, OUTPUT_NAME, PREFIX
+from emocli.onnx_runtime import (
+    BATCH_AXIS,
+    INPUT_NAME,
+    INSTALL_HINT,
+    OUTPUT_NAME,
+    PREFIX,
+    require_module,
+)
 
 #: ONNX operator set of the exported graphs.
 OPSET = 17
@@ -41,14 +48,9 @@ FORMULA = "(x / scale - mean) / std, per channel"
 
 def require_onnx() -> Any:
     """The ``onnx`` module; :class:`ParamsError` saying what to install when absent."""
-    try:
-        import onnx
-    except ImportError as exc:
-        raise ParamsError(
-            f"exporting to ONNX needs the onnx package (used by torch.onnx.export), which is "
-            f"not installed: {INSTALL_HINT}"
-        ) from exc
-    return onnx
+    return require_module(
+        "onnx", "exporting to ONNX needs the onnx package (used by torch.onnx.export)"
+    )
 
 
 def _pool_matrix(n_in: int, n_out: int) -> np.ndarray:

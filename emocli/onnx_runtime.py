@@ -15,6 +15,7 @@ exactly as :func:`emocli.training.classify.classify` does). onnxruntime is an op
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -52,16 +53,18 @@ BATCH_SIZE = 64
 INSTALL_HINT = 'pip install "emocli[onnx]"'
 
 
+def require_module(name: str, need: str) -> Any:
+    """The module ``name`` of the ``onnx`` extra, imported; when absent, :class:`ParamsError`
+    saying ``need`` (what needs it), that it is not installed and what to install."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise ParamsError(f"{need}, which is not installed: {INSTALL_HINT}") from exc
+
+
 def require_onnxruntime() -> Any:
     """The ``onnxruntime`` module; :class:`ParamsError` saying what to install when absent."""
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise ParamsError(
-            f"running ONNX models needs the onnxruntime package, which is not installed: "
-            f"{INSTALL_HINT}"
-        ) from exc
-    return onnxruntime
+    return require_module("onnxruntime", "running ONNX models needs the onnxruntime package")
 
 
 def onnxruntime_installed() -> bool:

@@ -32,6 +32,13 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _bar_offsets(n: int) -> tuple[float, list[float]]:
+    """Grouped bars: the width of one bar and the x offset of each of ``n`` series, in tick
+    units (a group of bars spans 0.8 of a tick, centred on it)."""
+    width = 0.8 / max(1, n)
+    return width, [(i - (n - 1) / 2) * width for i in range(n)]
+
+
 def plot_confusion(
     path: Path, confusion: np.ndarray, classes: Sequence[str], title: str = ""
 ) -> Path:
@@ -69,12 +76,12 @@ def plot_f1_bars(
     """Per-class F1 (K,) of one or more inputs, as grouped bars (one colour per input)."""
     k = len(classes)
     names = list(f1)
-    width = 0.8 / max(1, len(names))
+    width, offsets = _bar_offsets(len(names))
     fig = _figure(2.0 + 0.6 * k + 0.2 * k * len(names), 3.4)
     ax = fig.add_subplot()
     x = np.arange(k)
-    for i, name in enumerate(names):
-        ax.bar(x + (i - (len(names) - 1) / 2) * width, f1[name], width, label=name)
+    for name, offset in zip(names, offsets, strict=True):
+        ax.bar(x + offset, f1[name], width, label=name)
     ax.set_xticks(x, classes, rotation=30, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1")
@@ -91,14 +98,12 @@ def plot_class_distribution(
     """Labelled samples per class (K,) in each split, as grouped bars with counts on top."""
     k = len(classes)
     splits = list(distribution)
-    width = 0.8 / max(1, len(splits))
+    width, offsets = _bar_offsets(len(splits))
     fig = _figure(2.0 + 0.8 * k, 3.4)
     ax = fig.add_subplot()
     x = np.arange(k)
-    for i, split in enumerate(splits):
-        bars = ax.bar(
-            x + (i - (len(splits) - 1) / 2) * width, distribution[split], width, label=split
-        )
+    for split, offset in zip(splits, offsets, strict=True):
+        bars = ax.bar(x + offset, distribution[split], width, label=split)
         ax.bar_label(bars, fontsize=6)
     ax.set_xticks(x, classes, rotation=30, ha="right")
     ax.set_ylabel("samples")

@@ -295,3 +295,17 @@ def _reference(
             f"front end differs from --stats-from {path} ({listing}); use the same options"
         )
     return frontend, stats
+
+
+def describe(result: StageResult) -> list[str]:
+    """The spectrograms' shape, padding and where the normalisation statistics came from."""
+    s = result.summary
+    lines = [
+        f"{s['clips']} spectrograms of {s['n_mels']} mel bands x {s['n_frames']} frames "
+        f"({s['pad_seconds']:.2f} s: {s['padded']} padded, {s['cropped']} cropped); "
+        f"{s['global_norm']} statistics from {s['stats_selection']}"
+        + (f" ({s['stats_rows']} rows)" if s["stats_rows"] else "")
+    ]
+    if s["images"]:
+        lines.append(f"images: {s['images']}x{s['images']}x3 uint8")
+    return lines

@@ -248,8 +248,9 @@ def test_toml_text_round_trips() -> None:
 
 
 def test_config_values_name_parameters_of_their_command() -> None:
-    """A command's ``config_values`` renames params to its parameters: no typo'd name that
-    ``--as-config`` would silently leave out."""
+    """A command's ``config_values`` renames params to its parameters, and its ``AS_CONFIG``
+    maps its parameters to output roles: no typo'd name that ``--as-config`` would silently
+    leave out."""
     import inspect as pyinspect
 
     import typer.main
@@ -259,6 +260,9 @@ def test_config_values_name_parameters_of_their_command() -> None:
     outputs = {k: f"/{k}.h5" for k in ("audio", "faces", "model", "predictions", "evaluation")}
     for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
         module = sys.modules[pyinspect.unwrap(command.callback).__module__]
+        roles = getattr(module, "AS_CONFIG", {})
+        assert set(roles) <= set(configurable(command)), (name, set(roles))
+        assert set(roles.values()) <= set(outputs), (name, set(roles.values()))
         translate = getattr(module, "config_values", None)
         if translate is None:
             continue

@@ -55,18 +55,4 @@ def command(
         out = output or workspace.default_output("spectrograms", source)
         return stage.run(params, source, out, stats_from=stats_from, force=force, progress=progress)
 
-    run_and_report(action, describe)
-
-
-def describe(result: StageResult) -> list[str]:
-    """The spectrograms' shape, padding and where the normalisation statistics came from."""
-    s = result.summary
-    lines = [
-        f"{s['clips']} spectrograms of {s['n_mels']} mel bands x {s['n_frames']} frames "
-        f"({s['pad_seconds']:.2f} s: {s['padded']} padded, {s['cropped']} cropped); "
-        f"{s['global_norm']} statistics from {s['stats_selection']}"
-        + (f" ({s['stats_rows']} rows)" if s["stats_rows"] else "")
-    ]
-    if s["images"]:
-        lines.append(f"images: {s['images']}x{s['images']}x3 uint8")
-    return lines
+    run_and_report(action, stage.describe)

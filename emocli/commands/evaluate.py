@@ -16,11 +16,10 @@ if TYPE_CHECKING:
 
 
 def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
-    """This command's parameters from an artifact's recorded params (``--as-config``): the
-    output is the report folder that holds the evaluation artifact."""
+    """``--as-config``: ``--name`` and ``--no-plots`` give the recorded ``names`` and ``plots``;
+    the output is the report folder that holds the evaluation artifact."""
     artifact = outputs.get("evaluation")
     return {
-        "split": params.get("split"),
         "name": params.get("names") or None,
         "no_plots": not params.get("plots", True),
         "output": str(Path(artifact).parent) if artifact else None,

@@ -15,13 +15,8 @@ if TYPE_CHECKING:
     from emocli.stage import StageResult
 
 
-def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
-    """This command's parameters from an artifact's recorded params (``--as-config``)."""
-    return {
-        **params,
-        "classes": ",".join(params.get("classes") or ()),
-        "output": outputs.get("audio"),
-    }
+#: ``inspect --as-config``: the options that name an output -> the output's role.
+AS_CONFIG = {"output": "audio"}
 
 
 @with_params(ExtractAudioParams)

@@ -28,14 +28,8 @@ if TYPE_CHECKING:
 RENAMED_PARAMETERS = {"compile_model": "compile"}
 
 
-def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
-    """This command's parameters from an artifact's recorded params (``--as-config``)."""
-    return {
-        **params,
-        "predict_on": params.get("predict_on") or None,
-        "output": outputs.get("model"),
-        "predictions": outputs.get("predictions"),
-    }
+#: ``inspect --as-config``: the options that name an output -> the output's role.
+AS_CONFIG = {"output": "model", "predictions": "predictions"}
 
 
 @with_params(FinetuneParams)

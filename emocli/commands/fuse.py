@@ -15,14 +15,13 @@ if TYPE_CHECKING:
     from emocli.stage import StageResult
 
 
+#: ``inspect --as-config``: the options that name an output -> the output's role.
+AS_CONFIG = {"output": "predictions", "model_output": "model"}
+
+
 def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
-    """This command's parameters from an artifact's recorded params (``--as-config``)."""
-    return {
-        **params,
-        "modality": params.get("modalities") or None,
-        "output": outputs.get("predictions"),
-        "model_output": outputs.get("model"),
-    }
+    """``--as-config``: ``--modality`` gives the recorded ``modalities``."""
+    return {"modality": params.get("modalities") or None}
 
 
 @with_params(FuseParams)

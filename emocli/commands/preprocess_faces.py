@@ -18,13 +18,8 @@ if TYPE_CHECKING:
 RENAMED_PARAMETERS = {"cascade": "face_cascade"}
 
 
-def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
-    """This command's parameters from an artifact's recorded params (``--as-config``)."""
-    return {
-        **params,
-        "classes": ",".join(params.get("classes") or ()),
-        "output": outputs.get("faces"),
-    }
+#: ``inspect --as-config``: the options that name an output -> the output's role.
+AS_CONFIG = {"output": "faces"}
 
 
 @with_params(PreprocessFacesParams)

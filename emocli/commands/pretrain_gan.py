@@ -34,15 +34,8 @@ RENAMED_PARAMETERS = {
 }
 
 
-def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
-    """This command's parameters from an artifact's recorded params (``--as-config``)."""
-    return {
-        **params,
-        "d_widths": ",".join(map(str, params.get("d_widths") or ())),
-        "g_widths": ",".join(map(str, params.get("g_widths") or ())),
-        "output": outputs.get("model"),
-        "predictions_output": outputs.get("predictions"),
-    }
+#: ``inspect --as-config``: the options that name an output -> the output's role.
+AS_CONFIG = {"output": "model", "predictions_output": "predictions"}
 
 
 @with_params(PretrainGanParams)

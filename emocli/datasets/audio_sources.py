@@ -28,11 +28,10 @@ from emocli.datasets.common import (
     MediaItem,
     class_folder_items,
     iter_files,
-    normalise_split,
     require_folder,
     walk_rejects,
 )
-from emocli.datasets.ravdess import parse_ravdess_name, ravdess_clip_id
+from emocli.datasets.ravdess import parse_ravdess_name, ravdess_item
 from emocli.errors import InputError
 from emocli.stage_params.audio import AUDIO_FORMATS
 
@@ -142,17 +141,5 @@ def _ravdess(root: Path) -> AudioListing:
             reason = "RAVDESS video-only file (modality 02): no audio track"
             listing.rejects.append((sample_id, str(path), reason))
             continue
-        split = next(
-            (s for s in (normalise_split(p) for p in path.relative_to(base).parts[:-1]) if s), ""
-        )
-        listing.items.append(
-            MediaItem(
-                path=path,
-                sample_id=sample_id,
-                label=name.emotion,
-                split=split,
-                subject=name.actor,
-                clip_id=ravdess_clip_id(path.stem),
-            )
-        )
+        listing.items.append(ravdess_item(path, base, name))
     return listing

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
+from emocli.datasets.common import MediaItem, normalise_split
 from emocli.errors import InputError
 
 #: RAVDESS emotion codes 01..08, with SPEC's class names where they exist.
@@ -50,3 +52,22 @@ def ravdess_clip_id(stem: str) -> str:
     """The recording a RAVDESS file belongs to: its name without the modality code, so the
     audio-only (03-...) and audio-visual (01-...) files of one recording share a clip id."""
     return stem.split("-", 1)[1] if "-" in stem else stem
+
+
+def ravdess_item(path: Path, base: Path, name: RavdessName, group: str = "") -> MediaItem:
+    """The sample of the RAVDESS file ``path`` (named ``name``) found under ``base``.
+
+    sample_id : the path below ``base`` without its extension; split : the first folder on
+    that path that names a split (``""`` if none); label : the emotion; subject : the actor;
+    clip_id : :func:`ravdess_clip_id`; group : as given.
+    """
+    relative = path.relative_to(base)
+    return MediaItem(
+        path=path,
+        sample_id=relative.with_suffix("").as_posix(),
+        label=name.emotion,
+        split=next((s for s in map(normalise_split, relative.parts[:-1]) if s), ""),
+        subject=name.actor,
+        clip_id=ravdess_clip_id(path.stem),
+        group=group,
+    )

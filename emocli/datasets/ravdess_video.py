@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emocli.datasets.common import VIDEO_EXTENSIONS, MediaItem, iter_files, normalise_split
-from emocli.datasets.ravdess import parse_ravdess_name, ravdess_clip_id
+from emocli.datasets.common import VIDEO_EXTENSIONS, MediaItem, iter_files
+from emocli.datasets.ravdess import parse_ravdess_name, ravdess_item
 from emocli.errors import InputError
 
 
@@ -21,23 +21,11 @@ def read_ravdess_video(root: Path) -> tuple[list[MediaItem], list[tuple[str, str
     base = root.parent if root.is_file() else root
     items, rejects = [], []
     for path in files:
-        relative = path.relative_to(base)
-        sample_id = relative.with_suffix("").as_posix()
+        sample_id = path.relative_to(base).with_suffix("").as_posix()
         try:
             name = parse_ravdess_name(path.stem)
         except InputError as exc:
             rejects.append((sample_id, str(path), str(exc)))
             continue
-        split = next((s for s in map(normalise_split, relative.parts[:-1]) if s), "")
-        items.append(
-            MediaItem(
-                path=path,
-                sample_id=sample_id,
-                label=name.emotion,
-                split=split,
-                subject=name.actor,
-                clip_id=ravdess_clip_id(path.stem),
-                group=name.actor,
-            )
-        )
+        items.append(ravdess_item(path, base, name, group=name.actor))
     return items, rejects

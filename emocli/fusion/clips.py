@@ -5,7 +5,7 @@ median and the most confident frame). A clip keeps the clip's label, not the fra
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,18 +25,11 @@ def align_classes(preds: Predictions, classes: Sequence[str]) -> Predictions:
     if preds.classes == classes:
         return preds
     order = column_order(preds.classes, classes, preds.source or "predictions", InputError)
-    return Predictions(
+    return replace(
+        preds,
         classes=classes,
         probs=preds.probs[:, order],
         label=remap_labels(preds.label, preds.classes, classes),
-        sample_id=preds.sample_id,
-        clip_id=preds.clip_id,
-        subject=preds.subject,
-        split=preds.split,
-        fold=preds.fold,
-        modality=preds.modality,
-        level=preds.level,
-        source=preds.source,
         extra=dict(preds.extra),
     )
 

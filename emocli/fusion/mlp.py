@@ -24,6 +24,7 @@ from torch import nn
 from emocli.artifacts import Artifact, ArtifactWriter, read_group
 from emocli.errors import InputError, TrainingError
 from emocli.fusion.base import FeatureFuser, Fuser
+from emocli.stage_params.fuse import FuseParams
 from emocli.weights import read_state_dict, write_state_dict
 
 #: Keras's RMSprop defaults, which the thesis used (torch's ``alpha`` is Keras's ``rho``).
@@ -65,16 +66,17 @@ class FusionMLP(nn.Module):
 
 @dataclass(frozen=True)
 class MlpConfig:
-    """Training settings. lr, batch size: Keras defaults (the thesis kept them)."""
+    """Training settings; defaults: ``emocli fuse``'s (:class:`FuseParams` ``mlp_*`` and
+    ``seed``). lr, batch size: Keras defaults (the thesis kept them)."""
 
-    hidden: int = 28
-    dropout: float = 0.25
-    lr: float = 1e-3
-    batch_size: int = 32
-    max_epochs: int = 500
-    patience: int = 30
-    holdout: float = 0.2
-    seed: int = 0
+    hidden: int = FuseParams.mlp_hidden
+    dropout: float = FuseParams.mlp_dropout
+    lr: float = FuseParams.mlp_lr
+    batch_size: int = FuseParams.mlp_batch_size
+    max_epochs: int = FuseParams.mlp_max_epochs
+    patience: int = FuseParams.mlp_patience
+    holdout: float = FuseParams.mlp_holdout
+    seed: int = FuseParams.seed
 
 
 @dataclass

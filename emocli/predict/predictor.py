@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -25,32 +25,30 @@ from emocli.predict.sampling import Sampling
 ONNX_SUFFIX = ".onnx"
 
 
+ContractT = TypeVar("ContractT", FaceContract, AudioContract)
+
+
 @dataclass
-class FaceModel:
+class LoadedModel(Generic[ContractT]):
+    """A classifier with its input contract; ``model`` is the torch model (None for an ONNX
+    file), ``info`` its ModelInfo (classes, kwargs)."""
+
+    model: Any
+    info: Any
+    contract: ContractT
+    onnx: Any = None  # an OnnxClassifier run instead of ``model`` (.onnx, int8 graph, --runtime)
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.info.classes)
+
+
+class FaceModel(LoadedModel[FaceContract]):
     """A face classifier with its input contract (how its faces are made)."""
 
-    model: Any
-    info: Any
-    contract: FaceContract
-    onnx: Any = None  # an OnnxClassifier run instead of ``model`` (.onnx, int8 graph, --runtime)
 
-    @property
-    def classes(self) -> list[str]:
-        return list(self.info.classes)
-
-
-@dataclass
-class AudioModel:
+class AudioModel(LoadedModel[AudioContract]):
     """An audio classifier with its input contract (log-mel front end, statistics)."""
-
-    model: Any
-    info: Any
-    contract: AudioContract
-    onnx: Any = None  # an OnnxClassifier run instead of ``model`` (.onnx, int8 graph, --runtime)
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.info.classes)
 
 
 def _load(path: Path, option: str) -> tuple[Any, Any, Any]:
