@@ -70,22 +70,26 @@ def command(
 
     Example: emocli finetune emocli-work/faces/ckplus48.h5 --model resnet_small --folds 5
     """
-    from emocli.console import is_interactive, print_notice
+    from emocli.console import execute, is_interactive, print_notice
     from emocli.workspace import resolve_workspace
     from emocli.zoo import BUNDLED, resolve_model
     from stages import finetune as stage
 
     workspace = resolve_workspace(workdir)
 
-    def action(progress: ProgressHook) -> StageResult:
+    def build(_progress: ProgressHook) -> FinetuneParams:
         if values["init"] in BUNDLED:  # a bundled model's name: its file
             values["init"] = str(resolve_model(values["init"], "--init"))
-        params = FinetuneParams(
+        return FinetuneParams(
             **values,
             predict_on=str(predict_on) if predict_on else "",
             workers=workers,
             progress_bar=is_interactive(),
         )
+
+    params: FinetuneParams = execute(build)  # checked before torch loads (below)
+
+    def action(progress: ProgressHook) -> StageResult:
         suffix = stage.output_suffix(params)
         model_out = output or workspace.default_output("model", input, suffix)
         pred_source = predict_on or input

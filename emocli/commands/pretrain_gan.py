@@ -72,14 +72,16 @@ def command(
 
     Example: emocli pretrain-gan emocli-work/faces/ckplus.h5 -u emocli-work/faces/utkface.h5
     """
-    from emocli.console import print_notice
+    from emocli.console import execute, print_notice
     from emocli.workspace import resolve_workspace
     from stages import pretrain_gan as stage
 
     workspace = resolve_workspace(workdir)
 
+    # checked before torch loads (below), so an invalid parameter is reported at once
+    params: PretrainGanParams = execute(lambda _progress: PretrainGanParams(**values))
+
     def action(progress: ProgressHook) -> StageResult:
-        params = PretrainGanParams(**values)
         out = output or workspace.default_output("model", labelled, "-gan")
         preds_out = predictions_output or workspace.default_output("predictions", labelled, "-gan")
         return stage.run(
