@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Any, Optional
 
 import typer
 
@@ -28,6 +28,7 @@ from emocli.commands import (
     preprocess_faces,
     pretrain_gan,
 )
+from emocli.commands.common import argument, option
 from emocli.console import ignore_ctrl_c_from_now_on
 
 app = typer.Typer(
@@ -41,10 +42,8 @@ app = typer.Typer(
 )
 
 
-def _register(name: str, module: object, panel: str) -> None:
-    command = module.command  # type: ignore[attr-defined]
-    context = getattr(module, "CONTEXT", None)
-    app.command(name, rich_help_panel=panel, context_settings=context)(command)
+def _register(name: str, module: Any, panel: str) -> None:
+    app.command(name, rich_help_panel=panel)(module.command)
 
 
 _register("extract-audio", extract_audio, "Stages")
@@ -68,27 +67,22 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: Annotated[
-        Optional[bool],  # noqa: UP045 - typer needs Optional on Python 3.10
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = None,
+    version: Optional[bool] = option(  # noqa: UP045 - typer needs Optional on Python 3.10
+        "Print the version and exit.", "--version", callback=_version, is_eager=True
+    ),
 ) -> None:
     """Emotion recognition in the wild from faces and voices."""
 
 
 @app.command("inspect", rich_help_panel="Tools")
 def inspect_command(
-    artifact: Annotated[Path, typer.Argument(help="An emocli HDF5 artifact.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    as_config: Annotated[
-        bool,
-        typer.Option(
-            "--as-config",
-            help="Print the TOML config of the command that made the artifact (for its --config).",
-        ),
-    ] = False,
+    artifact: Path = argument("An emocli HDF5 artifact."),
+    as_json: bool = option("Print machine-readable JSON.", "--json", default=False),
+    as_config: bool = option(
+        "Print the TOML config of the command that made the artifact (for its --config).",
+        "--as-config",
+        default=False,
+    ),
 ) -> None:
     """Print an artifact's provenance: stage, schema, version, fingerprint, params, inputs,
     datasets with shapes and dtypes, classes and per-split counts.
@@ -118,10 +112,8 @@ def inspect_command(
 
 @app.command("demo-data", rich_help_panel="Tools")
 def demo_data_command(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to create the demo dataset in.")] = Path(
-        "emocli-demo"
-    ),
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same bytes.")] = 0,
+    out_dir: Path = argument("Folder to create the demo dataset in.", default=Path("emocli-demo")),
+    seed: int = option("Random seed; the same seed gives the same bytes.", default=0),
 ) -> None:
     """Generate the small synthetic audio-visual demo dataset (AFEW-style clips with audio,
     SFEW-style stills, unlabelled faces) so the whole pipeline runs with nothing downloaded.

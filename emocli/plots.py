@@ -32,11 +32,24 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def _bar_offsets(n: int) -> tuple[float, list[float]]:
-    """Grouped bars: the width of one bar and the x offset of each of ``n`` series, in tick
-    units (a group of bars spans 0.8 of a tick, centred on it)."""
-    width = 0.8 / max(1, n)
-    return width, [(i - (n - 1) / 2) * width for i in range(n)]
+def _grouped_bars(
+    series: Mapping[str, np.ndarray], classes: Sequence[str], width: float, counts: bool = False
+) -> tuple[Any, Any]:
+    """A ``width`` x 3.4 inch figure of grouped bars and its axes: at each of the K classes'
+    ticks one bar per series (K,) value, one colour per series (a group spans 0.8 of a tick,
+    centred on it); ``counts`` writes each bar's value on top."""
+    names = list(series)
+    bar = 0.8 / max(1, len(names))
+    fig = _figure(width, 3.4)
+    ax = fig.add_subplot()
+    x = np.arange(len(classes))
+    for i, name in enumerate(names):
+        offset = (i - (len(names) - 1) / 2) * bar
+        bars = ax.bar(x + offset, series[name], bar, label=name)
+        if counts:
+            ax.bar_label(bars, fontsize=6)
+    ax.set_xticks(x, classes, rotation=30, ha="right")
+    return fig, ax
 
 
 def plot_confusion(
@@ -75,18 +88,11 @@ def plot_f1_bars(
 ) -> Path:
     """Per-class F1 (K,) of one or more inputs, as grouped bars (one colour per input)."""
     k = len(classes)
-    names = list(f1)
-    width, offsets = _bar_offsets(len(names))
-    fig = _figure(2.0 + 0.6 * k + 0.2 * k * len(names), 3.4)
-    ax = fig.add_subplot()
-    x = np.arange(k)
-    for name, offset in zip(names, offsets, strict=True):
-        ax.bar(x + offset, f1[name], width, label=name)
-    ax.set_xticks(x, classes, rotation=30, ha="right")
+    fig, ax = _grouped_bars(f1, classes, 2.0 + 0.6 * k + 0.2 * k * len(f1))
     ax.set_ylim(0, 1)
     ax.set_ylabel("F1")
     ax.grid(axis="y", alpha=0.3)
-    if len(names) > 1:
+    if len(f1) > 1:
         ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)
     return _save(fig, path)
@@ -96,16 +102,7 @@ def plot_class_distribution(
     path: Path, distribution: Mapping[str, np.ndarray], classes: Sequence[str], title: str = ""
 ) -> Path:
     """Labelled samples per class (K,) in each split, as grouped bars with counts on top."""
-    k = len(classes)
-    splits = list(distribution)
-    width, offsets = _bar_offsets(len(splits))
-    fig = _figure(2.0 + 0.8 * k, 3.4)
-    ax = fig.add_subplot()
-    x = np.arange(k)
-    for split, offset in zip(splits, offsets, strict=True):
-        bars = ax.bar(x + offset, distribution[split], width, label=split)
-        ax.bar_label(bars, fontsize=6)
-    ax.set_xticks(x, classes, rotation=30, ha="right")
+    fig, ax = _grouped_bars(distribution, classes, 2.0 + 0.8 * len(classes), counts=True)
     ax.set_ylabel("samples")
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)

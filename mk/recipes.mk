@@ -48,6 +48,7 @@ AUDIO_FLAGS ?= --config recipes/audio-fayek.toml
 VOICE_FLAGS ?= --config recipes/voice.toml
 
 .PHONY: recipes recipe-fer2013 recipe-ckplus recipe-sfew recipe-afew recipe-ravdess
+.PHONY: recipe-sfew-faces recipe-sfew-folds recipe-sfew-val
 .PHONY: recipe-fer2013-faces recipe-fer2013-model recipe-unlabelled-faces recipe-unlabeled-faces
 # the chains start from the FER2013 model unless FACE_INIT names another (or none)
 FACE_INIT_STEP := $(if $(filter $(R)/models/fer2013.h5,$(FACE_INIT)),recipe-fer2013-model,)
@@ -84,9 +85,17 @@ recipe-ckplus: $(FACE_INIT_STEP) recipe-unlabelled-faces recipe-fer2013-faces ##
 	$(RUN) evaluate $(R)/predictions/ckplus-chain.h5 $(R)/predictions/ckplus-gan.h5 \
 	  --split test -o $(R)/reports/ckplus
 
-recipe-sfew: $(FACE_INIT_STEP) recipe-unlabelled-faces ## SFEW Train, 5 folds by movie: chain vs GAN vs dcgan_d
+# SFEW: the 5 dev folds by movie of Train/ (what every choice is made on); when the copy has
+# Val/ (the organisers' validation set, the seeds' test), the final models then train on all of
+# Train/ and are evaluated on Val/: the seeds' protocol (44.97 % for their GAN)
+SFEW_VAL := $(wildcard $(SFEW)/Val)
+recipe-sfew: recipe-sfew-folds $(if $(SFEW_VAL),recipe-sfew-val) ## SFEW: 5 folds by movie of Train (+ Train -> Val when Val/ exists): chain, GAN, dcgan_d
+
+recipe-sfew-faces: | $(STAMP)
 	$(call need,SFEW)
 	$(RUN) preprocess-faces $(SFEW)/Train $(WILD_FACES) -o $(R)/faces/sfew-train.h5
+
+recipe-sfew-folds: $(FACE_INIT_STEP) recipe-unlabelled-faces recipe-sfew-faces
 	$(RUN) finetune $(R)/faces/sfew-train.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --folds 5 \
 	  --group-by group --validation none -o $(R)/models/sfew-chain.h5 --predictions $(R)/predictions/sfew-chain.h5
 	$(RUN) pretrain-gan $(R)/faces/sfew-train.h5 -u $(R)/faces/unlabelled.h5 $(SFEW_GAN_FLAGS) \
@@ -95,6 +104,25 @@ recipe-sfew: $(FACE_INIT_STEP) recipe-unlabelled-faces ## SFEW Train, 5 folds by
 	  -o $(R)/models/sfew-dcgan_d.h5 --predictions $(R)/predictions/sfew-dcgan_d.h5
 	$(RUN) evaluate $(R)/predictions/sfew-chain.h5 $(R)/predictions/sfew-gan.h5 \
 	  $(R)/predictions/sfew-dcgan_d.h5 --split test -o $(R)/reports/sfew
+
+# Train -> Val: the same three recipes without folds, each model kept at its last epoch (Val
+# chooses nothing), Val predicted by the finished models
+recipe-sfew-val: $(FACE_INIT_STEP) recipe-unlabelled-faces recipe-sfew-faces
+	$(call need,SFEW_VAL)
+	$(RUN) preprocess-faces $(SFEW_VAL) $(WILD_FACES) -o $(R)/faces/sfew-val.h5
+	$(RUN) finetune $(R)/faces/sfew-train.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --validation none \
+	  --predict-on $(R)/faces/sfew-val.h5 -o $(R)/models/sfew-val-chain.h5 \
+	  --predictions $(R)/predictions/sfew-val-chain.h5
+	$(RUN) pretrain-gan $(R)/faces/sfew-train.h5 -u $(R)/faces/unlabelled.h5 $(SFEW_GAN_FLAGS) \
+	  --folds 0 --last-epoch -o $(R)/models/sfew-val-gan.h5 \
+	  --predictions-output $(R)/predictions/sfew-train-gan.h5
+	$(RUN) predict $(R)/faces/sfew-val.h5 --face-model $(R)/models/sfew-val-gan.h5 \
+	  -o $(R)/predictions/sfew-val-gan.h5
+	$(RUN) finetune $(R)/faces/sfew-train.h5 $(DCGAN_D_FLAGS) --validation none \
+	  --predict-on $(R)/faces/sfew-val.h5 -o $(R)/models/sfew-val-dcgan_d.h5 \
+	  --predictions $(R)/predictions/sfew-val-dcgan_d.h5
+	$(RUN) evaluate $(R)/predictions/sfew-val-chain.h5 $(R)/predictions/sfew-val-gan.h5 \
+	  $(R)/predictions/sfew-val-dcgan_d.h5 --split val -o $(R)/reports/sfew-val
 
 # AFEW's fuser learns from out-of-fold predictions of the train clips (stacking): each base
 # model is trained in 5 folds over the train clips; the val clips get the fold models' mean

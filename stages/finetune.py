@@ -26,6 +26,7 @@ step 2 in ``plan``, step 3 in ``fit``, step 4 in ``outputs``.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,16 +34,9 @@ from typing import Any
 
 from emocli.artifacts import ArtifactWriter, InputRef, fingerprint_artifact, fingerprint_raw
 from emocli.errors import ParamsError
-from emocli.parallel import distributed_rank
+from emocli.fields import from_attributes
 from emocli.progress import ProgressHook, no_progress
-from emocli.stage import (
-    OutputSpec,
-    StageInfo,
-    StageResult,
-    outputs_up_to_date,
-    run_stage,
-    stage_fingerprint,
-)
+from emocli.stage import StageInfo, StageResult
 from emocli.stage_params.choices import DEFAULT_MODEL, INIT_IMAGENET
 from emocli.stage_params.finetune import FinetuneParams
 from emocli.training.fit import (
@@ -60,7 +54,8 @@ from emocli.training.outputs import (
     write_predictions_artifact,
 )
 from emocli.training.plan import Plan, SplitPolicy, plan_runs
-from emocli.training.resume import Resumer, discard_after_commit, rows_digest
+from emocli.training.resume import Resumer, rows_digest
+from emocli.training.stage_run import run_training_stage
 
 STAGE = StageInfo("finetune", 1)
 
@@ -78,14 +73,12 @@ def run(
     resume: bool = True,
     notice: Callable[[str], None] | None = None,
 ) -> StageResult:
-    """Fine-tune on the ``faces``/``spectrograms`` artifact ``input``.
+    """Fine-tune on the ``faces``/``spectrograms`` artifact ``input``; write the model
+    ``output`` and the predictions ``predictions_output``, keeping resume points
+    (:func:`~emocli.training.stage_run.run_training_stage`: ``resume``, ``notice``).
 
-    Writes ``output`` (model) and ``predictions_output`` (predictions). Raises
-    :class:`~emocli.errors.ArtifactError` / :class:`~emocli.errors.ParamsError` for unusable
-    inputs or options and :class:`~emocli.errors.TrainingError` when the loss diverges.
-    A resume point beside ``output`` is kept after every epoch; the same command resumes from
-    it after a kill (``resume`` False: start over), ``notice`` gets the line that says so
-    (:mod:`emocli.training.resume`); it is deleted once the outputs are committed.
+    Raises :class:`~emocli.errors.ArtifactError` / :class:`~emocli.errors.ParamsError` for
+    unusable inputs or options and :class:`~emocli.errors.TrainingError` when the loss diverges.
     """
     inputs = [fingerprint_artifact(input, ("faces", "spectrograms"), role="input")]
     inputs += _init_inputs(params)
@@ -93,24 +86,11 @@ def run(
         inputs.append(
             fingerprint_artifact(params.predict_on, ("faces", "spectrograms"), role="predict_on")
         )
-    outputs = {
-        "model": OutputSpec(Path(output), "model"),
-        "predictions": OutputSpec(Path(predictions_output), "predictions"),
-    }
-    rank = distributed_rank()
-    resumer = _resumer(params, inputs, Path(output), resume, rank, notice)
-    if rank > 0:  # a DDP worker started by Lightning or a launcher: train, write nothing
-        if not force and outputs_up_to_date(STAGE, params, inputs, outputs):
-            return StageResult(STAGE.name, {}, True, "", {"distributed_rank": rank})  # as rank 0
-        _execute(params, Path(input), None, Path(output), no_progress, resumer)  # rank 0 reports
-        return StageResult(STAGE.name, {}, False, "", {"distributed_rank": rank})
 
-    def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
-        return _execute(params, Path(input), writers, Path(output), progress, resumer)
-
-    result = run_stage(STAGE, params, inputs, outputs, build, force)
-    discard_after_commit(Path(output))
-    return result
+    train = functools.partial(_execute, params, Path(input), Path(output))
+    return run_training_stage(
+        STAGE, params, inputs, output, predictions_output, train, force, progress, resume, notice
+    )
 
 
 def output_suffix(params: FinetuneParams) -> str:
@@ -170,10 +150,10 @@ def _describe_stacking(st: dict[str, Any]) -> list[str]:
 def _execute(
     params: FinetuneParams,
     input: Path,
-    writers: dict[str, ArtifactWriter] | None,
     output: Path,
+    writers: dict[str, ArtifactWriter] | None,
     progress: ProgressHook,
-    resumer: Resumer | None = None,
+    resumer: Resumer | None,
 ) -> dict[str, Any]:
     """Plan the runs, train them, and (rank 0, ``writers`` given) write both artifacts;
     returns the summary ({} without writers)."""
@@ -211,59 +191,21 @@ def _execute(
 
 
 def _split_policy(params: FinetuneParams) -> SplitPolicy:
-    """The options that choose each run's rows."""
-    return SplitPolicy(
-        validation=params.validation,
-        val_fraction=params.val_fraction,
-        group_by=params.group_by,
-        test_subjects=params.test_subjects,
-        folds=params.folds,
-        fold=params.fold,
-        stacking=params.stacking,
-        seed=params.seed,
-    )
+    """The options that choose each run's rows (the params of the same names)."""
+    return from_attributes(SplitPolicy, params)
 
 
 def _run_config(params: FinetuneParams) -> RunConfig:
-    """The options of every training run: model, start, optimiser and Lightning Trainer."""
+    """The options of every training run: model, start, optimiser and Lightning Trainer (the
+    params of the same names)."""
     from emocli.training.module import OptimConfig
-    from emocli.training.trainer import TrainerConfig
+    from emocli.training.trainer import Hardware, TrainerConfig
 
-    optim = OptimConfig(
-        optimizer=params.optimizer,
-        lr=params.lr,
-        weight_decay=params.weight_decay,
-        momentum=params.momentum,
-        scheduler=params.scheduler,
-        epochs=params.epochs,
-    )
-    trainer = TrainerConfig(
-        max_epochs=params.epochs,
-        accelerator=params.accelerator,
-        devices=params.devices,
-        num_nodes=params.num_nodes,
-        strategy=params.strategy,
-        precision=params.precision,
-        patience=params.patience,
-        monitor=params.monitor,
-        progress_bar=params.progress_bar,
-        fast_dev_run=params.fast_dev_run,
-    )
-    return RunConfig(
-        model=params.model,
-        model_kwargs=params.kwargs(),
-        init=params.init,
-        freeze=params.freeze,
-        augment=params.augment,
-        class_weights=params.class_weights,
-        label_smoothing=params.label_smoothing,
-        batch_size=params.batch_size,
-        workers=params.workers,
-        seed=params.seed,
-        channels_last=params.channels_last,
-        compile=params.compile,
-        optim=optim,
-        trainer=trainer,
+    hardware = from_attributes(Hardware, params)
+    trainer = from_attributes(TrainerConfig, params, max_epochs=params.epochs, hardware=hardware)
+    optim = from_attributes(OptimConfig, params)
+    return from_attributes(
+        RunConfig, params, model_kwargs=params.kwargs(), optim=optim, trainer=trainer
     )
 
 
@@ -281,22 +223,6 @@ def _predict_config(params: FinetuneParams) -> PredictConfig:
 
 
 # --------------------------------------------------------------------------- inputs, resume
-
-
-def _resumer(
-    params: FinetuneParams,
-    inputs: list[InputRef],
-    output: Path,
-    resume: bool,
-    rank: int,
-    notice: Callable[[str], None] | None,
-) -> Resumer | None:
-    """Where this command's resume points go and what they must match (None: none kept)."""
-    if params.fast_dev_run:
-        return None
-    fingerprint = stage_fingerprint(STAGE, params, inputs)
-    say = notice if notice is not None and rank == 0 else (lambda text: None)
-    return Resumer(STAGE.name, output, fingerprint, resume, rank == 0, say)
 
 
 def _resume_points(resumer: Resumer | None, params: FinetuneParams, plans: list[Plan]) -> list[Any]:

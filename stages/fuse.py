@@ -35,6 +35,7 @@ from emocli.artifacts import (
     open_artifact,
 )
 from emocli.errors import ArtifactError, InputError
+from emocli.fields import from_attributes
 from emocli.fusion import (
     TRAINED_METHODS,
     VISUAL_MODALITIES,
@@ -136,16 +137,7 @@ def _fit(
         }
     from emocli.fusion.mlp import MlpConfig, fit_mlp
 
-    config = MlpConfig(
-        hidden=params.mlp_hidden,
-        dropout=params.mlp_dropout,
-        lr=params.mlp_lr,
-        batch_size=params.mlp_batch_size,
-        max_epochs=params.mlp_max_epochs,
-        patience=params.mlp_patience,
-        holdout=params.mlp_holdout,
-        seed=params.seed,
-    )
+    config = from_attributes(MlpConfig, params, "mlp_", seed=params.seed)
     fuser_m = fit_mlp(features, labels, n_classes, config)
     return fuser_m, {
         "best_epoch": fuser_m.best_epoch,

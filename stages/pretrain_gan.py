@@ -29,7 +29,7 @@ in ``gan_outputs``.
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,18 +37,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emocli.artifacts import ArtifactWriter, fingerprint_artifact
-from emocli.parallel import distributed_rank
+from emocli.fields import from_attributes
 from emocli.progress import ProgressHook, no_progress
-from emocli.stage import (
-    OutputSpec,
-    StageInfo,
-    StageResult,
-    outputs_up_to_date,
-    run_stage,
-    stage_fingerprint,
-)
+from emocli.stage import StageInfo, StageResult
 from emocli.stage_params.gan import D_ARCHITECTURE, G_ARCHITECTURE, PretrainGanParams
-from emocli.training.gan_data import GanInputs, load_inputs, to_unit_range
+from emocli.training.gan_data import load_inputs, to_unit_range
 from emocli.training.gan_init import d_kwargs, g_kwargs, load_init
 from emocli.training.gan_outputs import (
     GanPredictions,
@@ -57,7 +50,8 @@ from emocli.training.gan_outputs import (
     write_gan_predictions,
 )
 from emocli.training.gan_plan import GanRun, UnlabelledPool, labelled_rows, plan_runs
-from emocli.training.resume import Resumer, RunResume, discard_after_commit, rows_digest
+from emocli.training.resume import Resumer, RunResume, rows_digest
+from emocli.training.stage_run import run_training_stage
 
 if TYPE_CHECKING:
     from torch import nn
@@ -76,49 +70,21 @@ def run(
     resume: bool = True,
     notice: Callable[[str], None] | None = None,
 ) -> StageResult:
-    """Train the semi-supervised GAN on ``labelled`` + ``unlabelled`` faces artifacts.
+    """Train the semi-supervised GAN on ``labelled`` + ``unlabelled`` faces artifacts into
+    the model ``output`` and the predictions ``predictions_output``, keeping resume points
+    (:func:`~emocli.training.stage_run.run_training_stage`: ``resume``, ``notice``).
 
-    Writes ``output`` (model) and ``predictions_output`` (predictions). Raises
-    :class:`~emocli.errors.ArtifactError` for unusable inputs and
+    Raises :class:`~emocli.errors.ArtifactError` for unusable inputs and
     :class:`~emocli.errors.TrainingError` when training diverges or collapses.
-    A resume point beside ``output`` is kept after every epoch; the same command resumes from
-    it after a kill (``resume`` False: start over), ``notice`` gets the line that says so
-    (:mod:`emocli.training.resume`); it is deleted once the outputs are committed.
     """
     inputs = [fingerprint_artifact(labelled, "faces", role="labelled")]
     inputs += [fingerprint_artifact(p, "faces", role="unlabelled") for p in unlabelled]
     if params.init != "none":
         inputs.append(fingerprint_artifact(params.init, "model", role="init"))
-    outputs = {
-        "model": OutputSpec(Path(output), "model"),
-        "predictions": OutputSpec(Path(predictions_output), "predictions"),
-    }
-
-    rank = distributed_rank()
-    resumer = None
-    if not params.fast_dev_run:
-        say = notice if notice is not None and rank == 0 else (lambda text: None)
-        fingerprint = stage_fingerprint(STAGE, params, inputs)
-        resumer = Resumer(STAGE.name, Path(output), fingerprint, resume, rank == 0, say)
-
-    def load(hook: ProgressHook) -> GanInputs:
-        need_unlabelled = params.schedule != "supervised-only" and not params.leftover_unlabelled
-        return load_inputs(
-            labelled, unlabelled, params.size, params.group_by, need_unlabelled, hook
-        )
-
-    if rank > 0:  # a DDP worker started by Lightning or a launcher: train, write nothing
-        if not force and outputs_up_to_date(STAGE, params, inputs, outputs):
-            return StageResult(STAGE.name, {}, True, "", {"distributed_rank": rank})  # as rank 0
-        _train_and_write(params, load(no_progress), None, Path(output), no_progress, resumer)
-        return StageResult(STAGE.name, {}, False, "", {"distributed_rank": rank})
-
-    def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
-        return _train_and_write(params, load(progress), writers, Path(output), progress, resumer)
-
-    result = run_stage(STAGE, params, inputs, outputs, build, force)
-    discard_after_commit(Path(output))
-    return result
+    train = functools.partial(_train_and_write, params, labelled, unlabelled, Path(output))
+    return run_training_stage(
+        STAGE, params, inputs, output, predictions_output, train, force, progress, resume, notice
+    )
 
 
 def describe(result: StageResult) -> list[str]:
@@ -141,22 +107,29 @@ def describe(result: StageResult) -> list[str]:
 
 def _train_and_write(
     params: PretrainGanParams,
-    data: GanInputs,
-    writers: dict[str, ArtifactWriter] | None,
+    labelled: Path,
+    unlabelled: Sequence[Path],
     output: Path,
+    writers: dict[str, ArtifactWriter] | None,
     progress: ProgressHook,
-    resumer: Resumer | None = None,
+    resumer: Resumer | None,
 ) -> dict[str, Any]:
-    """Train (per fold), predict, and fill the writers (none on a DDP worker); the summary."""
+    """Read the faces, train (per fold), predict, and fill the writers (none on a DDP
+    worker); the summary."""
+    need_unlabelled = params.schedule != "supervised-only" and not params.leftover_unlabelled
+    data = load_inputs(
+        labelled, unlabelled, params.size, params.group_by, need_unlabelled, progress
+    )
     import torch
 
     from emocli.models import build_model
     from emocli.training.gan_train import FitConfig, fit_gan
+    from emocli.training.trainer import Hardware
 
     if params.threads:
         torch.set_num_threads(params.threads)
     # the training settings are the params of the same names
-    config = FitConfig(**{f.name: getattr(params, f.name) for f in dataclasses.fields(FitConfig)})
+    config = from_attributes(FitConfig, params, hardware=from_attributes(Hardware, params))
     x_all = torch.from_numpy(to_unit_range(data.images))  # (N, 1, S, S) in [-1, 1]
     y_all = torch.from_numpy(data.label.astype(np.int64))
     runs, role = plan_runs(data, params.folds, params.dev_fraction, params.seed)

@@ -28,7 +28,7 @@ from emocli.audio import (
 )
 from emocli.cli import app
 from emocli.datasets.audio_sources import detect_audio_format, list_audio_inputs
-from emocli.datasets.ravdess import RAVDESS_EMOTIONS
+from emocli.datasets.ravdess import RAVDESS_EMOTIONS, is_ravdess_name
 from emocli.errors import InputError, ParamsError
 from emocli.labels import sort_classes
 from stages.extract_audio import ExtractAudioParams, run
@@ -227,6 +227,20 @@ def test_sources_detect_and_label_each_layout(tmp_path: Path) -> None:
     assert detect_audio_format(folder) == "folder"
     assert [i.label for i in list_audio_inputs(folder).items] == ["sad", "surprise"]
     assert detect_audio_format(rav / "Actor_07" / "03-01-01-01-01-01-07.flac") == "ravdess"
+
+
+@pytest.mark.parametrize(
+    ("stem", "is_ravdess"),
+    [
+        ("03-01-05-01-02-01-16", True),
+        ("01-01-01-01-01-01-07", True),
+        ("03-01-09-01-02-01-16", False),  # no emotion 09
+        ("000123", False),
+        ("03-01-05-01-02-01", False),
+    ],
+)
+def test_ravdess_names_are_recognised(stem: str, is_ravdess: bool) -> None:
+    assert is_ravdess_name(stem) is is_ravdess
 
 
 def test_sources_refuse_unusable_folders(tmp_path: Path) -> None:

@@ -93,6 +93,20 @@ def test_every_hidden_alias_is_the_second_name_of_an_option() -> None:
     assert found == HIDDEN_ALIASES
 
 
+def test_every_stage_command_ends_with_the_shared_options() -> None:
+    """The options every stage command takes (common.py's ``_shared_options``) come last, in
+    one order, after the command's own and its stage's parameters."""
+    import typer.main
+
+    shared = ("workdir", "workers", "force", "resume", "config")
+    for name in (*STAGES, "import-predictions", "predict"):
+        command = typer.main.get_command(app).commands[name]  # type: ignore[attr-defined]
+        names = [p.name for p in command.params]
+        tail = names[names.index("workdir") :]
+        assert tail == [n for n in shared if n in tail], (name, tail)
+        assert {"workdir", "force", "config"} <= set(tail), (name, tail)
+
+
 def test_every_stage_has_help() -> None:
     for name in STAGES:
         result = runner.invoke(app, [name, "--help"])

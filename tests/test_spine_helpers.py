@@ -90,3 +90,30 @@ def test_runtime_fields_are_stored_but_not_fingerprinted() -> None:
     assert result_params(params) == {"size": 64, "root": "x"}
     with pytest.raises(ParamsError, match="size"):
         require(False, "size must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    size: int
+    workers: int = 1
+    seed: int = 0
+    kept: str = "default"
+    derived: int = dataclasses.field(default=5, init=False)
+
+
+def test_from_attributes_copies_fields_of_the_same_name() -> None:
+    from emocli.fields import from_attributes
+
+    params = _Params(size=32, workers=4)
+    # size and workers from params; seed given; kept (params lacks it) keeps its default
+    assert from_attributes(_Settings, params, seed=3) == _Settings(32, 4, 3, "default")
+
+    @dataclasses.dataclass(frozen=True)
+    class Prefixed:
+        mlp_size: int = 8
+        mlp_workers: int = 2
+
+    # with a prefix: size from mlp_size ...; a given value wins over the source's
+    assert from_attributes(_Settings, Prefixed(), "mlp_", workers=7) == _Settings(8, 7)
+    with pytest.raises(TypeError):  # a required field neither the source nor the call gives
+        from_attributes(_Settings, object())

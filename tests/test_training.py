@@ -170,6 +170,31 @@ def test_flip_only_mirrors_or_keeps_each_image() -> None:
         preset("wild")
 
 
+def test_presets_build_on_each_other() -> None:
+    light, strong = preset("light"), preset("strong")
+    assert light is not None and strong is not None
+    assert (strong.rotation, strong.shift, strong.zoom) == (light.rotation, light.shift, light.zoom)
+    assert strong.erase > 0 and light.erase == 0 and not light.freq_masks
+    specaugment, speech = preset("specaugment"), preset("speech")
+    assert specaugment is not None and speech is not None
+    assert not specaugment.geometric and specaugment.brightness == (1.0, 1.0)
+    assert replace(speech, stretch=0.0, band_shift=0.0) == specaugment
+
+
+def test_hardware_flags_and_trainer_arguments() -> None:
+    from emocli.training.trainer import Hardware
+
+    hw = Hardware(accelerator="gpu", devices="0,1", num_nodes=2, strategy="ddp")
+    assert hw.flags == "--accelerator gpu --devices 0,1 --num-nodes 2 --strategy ddp"
+    assert hw.trainer_kwargs() == {
+        "accelerator": "gpu",
+        "devices": [0, 1],
+        "num_nodes": 2,
+        "strategy": "ddp",
+    }
+    assert Hardware().trainer_kwargs()["devices"] == "auto"
+
+
 def test_brightness_only_darkens_within_range() -> None:
     x = torch.full((32, 1, 4, 4), 0.8)
     out = augment_batch(x, AugmentConfig(shear=0.0, zoom=0.0, hflip=False))

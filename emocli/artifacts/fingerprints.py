@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,8 @@ class InputRef:
     role: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return {
-            "path": self.path,
-            "fingerprint": self.fingerprint,
-            "kind": self.kind,
-            "role": self.role,
-        }
+        """``{"path", "fingerprint", "kind", "role"}``: the JSON of the artifact's inputs."""
+        return asdict(self)
 
 
 def fingerprint_raw(path: Path | str, role: str = "") -> InputRef:

@@ -20,44 +20,15 @@ new recording exactly as its training data. Nothing here reads or writes artifac
 Modules: :mod:`~emocli.audio.decode` (step 1), :mod:`~emocli.audio.frontend` (2-5),
 :mod:`~emocli.audio.image` (6), :mod:`~emocli.audio.batch` (build-spectrograms' front end of
 its options and its two passes over a batch of clips), :mod:`~emocli.audio.preview` (its
-preview PNG); everything is re-exported here.
+preview PNG); everything public (each module's ``__all__``) is re-exported here.
 """
 
-from emocli.audio.batch import batch_features, batch_moments, frontend_of, padded_batch
-from emocli.audio.decode import (
-    SAMPLE_RATE,
-    AudioDecodeError,
-    DecodedAudio,
-    decode_audio,
-    decode_audio_clipped,
-    frame_to_channels,
-    resample,
-)
-from emocli.audio.frontend import (
-    DB_AMIN,
-    DB_REF,
-    STD_FLOOR,
-    SUB_BATCH,
-    FrontEnd,
-    Kernels,
-    MomentAccumulator,
-    NormStats,
-    apply_stats,
-    frame_lengths,
-    frontend_from_artifact,
-    kernels_for,
-    log_mel,
-    logmel_features,
-    n_frames,
-    normalise_each,
-    pad_or_crop,
-    preemphasis,
-    spectrograms_of,
-    speech_span,
-    trim_silence,
-)
-from emocli.audio.image import spectrogram_image
-from emocli.audio.preview import PREVIEW_PER_CLASS, SpectrogramPreview
+from emocli.audio import batch, decode, frontend, image, preview
+from emocli.audio.batch import *  # noqa: F403
+from emocli.audio.decode import *  # noqa: F403
+from emocli.audio.frontend import *  # noqa: F403
+from emocli.audio.image import *  # noqa: F403
+from emocli.audio.preview import *  # noqa: F403
 from emocli.stage_params.spectrograms import (
     CLIP_NORMS,
     GLOBAL_NORMS,
@@ -68,47 +39,18 @@ from emocli.stage_params.spectrograms import (
     WIN_SECONDS,
 )
 
+#: Each module's public names (its ``__all__``), and the front end's defaults.
 __all__ = [
+    *batch.__all__,
+    *decode.__all__,
+    *frontend.__all__,
+    *image.__all__,
+    *preview.__all__,
     "CLIP_NORMS",
-    "DB_AMIN",
-    "DB_REF",
     "GLOBAL_NORMS",
     "HOP_SECONDS",
     "N_MELS",
     "PREEMPHASIS",
-    "PREVIEW_PER_CLASS",
-    "SAMPLE_RATE",
-    "STD_FLOOR",
-    "SUB_BATCH",
     "TOP_DB",
     "WIN_SECONDS",
-    "AudioDecodeError",
-    "DecodedAudio",
-    "FrontEnd",
-    "Kernels",
-    "MomentAccumulator",
-    "NormStats",
-    "SpectrogramPreview",
-    "apply_stats",
-    "batch_features",
-    "batch_moments",
-    "decode_audio",
-    "decode_audio_clipped",
-    "frame_lengths",
-    "frame_to_channels",
-    "frontend_from_artifact",
-    "frontend_of",
-    "kernels_for",
-    "log_mel",
-    "logmel_features",
-    "n_frames",
-    "normalise_each",
-    "pad_or_crop",
-    "padded_batch",
-    "preemphasis",
-    "resample",
-    "spectrogram_image",
-    "spectrograms_of",
-    "speech_span",
-    "trim_silence",
 ]

@@ -29,6 +29,8 @@ from emocli.errors import ParamsError
 if TYPE_CHECKING:
     from emocli.stage_params.spectrograms import BuildSpectrogramsParams
 
+__all__ = ["batch_features", "batch_moments", "frontend_of", "padded_batch"]
+
 
 def frontend_of(params: BuildSpectrogramsParams, sample_rate: int, pad_samples: int) -> FrontEnd:
     """The :class:`~emocli.audio.FrontEnd` of ``params`` at ``sample_rate`` (Hz), every

@@ -11,6 +11,16 @@ import numpy as np
 from emocli.media import MediaDecodeError, ffmpeg_message, open_media
 from emocli.stage_params.audio import SAMPLE_RATE
 
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioDecodeError",
+    "DecodedAudio",
+    "decode_audio",
+    "decode_audio_clipped",
+    "frame_to_channels",
+    "resample",
+]
+
 #: Full scale of the integer sample formats FFmpeg decodes to (value that maps to 1.0).
 _INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9.223372036854775808e18}
 

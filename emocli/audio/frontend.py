@@ -13,6 +13,30 @@ import numpy as np
 from emocli.audio.decode import resample
 from emocli.stage_params.spectrograms import N_MELS, PREEMPHASIS, TOP_DB
 
+__all__ = [
+    "DB_AMIN",
+    "DB_REF",
+    "STD_FLOOR",
+    "SUB_BATCH",
+    "FrontEnd",
+    "Kernels",
+    "MomentAccumulator",
+    "NormStats",
+    "apply_stats",
+    "frame_lengths",
+    "frontend_from_artifact",
+    "kernels_for",
+    "log_mel",
+    "logmel_features",
+    "n_frames",
+    "normalise_each",
+    "pad_or_crop",
+    "preemphasis",
+    "spectrograms_of",
+    "speech_span",
+    "trim_silence",
+]
+
 #: librosa ``power_to_db`` settings: reference power and floor (the dynamic range kept,
 #: ``TOP_DB``, and the other defaults of the thesis's front end are build-spectrograms'
 #: parameters, declared in :mod:`emocli.stage_params.spectrograms`).

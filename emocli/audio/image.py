@@ -6,6 +6,8 @@ import functools
 
 import numpy as np
 
+__all__ = ["spectrogram_image"]
+
 
 @functools.lru_cache(maxsize=4)
 def _colour_table(cmap: str) -> np.ndarray:

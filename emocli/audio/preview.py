@@ -9,6 +9,8 @@ import numpy as np
 
 from emocli.audio.frontend import FrontEnd
 
+__all__ = ["PREVIEW_PER_CLASS", "SpectrogramPreview"]
+
 #: Spectrograms per class drawn in the preview PNG.
 PREVIEW_PER_CLASS = 4
 

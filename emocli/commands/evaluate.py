@@ -1,18 +1,44 @@
 """`emocli evaluate`: metrics, pictures and a report for one or more predictions artifacts."""
 
+# ruff: noqa: UP045 - typer needs Optional on Python 3.10
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import typer
-
-from emocli.commands.common import Config, Force, Workdir, run_and_report, with_params
+from emocli.commands.common import StageCall, argument, option, run_and_report, with_params
 from emocli.stage_params.evaluate import EvaluateParams
 
 if TYPE_CHECKING:
     from emocli.progress import ProgressHook
     from emocli.stage import StageResult
+
+
+@with_params(EvaluateParams)
+def command(
+    call: StageCall,
+    inputs: list[Path] = argument("Predictions artifacts to evaluate and compare."),
+    name: Optional[list[str]] = option("Display name of each input, in order (repeat the option)."),
+    output: Optional[Path] = option(
+        "Report folder \\[default: <workdir>/reports/<input names>/].", "--output", "-o"
+    ),
+    no_plots: bool = option("Skip the PNG pictures.", "--no-plots", default=False),
+) -> None:
+    """Evaluate predictions: accuracy, F1, per-class metrics, confusion matrices, class
+    distributions, fold summaries and training curves, as metrics.json, report.md and PNGs.
+
+    Example: emocli evaluate emocli-work/predictions/fused-svm.h5 --split val
+    """
+    from stages import evaluate as stage
+
+    names = list(name or []) or stage.display_names(inputs)
+    report_dir = output or call.workspace.dir_for("evaluation") / stage.report_name(names)
+
+    def action(progress: ProgressHook) -> StageResult:
+        params = call.params(names=tuple(names), plots=not no_plots)
+        return stage.run(params, inputs, report_dir, **call.options(progress))
+
+    run_and_report(action, stage.describe)
 
 
 def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, Any]:
@@ -24,46 +50,3 @@ def config_values(params: dict[str, Any], outputs: dict[str, str]) -> dict[str, 
         "no_plots": not params.get("plots", True),
         "output": str(Path(artifact).parent) if artifact else None,
     }
-
-
-@with_params(EvaluateParams)
-def command(
-    inputs: Annotated[
-        list[Path], typer.Argument(help="Predictions artifacts to evaluate and compare.")
-    ],
-    name: Annotated[
-        Optional[list[str]],  # noqa: UP045 - typer needs Optional on Python 3.10
-        typer.Option("--name", help="Display name of each input, in order (repeat the option)."),
-    ] = None,
-    output: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(
-            "--output",
-            "-o",
-            help="Report folder \\[default: <workdir>/reports/<input names>/].",
-            show_default=False,
-        ),
-    ] = None,
-    no_plots: Annotated[bool, typer.Option("--no-plots", help="Skip the PNG pictures.")] = False,
-    workdir: Workdir = None,
-    force: Force = False,
-    config: Config = None,
-    **values: Any,
-) -> None:
-    """Evaluate predictions: accuracy, F1, per-class metrics, confusion matrices, class
-    distributions, fold summaries and training curves, as metrics.json, report.md and PNGs.
-
-    Example: emocli evaluate emocli-work/predictions/fused-svm.h5 --split val
-    """
-    from emocli.workspace import resolve_workspace
-    from stages import evaluate as stage
-
-    names = list(name or []) or stage.display_names(inputs)
-    reports = resolve_workspace(workdir).dir_for("evaluation")
-    report_dir = output or reports / stage.report_name(names)
-
-    def action(progress: ProgressHook) -> StageResult:
-        params = EvaluateParams(**values, names=tuple(names), plots=not no_plots)
-        return stage.run(params, inputs, report_dir, force=force, progress=progress)
-
-    run_and_report(action, stage.describe)

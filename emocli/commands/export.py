@@ -1,12 +1,12 @@
 """`emocli export`: a model artifact -> an ONNX file (class probabilities, emocli metadata)."""
 
+# ruff: noqa: UP045 - typer needs Optional on Python 3.10
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
-import typer
-
+from emocli.commands.common import argument, option
 from emocli.quantize import CALIBRATION_ROWS
 
 #: Below this top-1 agreement with the float32 graph, an int8 export is warned about.
@@ -14,34 +14,17 @@ INT8_WARN_AGREEMENT = 0.9
 
 
 def command(
-    model: Annotated[
-        Path,
-        typer.Argument(
-            help="Model artifact: a finetune model or pretrain-gan's discriminator.",
-            show_default=False,
-        ),
-    ],
-    output: Annotated[
-        Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
-        typer.Option(
-            "--output",
-            "-o",
-            help="ONNX file to write \\[default: next to MODEL, with the suffix .onnx].",
-            show_default=False,
-        ),
-    ] = None,
-    calibration: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(
-            "--calibration",
-            help="Quantize to int8, calibrated on rows of this faces/spectrograms artifact "
-            "(training rows, made like the model's input).",
-            show_default=False,
-        ),
-    ] = None,
-    calibration_rows: Annotated[
-        int, typer.Option("--calibration-rows", min=1, help="Rows used to calibrate (int8).")
-    ] = CALIBRATION_ROWS,
+    model: Path = argument("Model artifact: a finetune model or pretrain-gan's discriminator."),
+    output: Optional[Path] = option(
+        "ONNX file to write \\[default: next to MODEL, with the suffix .onnx].", "--output", "-o"
+    ),
+    calibration: Optional[Path] = option(
+        "Quantize to int8, calibrated on rows of this faces/spectrograms artifact (training "
+        "rows, made like the model's input)."
+    ),
+    calibration_rows: int = option(
+        "Rows used to calibrate (int8).", default=CALIBRATION_ROWS, min=1
+    ),
 ) -> None:
     """Export a trained model to ONNX, to run it without emocli (onnxruntime, any language).
 

@@ -1,12 +1,15 @@
 """`emocli models`: the bundled models (list, card) and how one is packed into the package."""
 
+# ruff: noqa: UP045 - typer needs Optional on Python 3.10
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
+
+from emocli.commands.common import argument, option
 
 app = typer.Typer(
     help="The models shipped with emocli: list them, show a model card, pack a trained model.",
@@ -32,9 +35,7 @@ def list_command(ctx: typer.Context) -> None:
 
 
 @app.command("show")
-def show_command(
-    name: Annotated[str, typer.Argument(help="A bundled model: face or voice.")],
-) -> None:
+def show_command(name: str = argument("A bundled model: face or voice.")) -> None:
     """Print a bundled model's card: training data and its terms, command, figures, limits.
 
     Example: emocli models show face
@@ -48,29 +49,16 @@ def show_command(
 
 @app.command("pack")
 def pack_command(
-    model: Annotated[Path, typer.Argument(help="A trained model artifact.")],
-    name: Annotated[str, typer.Option("--name", help="Bundled name: face or voice.")],
-    card: Annotated[
-        Path, typer.Option("--card", help="The model card, a JSON file (see docs/models.md).")
-    ],
-    output: Annotated[
-        Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
-        typer.Option(
-            "--output",
-            "-o",
-            help="Where to write it \\[default: the package's emocli/zoo/<name>.h5].",
-            show_default=False,
-        ),
-    ] = None,
-    int8_calibration: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option(
-            "--int8-calibration",
-            help="Also store the model's int8 ONNX graph (what predict runs by default), "
-            "calibrated on the training rows of this faces/spectrograms artifact.",
-            show_default=False,
-        ),
-    ] = None,
+    model: Path = argument("A trained model artifact."),
+    name: str = option("Bundled name: face or voice.", default=...),
+    card: Path = option("The model card, a JSON file (see docs/models.md).", default=...),
+    output: Optional[Path] = option(
+        "Where to write it \\[default: the package's emocli/zoo/<name>.h5].", "--output", "-o"
+    ),
+    int8_calibration: Optional[Path] = option(
+        "Also store the model's int8 ONNX graph (what predict runs by default), calibrated on "
+        "the training rows of this faces/spectrograms artifact."
+    ),
 ) -> None:
     """Copy a trained model into the package as a bundled model, with its model card.
 

@@ -31,7 +31,7 @@ from emocli.datasets.common import (
     require_folder,
     walk_rejects,
 )
-from emocli.datasets.ravdess import parse_ravdess_name, ravdess_item
+from emocli.datasets.ravdess import is_ravdess_name, parse_ravdess_name, ravdess_item
 from emocli.errors import InputError
 from emocli.stage_params.audio import AUDIO_FORMATS
 
@@ -71,7 +71,7 @@ def detect_audio_format(root: Path) -> str:
             f"no audio or video files under {root} (looked for "
             f"{', '.join(sorted(MEDIA_EXTENSIONS))})"
         )
-    if all(_is_ravdess_name(p.stem) for p in files):
+    if all(is_ravdess_name(p.stem) for p in files):
         return "ravdess"
     if root.is_file():
         return "folder"
@@ -116,14 +116,6 @@ def list_audio_inputs(
     if not listing.items and not listing.rejects:
         raise InputError(f"no {fmt} clips found under {root}; expected {_LAYOUTS[fmt]}")
     return listing
-
-
-def _is_ravdess_name(stem: str) -> bool:
-    try:
-        parse_ravdess_name(stem)
-    except InputError:
-        return False
-    return True
 
 
 def _ravdess(root: Path) -> AudioListing:

@@ -32,7 +32,7 @@ from emocli.datasets.common import (
     require_folder,
     walk_rejects,
 )
-from emocli.datasets.ravdess import RAVDESS_EMOTIONS, parse_ravdess_name
+from emocli.datasets.ravdess import RAVDESS_EMOTIONS, is_ravdess_name
 from emocli.errors import InputError
 from emocli.labels import EMOTIONS, KNOWN_EMOTIONS, normalise_class_name
 from emocli.stage_params.faces import FACE_FORMATS, PEAK_FRACTION, face_format
@@ -89,7 +89,7 @@ def detect_face_format(root: Path) -> str:
     if root.is_file():
         suffix = root.suffix.lower()
         if suffix in VIDEO_EXTENSIONS:
-            return "ravdess-video" if _is_ravdess(root.stem) else "afew"
+            return "ravdess-video" if is_ravdess_name(root.stem) else "afew"
         if suffix in IMAGE_EXTENSIONS:
             return "unlabelled"
         raise InputError(f"{root}: not an image, a video or a FER2013 CSV")
@@ -105,7 +105,7 @@ def detect_face_format(root: Path) -> str:
         )
     videos = [p for p in sample if p.suffix.lower() in VIDEO_EXTENSIONS]
     if len(videos) * 2 > len(sample):
-        return "ravdess-video" if all(_is_ravdess(p.stem) for p in videos) else "afew"
+        return "ravdess-video" if all(is_ravdess_name(p.stem) for p in videos) else "afew"
     images = [p for p in sample if p.suffix.lower() in IMAGE_EXTENSIONS]
     stems = [p.stem for p in images]
     in_folders = [p for p in images if p.parent != root]  # loose files at the root do not vote
@@ -200,14 +200,6 @@ def _share(parse: Callable[[str], object], stems: list[str]) -> float:
 def _in_emotion_folder(path: Path, root: Path) -> bool:
     folders = path.relative_to(root).parts[:-1]
     return any(normalise_class_name(f) in KNOWN_EMOTIONS for f in folders)
-
-
-def _is_ravdess(stem: str) -> bool:
-    try:
-        parse_ravdess_name(stem)
-    except InputError:
-        return False
-    return True
 
 
 def _small_images(items: list[MediaItem], small_side: int) -> bool:

@@ -48,6 +48,15 @@ def parse_ravdess_name(stem: str) -> RavdessName:
     )
 
 
+def is_ravdess_name(stem: str) -> bool:
+    """Whether a file stem (no extension) is a RAVDESS name (:func:`parse_ravdess_name`)."""
+    try:
+        parse_ravdess_name(stem)
+    except InputError:
+        return False
+    return True
+
+
 def ravdess_clip_id(stem: str) -> str:
     """The recording a RAVDESS file belongs to: its name without the modality code, so the
     audio-only (03-...) and audio-visual (01-...) files of one recording share a clip id."""

@@ -47,57 +47,20 @@ class Expression:
         return cls(*(float(v) for v in values))
 
 
-#: Each class's apex expression (intensity 1), after Ekman's prototypes.
+#: Each class's apex expression (intensity 1), after Ekman's prototypes; the values are
+#: :class:`Expression`'s fields in order (mouth curve, open, width, teeth, brow raise, tilt,
+#: eye open, nose wrinkle, lip raise).
 APEX: dict[str, Expression] = {
-    "Angry": Expression(
-        mouth_curve=-0.35,
-        mouth_open=0.15,
-        mouth_width=-0.1,
-        teeth=0.6,
-        brow_raise=-0.8,
-        brow_tilt=-1.0,
-        eye_open=0.15,
-    ),
-    "Disgust": Expression(
-        mouth_curve=-0.5,
-        mouth_open=0.05,
-        mouth_width=-0.05,
-        brow_raise=-0.5,
-        brow_tilt=-0.3,
-        eye_open=-0.4,
-        nose_wrinkle=1.0,
-        lip_raise=1.0,
-    ),
-    "Fear": Expression(
-        mouth_curve=-0.3,
-        mouth_open=0.45,
-        mouth_width=0.25,
-        teeth=0.3,
-        brow_raise=0.6,
-        brow_tilt=0.7,
-        eye_open=0.5,
-    ),
-    "Happy": Expression(
-        mouth_curve=1.0, mouth_open=0.3, mouth_width=0.25, teeth=1.0, brow_raise=0.1, eye_open=-0.35
-    ),
+    "Angry": Expression(-0.35, 0.15, -0.1, 0.6, -0.8, -1.0, 0.15),
+    "Disgust": Expression(-0.5, 0.05, -0.05, 0.0, -0.5, -0.3, -0.4, 1.0, 1.0),
+    "Fear": Expression(-0.3, 0.45, 0.25, 0.3, 0.6, 0.7, 0.5),
+    "Happy": Expression(1.0, 0.3, 0.25, 1.0, 0.1, 0.0, -0.35),
     "Neutral": Expression(),
-    "Sad": Expression(
-        mouth_curve=-0.8, mouth_width=-0.1, brow_raise=0.0, brow_tilt=0.9, eye_open=-0.3
-    ),
-    "Surprise": Expression(
-        mouth_open=1.0, mouth_width=-0.25, brow_raise=1.0, brow_tilt=0.1, eye_open=0.6
-    ),
+    "Sad": Expression(-0.8, 0.0, -0.1, 0.0, 0.0, 0.9, -0.3),
+    "Surprise": Expression(0.0, 1.0, -0.25, 0.0, 1.0, 0.1, 0.6),
 }
-
-#: Spread of an actor's resting face around neutral (per parameter, same order as fields).
-RESTING_SPREAD = Expression(
-    mouth_curve=0.25,
-    mouth_open=0.04,
-    mouth_width=0.08,
-    brow_raise=0.25,
-    brow_tilt=0.25,
-    eye_open=0.15,
-)
+#: Spread of an actor's resting face around neutral (per field, same order).
+RESTING_SPREAD = Expression(0.25, 0.04, 0.08, 0.0, 0.25, 0.25, 0.15)
 
 #: Probability that a clip is a low-intensity (subtle, easily confused) one.
 SUBTLE_PROBABILITY = 0.3

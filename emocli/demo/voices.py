@@ -39,7 +39,11 @@ ATTACK_S, RELEASE_S = 0.02, 0.04
 
 @dataclass(frozen=True)
 class Voice:
-    """A speaker: base pitch ``f0`` (Hz) and vocal tract scaling of the formants."""
+    """A speaker.
+
+    f0 : base pitch (fundamental frequency), Hz
+    formant_scale : factor on every formant frequency (> 1: a shorter vocal tract)
+    """
 
     f0: float
     formant_scale: float

@@ -64,6 +64,13 @@ class FeatureFuser(Fuser):
         return out
 
 
+def write_search_table(writer: ArtifactWriter, grid: Mapping[str, np.ndarray]) -> None:
+    """Store the table of a fuser's cross-validated search (column -> (G,) values, a row per
+    candidate) as the group ``grid``; nothing without one (a fuser read back from a file)."""
+    if grid:
+        writer.write_group("grid", grid)
+
+
 def fuser_class(method: str) -> type[Fuser]:
     """The fuser class of a fusion method (a name of :data:`FUSERS`)."""
     module, name = FUSERS[method].split(":")

@@ -15,7 +15,7 @@ import numpy as np
 
 from emocli.artifacts import Artifact, ArtifactWriter
 from emocli.errors import InputError
-from emocli.fusion.base import FeatureFuser, Fuser, stratified_folds
+from emocli.fusion.base import FeatureFuser, Fuser, stratified_folds, write_search_table
 
 #: Rows of the RBF kernel evaluated at once (bounds memory to rows x support vectors x D).
 KERNEL_CHUNK = 256
@@ -137,8 +137,7 @@ class SvmFuser(FeatureFuser):
             "CalibratedClassifierCV ensemble=False)",
         }
         writer.write_group("fuser", arrays, attrs)
-        if self.grid:
-            writer.write_group("grid", self.grid)
+        write_search_table(writer, self.grid)
 
     @classmethod
     def load(

@@ -12,7 +12,7 @@ import numpy as np
 
 from emocli.artifacts import Artifact, ArtifactWriter
 from emocli.errors import ParamsError
-from emocli.fusion.base import Fuser, mean_of_present, stratified_folds
+from emocli.fusion.base import Fuser, mean_of_present, stratified_folds, write_search_table
 
 #: Probabilities are clipped to [EPS, 1] before a log (log-loss of a candidate weighting).
 EPS = 1e-12
@@ -43,8 +43,7 @@ class WeightedFuser(Fuser):
         writer.write_group(
             "fuser", {"weights": self.weights.astype(np.float64)}, {"method": self.method}
         )
-        if self.grid:
-            writer.write_group("grid", self.grid)
+        write_search_table(writer, self.grid)
 
     @classmethod
     def load(

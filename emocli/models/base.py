@@ -82,6 +82,11 @@ def flat_features(module: nn.Module, in_channels: int, size: tuple[int, int]) ->
     return int(out.numel())
 
 
+def scaled_width(width: int, mult: float) -> int:
+    """``width`` channels scaled by ``mult`` (``width_mult``), rounded, at least 1."""
+    return max(1, round(width * mult))
+
+
 def check_min_size(name: str, size: tuple[int, int], minimum: int) -> None:
     """Raise ``ValueError`` when an input is smaller than the architecture can take."""
     if min(size) < minimum:

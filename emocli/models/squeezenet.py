@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from emocli.models.base import EmotionNet, check_min_size
+from emocli.models.base import EmotionNet, check_min_size, scaled_width
 
 #: (squeeze, expand 1x1, expand 3x3) widths of the eight Fire modules; "M" = max pool 3/2.
 SQUEEZENET11_CONFIG: tuple[tuple[int, int, int] | str, ...] = (
@@ -68,7 +68,7 @@ class SqueezeNet11(EmotionNet):
         check_min_size("squeezenet1_1", self.input_size, 24)
 
         def w(n: int) -> int:
-            return max(1, round(n * width_mult))
+            return scaled_width(n, width_mult)
 
         stem = w(STEM_WIDTH)
         layers: list[nn.Module] = [

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from emocli.models.base import EmotionNet, check_min_size, flat_features
+from emocli.models.base import EmotionNet, check_min_size, flat_features, scaled_width
 
 #: torchvision's configuration "D": output channels of each 3x3 convolution, "M" = max pool.
 VGG16_CONFIG: tuple[int | str, ...] = (
@@ -32,10 +32,6 @@ TORCHVISION_HIDDEN = 4096
 TORCHVISION_POOL = 7
 #: Smallest input VGG-M-2048's strides and pools leave a feature map for.
 VGGM_MIN_SIZE = 41
-
-
-def _scaled(width: int, mult: float) -> int:
-    return max(1, round(width * mult))
 
 
 class VGG16(EmotionNet):
@@ -69,7 +65,7 @@ class VGG16(EmotionNet):
                 layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
                 self._block_ends.append(len(layers))
                 continue
-            width = _scaled(int(item), width_mult)
+            width = scaled_width(int(item), width_mult)
             layers.append(nn.Conv2d(channels, width, kernel_size=3, padding=1))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(width))
@@ -77,7 +73,7 @@ class VGG16(EmotionNet):
             channels = width
         self.features = nn.Sequential(*layers)
         if head == "torchvision":
-            hidden_tv = _scaled(TORCHVISION_HIDDEN, width_mult)
+            hidden_tv = scaled_width(TORCHVISION_HIDDEN, width_mult)
             self.avgpool: nn.Module = nn.AdaptiveAvgPool2d((TORCHVISION_POOL, TORCHVISION_POOL))
             self.classifier = nn.Sequential(
                 nn.Linear(channels * TORCHVISION_POOL**2, hidden_tv),
@@ -132,7 +128,7 @@ class VGGM2048(EmotionNet):
         check_min_size("vgg_m_2048", self.input_size, VGGM_MIN_SIZE)
 
         def w(n: int) -> int:
-            return _scaled(n, width_mult)
+            return scaled_width(n, width_mult)
 
         def lrn() -> nn.Module:
             return nn.LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)

@@ -25,76 +25,14 @@ says what is missing and uses what it has. Nothing here prints or writes files
 Modules: :mod:`~emocli.predict.predictor` (loading the models, matching their classes,
 fusing a clip), :mod:`~emocli.predict.sampling` (which frames are classified),
 :mod:`~emocli.predict.media` (steps 1-4 for each file), :mod:`~emocli.predict.results`
-(what comes out); everything is re-exported here.
+(what comes out); everything public (each module's ``__all__``) is re-exported here.
 """
 
-from emocli.predict.media import (
-    DECODE_THREADS,
-    PROGRESS_EVERY,
-    check_inputs,
-    clip_names,
-    input_kind,
-    predict,
-    predict_file,
-)
-from emocli.predict.predictor import (
-    ONNX_SUFFIX,
-    AudioModel,
-    FaceModel,
-    Predictor,
-    fuse_clip,
-    left_out,
-    load_audio_model,
-    load_face_model,
-    load_predictor,
-    restricted,
-    shared_classes,
-)
-from emocli.predict.results import (
-    AUDIO,
-    FACE,
-    FUSION_MEAN,
-    FUSION_SINGLE,
-    KIND_AUDIO,
-    KIND_IMAGE,
-    KIND_VIDEO,
-    ClipResult,
-    FrameResult,
-    PredictResult,
-)
-from emocli.predict.sampling import DETECT_RATE, Sampling, detection_step, parse_fps
+from emocli.predict import media, predictor, results, sampling
+from emocli.predict.media import *  # noqa: F403
+from emocli.predict.predictor import *  # noqa: F403
+from emocli.predict.results import *  # noqa: F403
+from emocli.predict.sampling import *  # noqa: F403
 
-__all__ = [
-    "AUDIO",
-    "DECODE_THREADS",
-    "DETECT_RATE",
-    "FACE",
-    "FUSION_MEAN",
-    "FUSION_SINGLE",
-    "KIND_AUDIO",
-    "KIND_IMAGE",
-    "KIND_VIDEO",
-    "ONNX_SUFFIX",
-    "PROGRESS_EVERY",
-    "AudioModel",
-    "ClipResult",
-    "FaceModel",
-    "FrameResult",
-    "PredictResult",
-    "Predictor",
-    "Sampling",
-    "check_inputs",
-    "clip_names",
-    "detection_step",
-    "fuse_clip",
-    "input_kind",
-    "left_out",
-    "load_audio_model",
-    "load_face_model",
-    "load_predictor",
-    "parse_fps",
-    "predict",
-    "predict_file",
-    "restricted",
-    "shared_classes",
-]
+#: Each module's public names (its ``__all__``).
+__all__ = [*media.__all__, *predictor.__all__, *results.__all__, *sampling.__all__]

@@ -32,6 +32,16 @@ from emocli.predict.sampling import detection_step
 from emocli.progress import ProgressHook, no_progress
 from emocli.training.classify import classify
 
+__all__ = [
+    "DECODE_THREADS",
+    "PROGRESS_EVERY",
+    "check_inputs",
+    "clip_names",
+    "input_kind",
+    "predict",
+    "predict_file",
+]
+
 #: Decoding threads for one video (predict reads one file at a time).
 DECODE_THREADS = 2
 #: The progress bar moves every this many frames of a video.

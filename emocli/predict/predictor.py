@@ -21,6 +21,20 @@ from emocli.labels import column_order
 from emocli.predict.results import AUDIO, FACE, FUSION_MEAN, FUSION_SINGLE, ClipResult
 from emocli.predict.sampling import Sampling
 
+__all__ = [
+    "ONNX_SUFFIX",
+    "AudioModel",
+    "FaceModel",
+    "Predictor",
+    "fuse_clip",
+    "left_out",
+    "load_audio_model",
+    "load_face_model",
+    "load_predictor",
+    "restricted",
+    "shared_classes",
+]
+
 #: Suffix of a model exported by ``emocli export`` (run with onnxruntime, without torch).
 ONNX_SUFFIX = ".onnx"
 

@@ -9,6 +9,19 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = [
+    "AUDIO",
+    "FACE",
+    "FUSION_MEAN",
+    "FUSION_SINGLE",
+    "KIND_AUDIO",
+    "KIND_IMAGE",
+    "KIND_VIDEO",
+    "ClipResult",
+    "FrameResult",
+    "PredictResult",
+]
+
 #: Input kinds: what a file is read as.
 KIND_VIDEO, KIND_IMAGE, KIND_AUDIO = "video", "image", "audio"
 #: Modality names, as the fusion stage calls them.

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from emocli.errors import InputError
 
+__all__ = ["DETECT_RATE", "Sampling", "detection_step", "parse_fps"]
+
 #: Face detections per second of video when frames are kept more often (``--detect-every 0``).
 DETECT_RATE = 5.0
 

@@ -20,7 +20,7 @@ handful of vectorised operations per batch.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
@@ -68,44 +68,29 @@ class AugmentConfig:
         return bool(self.shear or self.zoom or self.hflip or self.rotation or self.shift)
 
 
+#: No transform at all: the presets below each name only what they turn on.
+_OFF = AugmentConfig(brightness=(1.0, 1.0), shear=0.0, zoom=0.0, hflip=False)
+_LIGHT = replace(_OFF, zoom=0.1, hflip=True, rotation=10.0, shift=0.08)
+_SPECAUGMENT = replace(_OFF, time_shift=0.1, freq_masks=2, time_masks=2, mask_width=0.15)
+#: The augmentation presets by name (:data:`AUGMENT_PRESETS`); ``none`` is no augmentation.
+PRESETS: dict[str, AugmentConfig | None] = {
+    "spec": AugmentConfig(),
+    "light": _LIGHT,
+    "strong": replace(_LIGHT, brightness=(0.7, 1.3), shear=0.1, contrast=(0.7, 1.3), erase=0.1),
+    "specaugment": _SPECAUGMENT,
+    "speech": replace(_SPECAUGMENT, stretch=0.1, band_shift=2.0),
+    "none": None,
+}
+
+
 def preset(name: str) -> AugmentConfig | None:
-    """The configuration called ``name`` (``spec``, ``strong``) or ``None`` for ``none``."""
-    if name == "none":
-        return None
-    if name == "spec":
-        return AugmentConfig()
-    if name in ("specaugment", "speech"):
-        speech = name == "speech"
-        return AugmentConfig(
-            brightness=(1.0, 1.0),
-            shear=0.0,
-            zoom=0.0,
-            hflip=False,
-            time_shift=0.1,
-            freq_masks=2,
-            time_masks=2,
-            mask_width=0.15,
-            stretch=0.1 if speech else 0.0,
-            band_shift=2.0 if speech else 0.0,
+    """The configuration called ``name`` (``spec``, ``strong`` ...: :data:`PRESETS`), or
+    ``None`` for ``none``. Raises ``ValueError`` for an unknown name."""
+    if name not in PRESETS:
+        raise ValueError(
+            f"unknown augmentation preset {name!r}; choose one of {', '.join(AUGMENT_PRESETS)}"
         )
-    if name == "light":
-        return AugmentConfig(
-            brightness=(1.0, 1.0), shear=0.0, zoom=0.1, hflip=True, rotation=10.0, shift=0.08
-        )
-    if name == "strong":
-        return AugmentConfig(
-            brightness=(0.7, 1.3),
-            shear=0.1,
-            zoom=0.1,
-            hflip=True,
-            rotation=10.0,
-            shift=0.08,
-            contrast=(0.7, 1.3),
-            erase=0.1,
-        )
-    raise ValueError(
-        f"unknown augmentation preset {name!r}; choose one of {', '.join(AUGMENT_PRESETS)}"
-    )
+    return PRESETS[name]
 
 
 def _uniform(n: int, low: float, high: float, ref: torch.Tensor) -> torch.Tensor:

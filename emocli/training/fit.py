@@ -227,7 +227,7 @@ def train_one(
     if config.class_weights == "balanced":
         weights = balanced_class_weights(labels[plan.train], len(table.classes)).tolist()
     has_val = len(plan.val) > 0
-    world = world_size(config.trainer.devices, config.trainer.num_nodes)
+    world = world_size(config.trainer.hardware.devices, config.trainer.hardware.num_nodes)
     optim = replace(
         config.optim,
         steps_per_epoch=steps_per_epoch(len(plan.train), config.batch_size, world),

@@ -25,6 +25,7 @@ import numpy as np
 from emocli.artifacts import open_artifact
 from emocli.contract.common import upstream_of
 from emocli.errors import ArtifactError
+from emocli.fields import from_attributes
 from emocli.progress import ProgressHook, no_progress
 from emocli.training.options import pick_groups
 
@@ -153,19 +154,9 @@ def load_inputs(
         )
     progress("loading faces", 1 + len(unlabelled), 1 + len(unlabelled))
     group_name, groups = choose_groups(lab, group_by)
-    return GanInputs(
-        classes=lab.classes,
-        images=lab.images,
-        label=lab.label,
-        split=lab.split,
-        sample_id=lab.sample_id,
-        subject=lab.subject,
-        clip_id=lab.clip_id,
-        group_by=group_name,
-        groups=groups,
-        unlabelled=pool,
-        source=str(labelled),
-        upstream=lab.upstream,
+    # the labelled faces' columns, then the rest
+    return from_attributes(
+        GanInputs, lab, group_by=group_name, groups=groups, unlabelled=pool, source=str(labelled)
     )
 
 

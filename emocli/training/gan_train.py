@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,12 +34,7 @@ from emocli.training.gan import SemiSupervisedGan, predict_probs, recalibrate_ba
 from emocli.training.gan_data import from_unit_range, image_grid
 from emocli.training.resume import RunResume
 from emocli.training.resume_callback import ResumeCallback
-from emocli.training.trainer import (
-    fit_interruptibly,
-    lightning_trainer,
-    parse_devices,
-    quiet_lightning,
-)
+from emocli.training.trainer import Hardware, fit_interruptibly, lightning_trainer, quiet_lightning
 
 #: Real labelled images used to recompute D's batch-norm statistics.
 RECALIBRATION_IMAGES = 4096
@@ -68,10 +63,7 @@ class FitConfig:
     steps_per_epoch: int = 0
     select_best: bool = True
     seed: int = 0
-    accelerator: str = "cpu"
-    devices: str = "1"
-    num_nodes: int = 1
-    strategy: str = "auto"
+    hardware: Hardware = Hardware(accelerator="cpu", devices="1")
     fast_dev_run: bool = False
     rich_progress: bool = False
     collapse_patience: int = 200
@@ -259,13 +251,9 @@ def fit_gan(
         callbacks.append(_ProgressCallback(progress, task))
     with quiet_lightning():  # also around the Trainer: it reports the accelerators found
         trainer = lightning_trainer(
-            f"--accelerator {config.accelerator} --devices {config.devices} "
-            f"--num-nodes {config.num_nodes} --strategy {config.strategy}",
+            config.hardware.flags,
+            **_ddp_ready(config.hardware).trainer_kwargs(),
             max_epochs=config.epochs,
-            accelerator=config.accelerator,
-            devices=parse_devices(config.devices),
-            num_nodes=config.num_nodes,
-            strategy=_strategy(config.strategy),
             logger=False,
             enable_checkpointing=False,
             enable_model_summary=False,
@@ -353,6 +341,9 @@ def _accuracy(d: nn.Module, x: torch.Tensor, y: torch.Tensor, tta: str = "none")
     return float((probs.argmax(axis=1) == y.numpy()).mean()) if len(y) else float("nan")
 
 
-def _strategy(strategy: str) -> str:
-    """Plain DDP cannot know that G's parameters sit out D's step (and vice versa)."""
-    return "ddp_find_unused_parameters_true" if strategy == "ddp" else strategy
+def _ddp_ready(hardware: Hardware) -> Hardware:
+    """``hardware`` with plain DDP told to look for unused parameters: it cannot know that G's
+    sit out D's step (and vice versa)."""
+    if hardware.strategy != "ddp":
+        return hardware
+    return replace(hardware, strategy="ddp_find_unused_parameters_true")

@@ -47,19 +47,44 @@ _LIGHTNING_LOGGERS = (
 
 
 @dataclass(frozen=True)
-class TrainerConfig:
-    """What the Lightning Trainer is built from.
+class Hardware:
+    """Where Lightning trains, as the command line gives it: ``accelerator`` (``cpu``, ``gpu``,
+    ``auto`` ...), ``devices`` per node (``"auto"``, a count ``"2"`` or a list ``"0,1"``),
+    ``num_nodes`` (machines of a multi-node DDP run) and ``strategy`` (``auto``, ``ddp`` ...)."""
 
-    patience : epochs without improvement of ``monitor`` before stopping (0 = never stop
-    early); devices : ``"auto"``, a count (``"2"``) or a list (``"0,1"``), per node;
-    num_nodes : machines of a multi-node DDP run.
-    """
-
-    max_epochs: int
     accelerator: str = "auto"
     devices: str = "auto"
     num_nodes: int = 1
     strategy: str = "auto"
+
+    @property
+    def flags(self) -> str:
+        """The options as typed (``--accelerator gpu --devices 2 ...``), for messages."""
+        return (
+            f"--accelerator {self.accelerator} --devices {self.devices} "
+            f"--num-nodes {self.num_nodes} --strategy {self.strategy}"
+        )
+
+    def trainer_kwargs(self) -> dict[str, Any]:
+        """The ``pl.Trainer`` arguments ``accelerator``, ``devices``, ``num_nodes``, ``strategy``."""
+        return {
+            "accelerator": self.accelerator,
+            "devices": parse_devices(self.devices),
+            "num_nodes": self.num_nodes,
+            "strategy": self.strategy,
+        }
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """What the Lightning Trainer is built from.
+
+    patience : epochs without improvement of ``monitor`` before stopping (0 = never stop
+    early).
+    """
+
+    max_epochs: int
+    hardware: Hardware = Hardware()
     precision: str = "32-true"
     patience: int = 0
     monitor: str = "val_loss"
@@ -133,21 +158,14 @@ def build_trainer(
     cfg: TrainerConfig,
     log_dir: Path,
     has_val: bool,
-    progress: ProgressHook = no_progress,
-    task: str = "training",
+    progress: HookProgress,
     first: Sequence[Callback] = (),
 ) -> tuple[pl.Trainer, BestWeights]:
-    """A Trainer with NaN guard, best-weights keeper, epoch timer, CSV logger, progress hook
-    and (optionally) early stopping and the rich progress bar; ``first`` callbacks run before
-    these (the resume point's)."""
+    """A Trainer with NaN guard, best-weights keeper, epoch timer, CSV logger, the ``progress``
+    callback and (optionally) early stopping and the rich progress bar; ``first`` callbacks
+    run before these (the resume point's)."""
     best = BestWeights(cfg.monitor)
-    callbacks: list[Callback] = [
-        *first,
-        NaNGuard(),
-        best,
-        EpochTimer(),
-        HookProgress(progress, task, cfg.max_epochs),
-    ]
+    callbacks: list[Callback] = [*first, NaNGuard(), best, EpochTimer(), progress]
     if has_val and cfg.patience > 0:
         callbacks.append(
             EarlyStopping(
@@ -159,27 +177,10 @@ def build_trainer(
         )
     if cfg.progress_bar:
         callbacks.append(RichProgressBar(leave=True))
-    try:
-        trainer = _trainer(cfg, callbacks, log_dir, has_val)
-        validate_cluster(trainer)
-    except (MisconfigurationException, ValueError, RuntimeError) as exc:
-        raise ParamsError(
-            f"Lightning cannot use --accelerator {cfg.accelerator} --devices {cfg.devices} "
-            f"--num-nodes {cfg.num_nodes} --strategy {cfg.strategy} --precision {cfg.precision} "
-            f"here: {exc}"
-        ) from exc
-    return trainer, best
-
-
-def _trainer(
-    cfg: TrainerConfig, callbacks: list[Callback], log_dir: Path, has_val: bool
-) -> pl.Trainer:
-    return pl.Trainer(
-        accelerator=cfg.accelerator,
-        devices=parse_devices(cfg.devices),
-        num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
-        precision=cfg.precision,  # type: ignore[arg-type]
+    trainer = lightning_trainer(
+        f"{cfg.hardware.flags} --precision {cfg.precision}",
+        **cfg.hardware.trainer_kwargs(),
+        precision=cfg.precision,
         max_epochs=cfg.max_epochs,
         callbacks=callbacks,
         logger=CSVLogger(save_dir=str(log_dir), name="", version=""),
@@ -192,6 +193,7 @@ def _trainer(
         deterministic="warn" if cfg.deterministic else False,
         fast_dev_run=cfg.fast_dev_run,
     )
+    return trainer, best
 
 
 def fit_interruptibly(trainer: pl.Trainer, module: pl.LightningModule, **data: Any) -> None:
@@ -244,7 +246,8 @@ def fit(
             earlier[:] = list(state.get("metric_rows", []))
 
         first = [ResumeCallback(resume, extra, load_extra)] if resume is not None else []
-        trainer, best = build_trainer(cfg, Path(tmp), has_val, progress, task, first)
+        hook = HookProgress(progress, task, cfg.max_epochs)
+        trainer, best = build_trainer(cfg, Path(tmp), has_val, hook, first)
         try:
             fit_interruptibly(trainer, module, datamodule=data)
         finally:

@@ -15,6 +15,9 @@ Everything runs through the ``emocli`` command line in a scratch workspace:
 
     python -m tests.benchmarks.run --real --only gan --out docs/results.md
 
+Its tables go into the exploration log, ``docs/experiments/gan.md`` (:data:`DOCUMENT`);
+docs/results.md keeps the headline tables, written by hand from the measured runs.
+
 Scale knobs (environment): ``GAN_BENCH_LABELS`` (labels per class, comma-separated; default
 ``100``), ``GAN_BENCH_SEEDS`` (seeds of each FER2013 pair: labelled subset, dev split and
 training; default ``0``), ``GAN_BENCH_CKPLUS`` / ``GAN_BENCH_SFEW`` (``0`` skips CK+ / SFEW).
@@ -32,6 +35,8 @@ from typing import Any
 from tests.benchmarks.run import BenchContext
 
 TOPIC = "gan"
+#: Where the runner writes this topic's section (relative to the project root).
+DOCUMENT = "docs/experiments/gan.md"
 #: Network and input size used on this 2-core machine (the source: 64 px, 64..512 widths).
 SIZE = "32"
 NETS = ["--size", SIZE, "--d-widths", "32,64,128", "--g-widths", "128,64,32"]

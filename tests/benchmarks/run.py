@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,14 @@ def main() -> int:
         print(f"[bench] {topic} ...", flush=True)
         section = module.run(ctx)
         print(f"[bench] {topic} done in {time.perf_counter() - started:.0f} s", flush=True)
+        # a topic may name its own document (DOCUMENT, relative to the project root)
+        out = ROOT / module.DOCUMENT if hasattr(module, "DOCUMENT") else args.out
         # re-read: other sections may have been edited while this topic ran
-        document = args.out.read_text() if args.out.exists() else ""
+        document = out.read_text() if out.exists() else ""
         document = splice(document, topic, section)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(document)  # after each topic: a long run keeps what it measured
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(document)  # after each topic: a long run keeps what it measured
+        print(f"[bench] {topic} written to {out}", flush=True)
     return 0
 
 
