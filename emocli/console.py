@@ -6,7 +6,6 @@ Only the CLI layer prints; stages report through the progress hook and return re
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import signal
 import sys
@@ -30,6 +29,7 @@ from rich.progress import (
 )
 
 from emocli.errors import EmocliError
+from emocli.held_signals import STOP_SIGNALS, import_held
 from emocli.progress import ProgressHook
 
 console = Console(stderr=False, highlight=False)
@@ -39,8 +39,6 @@ err_console = Console(stderr=True, highlight=False)
 EXIT_INTERRUPTED = 130
 #: Exit code after SIGTERM (``kill``, ``docker stop``, a batch scheduler): 128 + SIGTERM.
 EXIT_TERMINATED = 143
-#: Signals that stop a run cleanly, as Ctrl-C does.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: Without a terminal (a log file), a running task reports itself at most this often, seconds.
 LOG_PROGRESS_EVERY_S = 60.0
 
@@ -107,9 +105,7 @@ def execute(action: Callable[[ProgressHook], Any], preload: tuple[str, ...] = ()
     terminated: list[int] = []
     try:
         with rich_progress() as hook, _sigterm_as_interrupt(terminated):
-            with _ctrl_c_held():
-                for module in preload:
-                    importlib.import_module(module)
+            import_held(*preload)
             return action(hook)
     except EmocliError as exc:
         if _abandoned_hdf5_files():
@@ -149,27 +145,6 @@ def _sigterm_as_interrupt(received: list[int]) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _ctrl_c_held() -> Iterator[None]:
-    """Hold a Ctrl-C (or SIGTERM) back while the block runs, then deliver it (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    previous = {
-        sig: signal.signal(sig, lambda signum, _frame: held.append(signum)) for sig in STOP_SIGNALS
-    }
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if held:
-        handler = previous[signal.Signals(held[0])]
-        if callable(handler):
-            handler(held[0], None)  # raises KeyboardInterrupt (Python's, or ours for SIGTERM)
 
 
 def ignore_ctrl_c_from_now_on() -> None:

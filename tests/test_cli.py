@@ -173,12 +173,12 @@ def test_a_ctrl_c_during_a_preload_is_held_until_the_import_ends() -> None:
     import os
     import signal
 
-    from emocli.console import _ctrl_c_held
+    from emocli.held_signals import ctrl_c_held
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     reached_the_end_of_the_block = False
     try:
-        with pytest.raises(KeyboardInterrupt), _ctrl_c_held():
+        with pytest.raises(KeyboardInterrupt), ctrl_c_held():
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)  # Python runs signal handlers here: the Ctrl-C is only held
             reached_the_end_of_the_block = True

@@ -86,6 +86,24 @@ def test_second_run_is_up_to_date_and_force_reruns(tmp_path: Path, workdir: Path
     assert forced.exit_code == 0 and "wrote" in forced.output
 
 
+def test_an_up_to_date_rerun_never_imports_torch(tmp_path: Path, workdir: Path) -> None:
+    """Torch's start-up (seconds) is paid only when training starts, not by a cached rerun."""
+    import subprocess
+    import sys
+
+    src = make_faces(tmp_path / "faces.h5")
+    args = [str(src), *TINY, *FAST, "--epochs", "1"]
+    assert _run(*args).exit_code == 0
+    probe = (
+        "import sys\nfrom emocli.cli import main\nsys.argv = ['emocli', 'finetune', *sys.argv[1:]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch loaded:', 'torch' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, check=True
+    )
+    assert "up to date" in done.stdout and "torch loaded: False" in done.stdout, done.stdout
+
+
 def test_kfold_writes_out_of_fold_predictions_grouped_by_subject(
     tmp_path: Path, workdir: Path
 ) -> None:

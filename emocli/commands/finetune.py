@@ -46,7 +46,7 @@ def command(
             progress_bar=is_interactive(),
         )
 
-    params: FinetuneParams = execute(build)  # checked before torch loads (below)
+    params: FinetuneParams = execute(build)  # checked at once, before anything heavy loads
 
     def action(progress: ProgressHook) -> StageResult:
         suffix = stage.output_suffix(params)
@@ -57,7 +57,7 @@ def command(
             params, input, model_out, pred_out, notice=print_notice, **call.options(progress)
         )
 
-    run_and_report(action, stage.describe, preload=("torch",))
+    run_and_report(action, stage.describe)  # torch loads when training starts
 
 
 #: ``--compile``'s parameter was ``compile_model`` (old name -> new name): configs written

@@ -37,7 +37,7 @@ def command(
     from emocli.console import execute, print_notice
     from stages import pretrain_gan as stage
 
-    # checked before torch loads (below), so an invalid parameter is reported at once
+    # checked at once, before anything heavy loads: an invalid parameter is reported at once
     params: PretrainGanParams = execute(lambda _progress: call.params())
 
     def action(progress: ProgressHook) -> StageResult:
@@ -46,7 +46,7 @@ def command(
         paths = (labelled, list(unlabelled or []), out, preds)
         return stage.run(params, *paths, notice=print_notice, **call.options(progress))
 
-    run_and_report(action, stage.describe, preload=("torch",))
+    run_and_report(action, stage.describe)  # torch loads when training starts
 
 
 #: Parameters renamed (old name -> new name): the British spelling, and ``--rich-bar``'s

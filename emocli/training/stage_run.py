@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from emocli.artifacts import ArtifactWriter, InputRef
+from emocli.held_signals import import_held
 from emocli.parallel import distributed_rank
 from emocli.progress import ProgressHook, no_progress
 from emocli.stage import (
@@ -44,7 +45,8 @@ def run_training_stage(
     ``params.fast_dev_run``); the same command resumes from it after a kill (``resume``
     False: start over), ``notice`` gets the line that says so (:mod:`emocli.training.resume`);
     it is deleted once the outputs are committed. A DDP worker (rank > 0) trains with rank 0
-    but writes nothing and reports no progress.
+    but writes nothing and reports no progress. Torch is imported only once training starts,
+    with Ctrl-C held back until it is loaded (:func:`~emocli.held_signals.import_held`).
     """
     outputs = {
         "model": OutputSpec(Path(output), "model"),
@@ -59,10 +61,12 @@ def run_training_stage(
     if rank > 0:  # a DDP worker started by Lightning or a launcher: train, write nothing
         if not force and outputs_up_to_date(stage, params, inputs, outputs):
             return StageResult(stage.name, {}, True, "", {"distributed_rank": rank})  # as rank 0
+        import_held("torch")
         train(None, no_progress, resumer)  # rank 0 reports
         return StageResult(stage.name, {}, False, "", {"distributed_rank": rank})
 
     def build(writers: dict[str, ArtifactWriter]) -> dict[str, Any]:
+        import_held("torch")  # only now: an up-to-date rerun never pays torch's start-up
         return train(writers, progress, resumer)
 
     result = run_stage(stage, params, inputs, outputs, build, force)
