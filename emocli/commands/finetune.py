@@ -33,22 +33,18 @@ def command(
 
     Example: emocli finetune emocli-work/faces/ckplus48.h5 --model resnet_small --folds 5
     """
-    from emocli.console import execute, is_interactive, print_notice
+    from emocli.console import is_interactive, print_notice
     from emocli.zoo import BUNDLED, resolve_model
     from stages import finetune as stage
 
-    def build(_progress: ProgressHook) -> FinetuneParams:
+    def action(progress: ProgressHook) -> StageResult:
         init = call.values["init"]  # a bundled model's name: its file
-        return call.params(
+        params: FinetuneParams = call.params(
             init=str(resolve_model(init, "--init")) if init in BUNDLED else init,
             predict_on=str(predict_on) if predict_on else "",
             workers=call.workers,
             progress_bar=is_interactive(),
         )
-
-    params: FinetuneParams = execute(build)  # checked at once, before anything heavy loads
-
-    def action(progress: ProgressHook) -> StageResult:
         suffix = stage.output_suffix(params)
         model_out = output or call.workspace.default_output("model", input, suffix)
         pred_source = predict_on or input

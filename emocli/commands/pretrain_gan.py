@@ -34,13 +34,11 @@ def command(
 
     Example: emocli pretrain-gan emocli-work/faces/ckplus.h5 -u emocli-work/faces/utkface.h5
     """
-    from emocli.console import execute, print_notice
+    from emocli.console import print_notice
     from stages import pretrain_gan as stage
 
-    # checked at once, before anything heavy loads: an invalid parameter is reported at once
-    params: PretrainGanParams = execute(lambda _progress: call.params())
-
     def action(progress: ProgressHook) -> StageResult:
+        params: PretrainGanParams = call.params()
         out = output or call.workspace.default_output("model", labelled, "-gan")
         preds = predictions_output or call.workspace.default_output("predictions", labelled, "-gan")
         paths = (labelled, list(unlabelled or []), out, preds)
