@@ -11,6 +11,7 @@ from typing import Any
 
 from emocli.errors import ParamsError
 from emocli.params import param, require, runtime_field
+from emocli.stage_params import hardware
 from emocli.stage_params.choices import (
     AUGMENT_PRESETS,
     DEFAULT_MODEL,
@@ -24,6 +25,7 @@ from emocli.stage_params.choices import (
     parse_freeze,
     parse_subjects,
 )
+from emocli.stage_params.hardware import HARDWARE
 from emocli.zoo import BUNDLED
 
 AUGMENTS = ("auto", *AUGMENT_PRESETS)
@@ -37,7 +39,7 @@ STACKINGS = ("none", "mean", "refit")
 PRECISIONS = ("32-true", "32", "16-mixed", "bf16-mixed", "64-true")
 
 #: The ``--help`` panels of the options.
-TRANSFER, TRAIN, DATA, HARDWARE = "Model and transfer", "Training", "Data and splits", "Hardware"
+TRANSFER, TRAIN, DATA = "Model and transfer", "Training", "Data and splits"
 
 
 def _choices(values: Iterable[str], notes: Mapping[str, str] | None = None) -> str:
@@ -174,16 +176,10 @@ class FinetuneParams:
         group=DATA,
     )
     predict_on: str = ""
-    accelerator: str = runtime_field(
-        "auto", "Lightning accelerator: auto | cpu | gpu | mps.", group=HARDWARE
-    )
-    devices: str = runtime_field(
-        "auto", "Lightning devices: auto, a count or a list (0,1).", group=HARDWARE
-    )
-    num_nodes: int = runtime_field(
-        1, "Machines of a multi-node DDP run (--devices on each).", group=HARDWARE, min=1
-    )
-    strategy: str = runtime_field("auto", "Lightning strategy (auto, ddp ...).", group=HARDWARE)
+    accelerator: str = hardware.accelerator("auto")
+    devices: str = hardware.devices("auto")
+    num_nodes: int = hardware.num_nodes()
+    strategy: str = hardware.strategy()
     precision: str = param(
         "32-true", f"{_choices(p for p in PRECISIONS if p != '32')}.", group=HARDWARE
     )
@@ -265,7 +261,7 @@ class FinetuneParams:
         require(self.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}")
         require(self.workers >= 0 and self.threads >= 0, "--workers and --threads must be >= 0")
         require(self.max_memory_mb >= 0, "--max-memory-mb must be >= 0")
-        require(self.num_nodes >= 1, "--num-nodes must be >= 1")
+        hardware.check_hardware(self)
 
     def kwargs(self) -> dict[str, Any]:
         """The extra model constructor arguments given as JSON."""

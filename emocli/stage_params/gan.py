@@ -13,10 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emocli.params import param, require, runtime_field
+from emocli.stage_params import hardware
 from emocli.stage_params.choices import GROUP_CHOICES, IMAGE_AUGMENTS, TTAS
+from emocli.stage_params.hardware import HARDWARE
 
-#: Training schedules: a supervised D step every N steps, in every step, or labels only.
-SCHEDULES = ("periodic", "mixed", "supervised-only")
+#: Training schedules: a supervised D step every N steps, in every step, labels only, or
+#: labels + the consistency term on unlabelled faces without the generator (an ablation).
+SCHEDULES = ("periodic", "mixed", "supervised-only", "consistency-only")
+#: The schedules that train the generator against D.
+ADVERSARIAL_SCHEDULES = ("periodic", "mixed")
 #: Generator losses: feature matching (Salimans et al. 2016) or the non-saturating -log D(G(z)).
 G_LOSSES = ("feature-matching", "non-saturating")
 #: Face sizes (pixels) are multiples of this by default: one doubling per width of the
@@ -28,7 +33,7 @@ GAN_AUGMENTS = ("none", *IMAGE_AUGMENTS)
 D_ARCHITECTURE, G_ARCHITECTURE = "dcgan_d", "dcgan_g"
 
 #: The ``--help`` panels of the options.
-NETWORKS, TRAIN, DATA, HARDWARE = "Networks", "Training", "Data and splits", "Hardware"
+NETWORKS, TRAIN, DATA = "Networks", "Training", "Data and splits"
 CHOICE = "Augmentation and selection"
 
 
@@ -41,12 +46,16 @@ class PretrainGanParams:
     command line comma-separated. d_dropout, d_block_dropout : probabilities in [0, 1);
     d_input_noise : std of the Gaussian noise, in units of the [-1, 1] pixel range.
     schedule : ``periodic`` is the source's; ``supervised-only`` trains the same D on the
-    labelled batches alone (the baseline the GAN has to beat).
+    labelled batches alone (the baseline the GAN has to beat); ``consistency-only`` adds the
+    consistency term on the unlabelled faces to it, without G: what the GAN itself adds.
     epochs : passes over the unlabelled pool (over the labelled set for supervised-only).
     batch_size / labelled_batch_size : images per unlabelled / labelled mini-batch.
     lr_decay_start : a fraction of the training steps, in [0, 1].
     d_ema_decay : per discriminator step; the average is the D that is evaluated, selected and
     stored, and the summary's ``last_weights`` gives the accuracies of the last trained weights.
+    consistency_weight : the term is ``mean(mask * CE(D(strong(x_u)), argmax D(x_u)))`` over an
+    unlabelled batch, ``mask`` = D's top probability on the (flipped) face >= the threshold;
+    the strong view is the ``strong`` augmentation preset. Semi-supervised schedules only.
     labels_per_class : the training images beyond n per class lose their labels and, with
     leftover_unlabelled (not an option), join the unlabelled pool.
     dev_fraction : in [0, 1); > 0 holds out that share of ``train`` (by group) as the dev set
@@ -92,7 +101,8 @@ class PretrainGanParams:
     schedule: str = param(
         "periodic",
         "periodic (supervised D step every N steps) | mixed (every step) | supervised-only "
-        "(the baseline: same D, labels only).",
+        "(the baseline: same D, labels only) | consistency-only (labels + the consistency "
+        "term, no generator).",
         group=TRAIN,
     )
     supervised_every: int = param(1, "N of the periodic schedule.", group=TRAIN, min=1)
@@ -121,6 +131,21 @@ class PretrainGanParams:
         group=TRAIN,
         min=0.0,
         max=0.9999,
+    )
+    consistency_weight: float = param(
+        0.0,
+        "Weight of a consistency term on the unlabelled faces: D's class for a face, when "
+        "confident (the threshold below), is the target for a strongly augmented copy (Sohn "
+        "et al. 2020, FixMatch; 0 = off).",
+        group=TRAIN,
+        min=0.0,
+    )
+    consistency_threshold: float = param(
+        0.95,
+        "Confidence from which an unlabelled face's class becomes a consistency target.",
+        group=TRAIN,
+        min=0.0,
+        max=1.0,
     )
     flip: bool = param(True, "Random horizontal flips.", group=CHOICE)
     augment: str = param(
@@ -165,14 +190,10 @@ class PretrainGanParams:
     seed: int = param(0, "Random seed.", group=TRAIN)
     fast_dev_run: bool = False
     collapse_patience: int = 200
-    accelerator: str = runtime_field(
-        "cpu", "Lightning accelerator: cpu | gpu | auto.", group=HARDWARE
-    )
-    devices: str = runtime_field("1", "Lightning devices (1, 2, auto).", group=HARDWARE)
-    num_nodes: int = runtime_field(
-        1, "Machines of a multi-node DDP run (--devices each).", group=HARDWARE, min=1
-    )
-    strategy: str = runtime_field("auto", "Lightning strategy (auto, ddp ...).", group=HARDWARE)
+    accelerator: str = hardware.accelerator("cpu")
+    devices: str = hardware.devices("1")
+    num_nodes: int = hardware.num_nodes()
+    strategy: str = hardware.strategy()
     # "--rich-bar/": a flag without a --no-rich-bar form
     rich_progress: bool = runtime_field(
         False, "Lightning's RichProgressBar with live losses.", "--rich-bar/", group=HARDWARE
@@ -203,6 +224,18 @@ class PretrainGanParams:
         require(self.lr_d > 0 and self.lr_g > 0, "learning rates must be > 0")
         require(0.0 <= self.lr_decay_start <= 1.0, "--lr-decay-start must be in [0, 1]")
         require(0.0 <= self.d_ema_decay < 1.0, "--d-ema-decay must be in [0, 1)")
+        require(self.consistency_weight >= 0.0, "--consistency-weight must be >= 0")
+        require(
+            0.0 <= self.consistency_threshold <= 1.0, "--consistency-threshold must be in [0, 1]"
+        )
+        require(
+            self.consistency_weight == 0.0 or self.schedule != "supervised-only",
+            "--consistency-weight needs unlabelled faces: not with --schedule supervised-only",
+        )
+        require(
+            self.consistency_weight > 0.0 or self.schedule != "consistency-only",
+            "--schedule consistency-only needs --consistency-weight > 0",
+        )
         require(self.tta in TTAS, f"--tta must be one of {', '.join(TTAS)}")
         require(self.augment in GAN_AUGMENTS, f"--augment must be one of {', '.join(GAN_AUGMENTS)}")
         require(self.labels_per_class >= 0, "--labels-per-class must be >= 0")
@@ -217,5 +250,5 @@ class PretrainGanParams:
             f"--init must be none or a model artifact .h5 (got {self.init!r})",
         )
         require(self.threads >= 0, "--threads must be >= 0")
-        require(self.num_nodes >= 1, "--num-nodes must be >= 1")
+        hardware.check_hardware(self)
         require(self.collapse_patience >= 0, "--collapse-patience must be >= 0")

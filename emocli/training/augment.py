@@ -72,11 +72,13 @@ class AugmentConfig:
 _OFF = AugmentConfig(brightness=(1.0, 1.0), shear=0.0, zoom=0.0, hflip=False)
 _LIGHT = replace(_OFF, zoom=0.1, hflip=True, rotation=10.0, shift=0.08)
 _SPECAUGMENT = replace(_OFF, time_shift=0.1, freq_masks=2, time_masks=2, mask_width=0.15)
+#: ``strong``: ``light`` plus brightness, contrast, shear and random erasing.
+STRONG = replace(_LIGHT, brightness=(0.7, 1.3), shear=0.1, contrast=(0.7, 1.3), erase=0.1)
 #: The augmentation presets by name (:data:`AUGMENT_PRESETS`); ``none`` is no augmentation.
 PRESETS: dict[str, AugmentConfig | None] = {
     "spec": AugmentConfig(),
     "light": _LIGHT,
-    "strong": replace(_LIGHT, brightness=(0.7, 1.3), shear=0.1, contrast=(0.7, 1.3), erase=0.1),
+    "strong": STRONG,
     "specaugment": _SPECAUGMENT,
     "speech": replace(_SPECAUGMENT, stretch=0.1, band_shift=2.0),
     "none": None,

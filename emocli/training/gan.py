@@ -11,8 +11,15 @@ One training step (one unlabelled batch ``x_u`` of shape (B, 1, S, S) in [-1, 1]
 2. generator step: feature matching on D's penultimate features (default) or the
    non-saturating ``-log D(G(z))``.
 
+Consistency (``consistency_weight`` > 0, Sohn et al. 2020, "FixMatch"): in the discriminator
+step, D's class for each unlabelled face (the logits of step 1, no gradient) becomes the
+target of a strongly augmented copy of the face where D's top probability reaches
+``consistency_threshold``: ``consistency_weight * mean(mask * CE(D(strong(x_u)), argmax))``.
+
 ``supervised-only`` trains the same discriminator on the labelled batches alone (the
-baseline the GAN has to beat): no generator step, no unlabelled term.
+baseline the GAN has to beat): no generator step, no unlabelled term. ``consistency-only``
+(an ablation) keeps the supervised and consistency terms and drops the generator and the
+adversarial term: what the game itself adds.
 
 Weight averaging (``d_ema_decay`` > 0): after every discriminator step an exponential moving
 average of D's parameters is updated (``avg = decay * avg + (1 - decay) * weights``), in a
@@ -38,13 +45,16 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from emocli.errors import TrainingError
-from emocli.stage_params.gan import G_LOSSES, SCHEDULES
+from emocli.stage_params.gan import ADVERSARIAL_SCHEDULES, G_LOSSES, SCHEDULES
 from emocli.training import gan_losses
-from emocli.training.augment import AugmentConfig, augment_batch
+from emocli.training.augment import STRONG, AugmentConfig, augment_batch
 from emocli.training.module import flip_tta
 
 #: Adam's beta1 for both networks (Radford et al.: 0.5 stabilises training).
 ADAM_BETA1 = 0.5
+#: The strong view of the consistency term (flips, shifts, rotations, zooms, brightness,
+#: contrast, shear and erasing; FixMatch's RandAugment + Cutout in spirit).
+STRONG_VIEW = STRONG
 
 
 def discriminator_outputs(d: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,6 +160,8 @@ class SemiSupervisedGan(pl.LightningModule):
         total_steps: int = 0,
         lr_decay_start: float = 1.0,
         d_ema_decay: float = 0.0,
+        consistency_weight: float = 0.0,
+        consistency_threshold: float = 0.95,
     ) -> None:
         super().__init__()
         if schedule not in SCHEDULES:
@@ -172,6 +184,8 @@ class SemiSupervisedGan(pl.LightningModule):
         #: Discriminator steps of the whole training (0 = from the Trainer at the start).
         self.total_steps = total_steps
         self.lr_decay_start = lr_decay_start
+        self.consistency_weight = consistency_weight
+        self.consistency_threshold = consistency_threshold
         #: The moving average of D's weights (None without ``d_ema_decay``); its ``module``
         #: is a ``dcgan_d`` like ``discriminator``.
         self.averaged_discriminator: AveragedModel | None = None
@@ -248,7 +262,7 @@ class SemiSupervisedGan(pl.LightningModule):
             return
         (x_u,) = batch["unlabelled"]
         # the labelled batch is transformed only on the steps that use it
-        supervised = self.schedule == "mixed" or self.d_steps % self.supervised_every == 0
+        supervised = self.schedule != "periodic" or self.d_steps % self.supervised_every == 0
         if supervised:
             x_l = self.augment_labelled(x_l)
         if self.flip:
@@ -257,7 +271,13 @@ class SemiSupervisedGan(pl.LightningModule):
         self._discriminator_step(
             opt_d, x_u, x_l if supervised else None, y_l if supervised else None
         )
-        self._generator_step(opt_g, x_u)
+        if self.adversarial:
+            self._generator_step(opt_g, x_u)
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether the schedule plays the game (G trained, D's real/fake term)."""
+        return self.schedule in ADVERSARIAL_SCHEDULES
 
     def _supervised_only_step(self, opt_d: Any, x_l: torch.Tensor, y_l: torch.Tensor) -> None:
         self.toggle_optimizer(opt_d)
@@ -279,27 +299,49 @@ class SemiSupervisedGan(pl.LightningModule):
         y_l: torch.Tensor | None,
     ) -> None:
         self.toggle_optimizer(opt_d)
-        with torch.no_grad():
-            fake = self.generator(self.sample_noise(x_u.shape[0]))
+        fake = None
+        if self.adversarial:
+            with torch.no_grad():
+                fake = self.generator(self.sample_noise(x_u.shape[0]))
         real_logits, _ = discriminator_outputs(self.discriminator, x_u)
-        fake_logits, _ = discriminator_outputs(self.discriminator, fake)
+        fake_logits = (
+            discriminator_outputs(self.discriminator, fake)[0] if fake is not None else None
+        )
         lab_logits = None
         if x_l is not None:
             lab_logits, _ = discriminator_outputs(self.discriminator, x_l)
-        terms = gan_losses.discriminator_loss(
-            real_logits, fake_logits, lab_logits, y_l, self.supervised_weight
-        )
+        if fake_logits is not None:
+            terms = gan_losses.discriminator_loss(
+                real_logits, fake_logits, lab_logits, y_l, self.supervised_weight
+            )
+        else:
+            assert lab_logits is not None and y_l is not None
+            supervised = gan_losses.supervised_loss(lab_logits, y_l)
+            terms = {"total": self.supervised_weight * supervised, "supervised": supervised}
+        if self.consistency_weight > 0:
+            strong = augment_batch((x_u + 1) / 2, STRONG_VIEW) * 2 - 1
+            strong_logits, _ = discriminator_outputs(self.discriminator, strong)
+            consistency, kept = gan_losses.consistency_loss(
+                real_logits.detach(), strong_logits, self.consistency_threshold
+            )
+            terms["total"] = terms["total"] + self.consistency_weight * consistency
+            terms["consistency"], terms["confident"] = consistency, kept
         self._check_finite("discriminator", terms["total"])
         opt_d.zero_grad()
         self.manual_backward(terms["total"])
         opt_d.step()
         self.untoggle_optimizer(opt_d)
         self._after_discriminator_step()
-        record = {"d_loss": terms["total"].item(), "d_unsupervised": terms["unsupervised"].item()}
+        record = {"d_loss": terms["total"].item()}
+        if "unsupervised" in terms:
+            record["d_unsupervised"] = terms["unsupervised"].item()
+            self._watch_collapse(terms["unsupervised"].item())
         if x_l is not None:
             record["d_supervised"] = terms["supervised"].item()
+        if "consistency" in terms:
+            record["d_consistency"] = terms["consistency"].item()
+            record["confident_share"] = terms["confident"].item()
         self._record(record, x_u.shape[0])
-        self._watch_collapse(terms["unsupervised"].item())
 
     def _generator_step(self, opt_g: Any, x_u: torch.Tensor) -> None:
         self.toggle_optimizer(opt_g)

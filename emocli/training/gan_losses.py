@@ -93,3 +93,20 @@ def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tens
 def non_saturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """The generator's non-saturating loss ``mean(-log D(G(z)))`` = ``softplus(-s)``."""
     return unlabelled_real_loss(fake_logits)
+
+
+def consistency_loss(
+    target_logits: torch.Tensor, strong_logits: torch.Tensor, threshold: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """FixMatch's unlabelled term (Sohn et al. 2020): ``mean(mask * CE(strong, argmax target))``.
+
+    target_logits : (B, K) logits of the weakly augmented faces (detached: a target only);
+    strong_logits : (B, K) logits of strongly augmented copies of the same faces; mask = the
+    softmax's top probability of the target >= ``threshold``. Returns ``(loss, share)``:
+    the mean over the whole batch (masked rows count as 0) and the share of rows kept.
+    """
+    probs = torch.softmax(target_logits.detach().float(), dim=1)
+    confidence, pseudo = probs.max(dim=1)
+    mask = (confidence >= threshold).to(strong_logits.dtype)
+    per_face = F.cross_entropy(strong_logits, pseudo, reduction="none")
+    return (per_face * mask).mean(), mask.mean()

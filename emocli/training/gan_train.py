@@ -70,6 +70,8 @@ class FitConfig:
     lr_decay_start: float = 1.0
     tta: str = "none"
     d_ema_decay: float = 0.0
+    consistency_weight: float = 0.0
+    consistency_threshold: float = 0.95
 
 
 @dataclass
@@ -181,6 +183,8 @@ def fit_gan(
         collapse_patience=config.collapse_patience,
         lr_decay_start=config.lr_decay_start,
         d_ema_decay=config.d_ema_decay,
+        consistency_weight=config.consistency_weight,
+        consistency_threshold=config.consistency_threshold,
     )
     if config.schedule != "supervised-only" and (x_unlabelled is None or x_unlabelled.shape[0] < 2):
         raise InputError(
@@ -229,7 +233,7 @@ def fit_gan(
                 g=copy.deepcopy(gan.generator.state_dict()),
             )
         gan.discriminator.train()
-        if config.schedule != "supervised-only":
+        if gan.adversarial:
             was_training = gan.generator.training
             gan.generator.eval()
             with torch.no_grad():
