@@ -8,6 +8,7 @@ in both places alike, and never copied by hand field by field.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -16,13 +17,35 @@ if TYPE_CHECKING:
 T = TypeVar("T", bound="DataclassInstance")
 
 
-def from_attributes(cls: type[T], source: object, prefix: str = "", /, **given: Any) -> T:
+def from_attributes(
+    cls: type[T],
+    source: object,
+    prefix: str = "",
+    /,
+    *,
+    defaults: Iterable[str] = (),
+    **given: Any,
+) -> T:
     """``cls(**given)``, every other field of the dataclass ``cls`` taken from ``source``'s
-    attribute ``prefix + name`` where ``source`` has one (with the prefix ``"mlp_"``, ``hidden``
-    from ``mlp_hidden``); the fields it lacks keep their defaults."""
-    values = {
-        f.name: getattr(source, prefix + f.name)
-        for f in dataclasses.fields(cls)
-        if f.init and f.name not in given and hasattr(source, prefix + f.name)
-    }
+    attribute ``prefix + name`` (with the prefix ``"mlp_"``, ``hidden`` from ``mlp_hidden``).
+
+    A field that ``source`` lacks is an error (a renamed parameter must not fall back on a
+    default unseen), unless ``defaults`` names it: those keep the dataclass's default.
+    Raises ``TypeError`` naming the missing attributes.
+    """
+    kept = set(defaults)
+    values: dict[str, Any] = {}
+    missing = []
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name in given:
+            continue
+        if hasattr(source, prefix + f.name):
+            values[f.name] = getattr(source, prefix + f.name)
+        elif f.name not in kept:
+            missing.append(prefix + f.name)
+    if missing:
+        raise TypeError(
+            f"{cls.__name__} needs {', '.join(missing)} from {type(source).__name__}: give them "
+            "or name them in defaults="
+        )
     return cls(**values, **given)

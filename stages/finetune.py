@@ -202,8 +202,15 @@ def _run_config(params: FinetuneParams) -> RunConfig:
     from emocli.training.trainer import Hardware, TrainerConfig
 
     hardware = from_attributes(Hardware, params)
-    trainer = from_attributes(TrainerConfig, params, max_epochs=params.epochs, hardware=hardware)
-    optim = from_attributes(OptimConfig, params)
+    trainer = from_attributes(
+        TrainerConfig,
+        params,
+        max_epochs=params.epochs,
+        hardware=hardware,
+        defaults=["deterministic"],
+    )
+    # set per run: the steps of an epoch and what a plateau schedule watches
+    optim = from_attributes(OptimConfig, params, defaults=["steps_per_epoch", "plateau_monitor"])
     return from_attributes(
         RunConfig, params, model_kwargs=params.kwargs(), optim=optim, trainer=trainer
     )

@@ -106,7 +106,12 @@ def test_from_attributes_copies_fields_of_the_same_name() -> None:
 
     params = _Params(size=32, workers=4)
     # size and workers from params; seed given; kept (params lacks it) keeps its default
-    assert from_attributes(_Settings, params, seed=3) == _Settings(32, 4, 3, "default")
+    assert from_attributes(_Settings, params, seed=3, defaults=["kept"]) == _Settings(
+        32, 4, 3, "default"
+    )
+    # a field the source lacks and the call neither gives nor names in defaults: an error
+    with pytest.raises(TypeError, match="kept"):
+        from_attributes(_Settings, params, seed=3)
 
     @dataclasses.dataclass(frozen=True)
     class Prefixed:
@@ -114,6 +119,8 @@ def test_from_attributes_copies_fields_of_the_same_name() -> None:
         mlp_workers: int = 2
 
     # with a prefix: size from mlp_size ...; a given value wins over the source's
-    assert from_attributes(_Settings, Prefixed(), "mlp_", workers=7) == _Settings(8, 7)
-    with pytest.raises(TypeError):  # a required field neither the source nor the call gives
-        from_attributes(_Settings, object())
+    assert from_attributes(
+        _Settings, Prefixed(), "mlp_", workers=7, defaults=("seed", "kept")
+    ) == _Settings(8, 7)
+    with pytest.raises(TypeError, match="size"):  # neither the source nor the call gives it
+        from_attributes(_Settings, object(), defaults=("workers", "seed", "kept"))
