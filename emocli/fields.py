@@ -31,9 +31,13 @@ def from_attributes(
 
     A field that ``source`` lacks is an error (a renamed parameter must not fall back on a
     default unseen), unless ``defaults`` names it: those keep the dataclass's default.
-    Raises ``TypeError`` naming the missing attributes.
+    Raises ``TypeError`` naming the missing attributes, or a name in ``defaults`` that is no
+    field of ``cls``.
     """
     kept = set(defaults)
+    unknown = kept - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
     values: dict[str, Any] = {}
     missing = []
     for f in dataclasses.fields(cls):

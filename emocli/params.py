@@ -21,6 +21,7 @@ from typing import Any
 from emocli.errors import ParamsError
 
 _AFFECTS_RESULT = "affects_result"
+_OMIT_AT_DEFAULT = "omit_at_default"
 #: Field metadata of a parameter's command-line option: help text, option names, the
 #: ``--help`` panel it is listed under, and further ``typer.Option`` arguments (``min`` ...).
 HELP, FLAGS, GROUP, OPTION = "help", "flags", "group", "option"
@@ -32,13 +33,24 @@ def param(
     *flags: str,
     group: str | None = None,
     affects_result: bool = True,
+    omit_at_default: bool = False,
     **option: Any,
 ) -> Any:
     """A stage parameter and its option: ``help`` is its ``--help`` text, ``flags`` its option
     names (default ``--<name-with-dashes>``; a bool gets ``--x/--no-x``), ``group`` the
     ``--help`` panel that lists it (default: Options), ``option`` further ``typer.Option``
-    arguments (e.g. ``min=1``: click refuses a smaller value and ``--help`` shows the range)."""
-    metadata = {_AFFECTS_RESULT: affects_result, HELP: help, FLAGS: flags, GROUP: group}
+    arguments (e.g. ``min=1``: click refuses a smaller value and ``--help`` shows the range).
+
+    ``omit_at_default``: left out of the fingerprint while it has its default value, so a
+    parameter added to a stage keeps the artifacts made before it up to date (its default
+    must then never change: bump the stage's version instead)."""
+    metadata = {
+        _AFFECTS_RESULT: affects_result,
+        _OMIT_AT_DEFAULT: omit_at_default,
+        HELP: help,
+        FLAGS: flags,
+        GROUP: group,
+    }
     return dataclasses.field(default=default, metadata={**metadata, OPTION: option})
 
 
@@ -58,11 +70,13 @@ def params_dict(params: Any) -> dict[str, Any]:
 
 
 def result_params(params: Any) -> dict[str, Any]:
-    """The parameters that affect the result: what goes into the fingerprint."""
+    """The parameters that affect the result: what goes into the fingerprint (less those
+    declared ``omit_at_default`` that have their default value)."""
     return {
         f.name: _jsonable(getattr(params, f.name))
         for f in dataclasses.fields(params)
         if f.metadata.get(_AFFECTS_RESULT, True)
+        and not (f.metadata.get(_OMIT_AT_DEFAULT) and getattr(params, f.name) == f.default)
     }
 
 

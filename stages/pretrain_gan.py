@@ -14,10 +14,13 @@ Inputs: one labelled ``faces`` artifact (SFEW, CK+, FER2013 ...) and one or more
    train them with Salimans et al. 2016's losses: adversarial steps on unlabelled batches, a
    supervised discriminator step on a labelled batch every ``supervised_every`` steps
    (``periodic``) or in every step (``mixed``), or the supervised-only baseline (same D,
-   labelled batches only); D then predicts the run's rows;
+   labelled batches only); optionally a consistency term on the unlabelled faces (Sohn et
+   al. 2020), also without the generator (``consistency-only``); D then predicts the run's
+   rows;
 4. write a ``model`` artifact (D under ``weights/`` as ``dcgan_d``, loadable by finetune
-   --init and the model registry; G under ``generator/``; per-epoch ``history/``; the
-   per-epoch sample grids under ``samples/`` and as PNG files next to it) and a
+   --init and the model registry; G under ``generator/`` (as initialised, where the schedule
+   does not train it); per-epoch ``history/``; the per-epoch sample grids of a trained G
+   under ``samples/`` and as PNG files next to it) and a
    ``predictions`` artifact (D's class probabilities for every labelled row; out-of-fold
    with ``folds``).
 

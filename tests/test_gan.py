@@ -599,6 +599,8 @@ def test_params_are_validated() -> None:
         stage.PretrainGanParams(consistency_threshold=1.5)
     with pytest.raises(ParamsError, match="supervised-only"):
         stage.PretrainGanParams(schedule="supervised-only", consistency_weight=1.0)
+    with pytest.raises(ParamsError, match="consistency-only needs"):
+        stage.PretrainGanParams(schedule="consistency-only")
 
 
 def test_labelled_augmentation_moves_pixels_and_keeps_the_range() -> None:
@@ -760,7 +762,8 @@ def test_consistency_term_trains_and_is_logged(
     assert "d_consistency" not in plain
     assert len(history["d_consistency"]) == 2 and np.all(history["d_consistency"] > 0)
     np.testing.assert_allclose(history["confident_share"], 1.0)
-    assert not np.allclose(plain["d_loss"], history["d_loss"])
+    # the adversarial term (the term itself is not in it) follows another course
+    assert not np.allclose(plain["d_unsupervised"], history["d_unsupervised"])
 
 
 def test_consistency_only_trains_d_without_the_game(
@@ -780,5 +783,25 @@ def test_consistency_only_trains_d_without_the_game(
     assert result.summary["train_accuracy"] > 0.5
     with open_artifact(tmp_path / "m.h5", "model") as art:
         history = read_group(art, "history")
+        assert "samples" not in art.h5  # no grids of an untrained G
+        assert not art.h5["generator"].attrs["trained"]
     assert "d_unsupervised" not in history and "g_loss" not in history
     assert len(history["d_consistency"]) == 2 and len(history["d_supervised"]) == 2
+    # the untrained G is not a start for a later GAN: D is, G starts afresh
+    later = stage.PretrainGanParams(**TINY_RUN, epochs=1, init=str(tmp_path / "m.h5"))
+    result = stage.run(later, lab, [unl], tmp_path / "n.h5", tmp_path / "np.h5")
+    assert result.summary["init"]["generator_loaded"] is False
+
+
+def test_new_params_at_their_defaults_leave_the_fingerprint_as_it_was() -> None:
+    """The consistency options came after artifacts were made: at their defaults they are
+    not fingerprinted (those artifacts stay up to date); set, they are."""
+    from emocli.params import result_params
+
+    plain = result_params(stage.PretrainGanParams())
+    assert "consistency_weight" not in plain and "consistency_threshold" not in plain
+    used = result_params(stage.PretrainGanParams(consistency_weight=1.0))
+    assert used["consistency_weight"] == 1.0 and "consistency_threshold" not in used
+    assert result_params(stage.PretrainGanParams(consistency_threshold=0.8))[
+        "consistency_threshold"
+    ] == pytest.approx(0.8)

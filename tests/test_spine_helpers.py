@@ -124,3 +124,5 @@ def test_from_attributes_copies_fields_of_the_same_name() -> None:
     ) == _Settings(8, 7)
     with pytest.raises(TypeError, match="size"):  # neither the source nor the call gives it
         from_attributes(_Settings, object(), defaults=("workers", "seed", "kept"))
+    with pytest.raises(TypeError, match="no field kep"):  # a misspelt name in defaults
+        from_attributes(_Settings, params, seed=3, defaults=["kep"])

@@ -102,7 +102,7 @@ class PretrainGanParams:
         "periodic",
         "periodic (supervised D step every N steps) | mixed (every step) | supervised-only "
         "(the baseline: same D, labels only) | consistency-only (labels + the consistency "
-        "term, no generator).",
+        "term, no generator; needs --consistency-weight).",
         group=TRAIN,
     )
     supervised_every: int = param(1, "N of the periodic schedule.", group=TRAIN, min=1)
@@ -139,6 +139,7 @@ class PretrainGanParams:
         "et al. 2020, FixMatch; 0 = off).",
         group=TRAIN,
         min=0.0,
+        omit_at_default=True,
     )
     consistency_threshold: float = param(
         0.95,
@@ -146,6 +147,7 @@ class PretrainGanParams:
         group=TRAIN,
         min=0.0,
         max=1.0,
+        omit_at_default=True,
     )
     flip: bool = param(True, "Random horizontal flips.", group=CHOICE)
     augment: str = param(

@@ -1,8 +1,10 @@
 """The Lightning hardware options of the training stages (``finetune``, ``pretrain-gan``),
 declared once: each stage's params class takes its fields from these functions and states
 only its default (``finetune`` lets Lightning choose the accelerator and devices;
-``pretrain-gan`` asks for one CPU unless told otherwise: its DDP needs
-``find_unused_parameters``, which ``--strategy ddp`` sets up). None changes a result."""
+``pretrain-gan`` asks for one CPU unless told otherwise, so that several GPUs are used only
+with an explicit ``--strategy ddp``, the one its two networks' alternating steps are set up
+for). They are not fingerprinted; with several devices each process draws its own batches,
+which the resume points take into account."""
 
 from __future__ import annotations
 

@@ -303,7 +303,9 @@ class SemiSupervisedGan(pl.LightningModule):
         if self.adversarial:
             with torch.no_grad():
                 fake = self.generator(self.sample_noise(x_u.shape[0]))
-        real_logits, _ = discriminator_outputs(self.discriminator, x_u)
+        # without the game D's logits on x_u are only the consistency term's targets
+        with torch.set_grad_enabled(self.adversarial):
+            real_logits, _ = discriminator_outputs(self.discriminator, x_u)
         fake_logits = (
             discriminator_outputs(self.discriminator, fake)[0] if fake is not None else None
         )

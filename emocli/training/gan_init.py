@@ -89,6 +89,8 @@ def load_init(path: str) -> InitWeights:
     d, _ = load_model(path)  # checks that the weights fit the dcgan_d they claim to be
     generator: dict[str, Any] = {}
     with open_artifact(path, "model") as art:
-        if "generator" in art.h5 and len(art.h5["generator"]):
+        stored = art.h5.get("generator")
+        # a G the schedule never trained (supervised-only, consistency-only) is no start
+        if stored is not None and len(stored) and stored.attrs.get("trained", True):
             generator = read_state_dict(art, "generator")
     return InitWeights(path, list(info.classes), d.state_dict(), generator)

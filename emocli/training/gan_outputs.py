@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emocli.stage_params.gan import D_ARCHITECTURE, G_ARCHITECTURE, PretrainGanParams
+from emocli.stage_params.gan import (
+    ADVERSARIAL_SCHEDULES,
+    D_ARCHITECTURE,
+    G_ARCHITECTURE,
+    PretrainGanParams,
+)
 from emocli.training.gan_data import GanInputs
 from emocli.training.gan_init import d_kwargs, g_kwargs
 from emocli.training.gan_plan import GanRun
@@ -172,8 +177,11 @@ def write_gan_model(
     )
     write_model(writer, result.discriminator, info)
     write_state_dict(writer, result.generator.state_dict(), "generator")
+    trained = params.schedule in ADVERSARIAL_SCHEDULES
     writer.write_group(
-        "generator", {}, {"architecture": G_ARCHITECTURE, "model_kwargs": g_kwargs(params)}
+        "generator",
+        {},
+        {"architecture": G_ARCHITECTURE, "model_kwargs": g_kwargs(params), "trained": trained},
     )
     writer.set_attr("best_epoch", int(result.best_epoch))
     if params.folds:

@@ -78,7 +78,8 @@ class FitConfig:
 class FitResult:
     """What :func:`fit_gan` produced: trained networks, history and sample grids.
 
-    history : {metric: per-epoch list}; grids : (E, H, W) uint8 (one per epoch);
+    history : {metric: per-epoch list}; grids : (E, H, W) uint8 (one per epoch; E = 0 when the
+    schedule does not train G);
     best_epoch : the 0-based epoch whose D was kept (-1 = the last);
     last_weights : with weight averaging and no epoch selection, D's last trained weights
     (batch norm recomputed) beside the averaged ``discriminator``; else None.
