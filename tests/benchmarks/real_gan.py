@@ -52,7 +52,8 @@ def baseline_epochs(labels_per_class: int) -> str:
     return "400" if labels_per_class <= 100 else "150"
 
 
-FER_GAN = ["--epochs", "40", "--steps-per-epoch", "150", "--supervised-every", "1"]
+#: 80 epochs: chosen on dev over 40 (docs/experiments/gan.md, 2026-12-07)
+FER_GAN = ["--epochs", "80", "--steps-per-epoch", "150", "--supervised-every", "1"]
 #: All three sets are already face crops: CLAHE and resize, no detection.
 PREPROCESS = ["--size", "48", "--detector", "none", "--no-align", "-j", "1"]
 CKPLUS_NETS = ["--size", SIZE, "--d-widths", "16,32,64", "--g-widths", "64,32,16"]
