@@ -17,7 +17,7 @@ from emocli.errors import ParamsError, TrainingError
 from emocli.models import build_model
 from emocli.predictions import load_predictions
 from emocli.training import gan_losses
-from emocli.training.gan import SemiSupervisedGan, discriminator_outputs
+from emocli.training.gan import SemiSupervisedGan
 from emocli.training.gan_data import (
     FaceSet,
     carve_dev_rows,
@@ -27,6 +27,7 @@ from emocli.training.gan_data import (
     image_grid,
     to_unit_range,
 )
+from emocli.training.gan_discriminator import discriminator_outputs
 from stages import pretrain_gan as stage
 
 CLASSES = ["happy", "sad", "surprise"]
@@ -559,7 +560,7 @@ def test_the_epoch_is_selected_on_the_averaged_weights(
 
 
 def test_flip_tta_averages_each_face_with_its_mirror_image() -> None:
-    from emocli.training.gan import predict_probs
+    from emocli.training.gan_discriminator import predict_probs
 
     torch.manual_seed(0)
     d = build_model("dcgan_d", in_channels=1, input_size=16, n_classes=3, widths=[4, 8]).eval()

@@ -26,19 +26,16 @@ average of D's parameters is updated (``avg = decay * avg + (1 - decay) * weight
 copy of D that is never trained (``averaged_discriminator``); its batch-norm statistics come
 from :func:`recalibrate_batchnorm`, like the trained D's.
 
-Batch norm: D sees real, generated and labelled batches separately, so its running
-statistics mix real and fake images. Before every evaluation, and before the weights are
-stored, :func:`recalibrate_batchnorm` recomputes them on real images only, so the classifier
-that finetune/evaluate load behaves as it did in training.
+Batch norm: D's statistics are recomputed on real faces before every evaluation
+(:mod:`emocli.training.gan_discriminator`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -48,84 +45,10 @@ from emocli.errors import TrainingError
 from emocli.stage_params.gan import ADVERSARIAL_SCHEDULES, G_LOSSES, SCHEDULES
 from emocli.training import gan_losses
 from emocli.training.augment import STRONG, AugmentConfig, augment_batch
-from emocli.training.module import flip_tta
+from emocli.training.gan_discriminator import discriminator_outputs
 
 #: Adam's beta1 for both networks (Radford et al.: 0.5 stabilises training).
 ADAM_BETA1 = 0.5
-#: The strong view of the consistency term (flips, shifts, rotations, zooms, brightness,
-#: contrast, shear and erasing; FixMatch's RandAugment + Cutout in spirit).
-STRONG_VIEW = STRONG
-
-
-def discriminator_outputs(d: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(logits (B, K), features (B, F))`` of discriminator ``d`` for images ``x``.
-
-    Uses ``d.forward_features(x)`` (the flattened input of the classification layer), then
-    ``d.dropout`` (if any) and ``d.classifier_layer()``, as ``dcgan_d``'s own forward does;
-    otherwise ``d(x)`` must return the pair.
-    """
-    forward_features = getattr(d, "forward_features", None)
-    classifier_layer = getattr(d, "classifier_layer", None)
-    if callable(forward_features) and callable(classifier_layer):
-        feats = forward_features(x)
-        dropout = getattr(d, "dropout", None)
-        head_in = dropout(feats) if isinstance(dropout, nn.Module) else feats
-        return classifier_layer()(head_in), feats
-    out = d(x)
-    if isinstance(out, tuple):
-        return out[0], out[1]
-    raise TypeError("the discriminator must offer forward_features() or return (logits, features)")
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(d: nn.Module, batches: Iterable[torch.Tensor]) -> None:
-    """Recompute every batch norm's running mean/var of ``d`` as the plain average over
-    ``batches`` of real images (B, 1, S, S); leaves ``d`` in eval mode."""
-    norms = [m for m in d.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        d.eval()
-        return
-    saved = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average
-    d.train()
-    seen = False
-    for x in batches:
-        if x.shape[0] > 1:
-            discriminator_outputs(d, x)
-            seen = True
-    for m, momentum in zip(norms, saved, strict=True):
-        m.momentum = momentum
-    d.eval()
-    if not seen:
-        raise TrainingError("no batch of at least 2 real images to recompute batch norm on")
-
-
-@torch.no_grad()
-def predict_probs(
-    d: nn.Module, images: torch.Tensor, batch: int = 256, tta: str = "none"
-) -> np.ndarray:
-    """Softmax over the K classes of ``d`` (in eval mode) for (N, 1, S, S) images: (N, K).
-
-    tta : ``"flip"`` averages each image's probabilities with its mirror image's.
-    """
-    d.eval()
-    out = []
-    device = next(d.parameters()).device
-
-    def logits_of(x: torch.Tensor) -> torch.Tensor:
-        return discriminator_outputs(d, x)[0]
-
-    for start in range(0, images.shape[0], batch):
-        x = images[start : start + batch].to(device)
-        if tta == "flip":
-            probs = flip_tta(logits_of, x)
-        else:
-            probs = torch.softmax(logits_of(x).float(), dim=1)
-        out.append(probs.cpu().numpy())
-    k = out[0].shape[1] if out else 0
-    return np.concatenate(out) if out else np.zeros((0, k), np.float32)
 
 
 def random_hflip(x: torch.Tensor) -> torch.Tensor:
@@ -321,7 +244,7 @@ class SemiSupervisedGan(pl.LightningModule):
             supervised = gan_losses.supervised_loss(lab_logits, y_l)
             terms = {"total": self.supervised_weight * supervised, "supervised": supervised}
         if self.consistency_weight > 0:
-            strong = augment_batch((x_u + 1) / 2, STRONG_VIEW) * 2 - 1
+            strong = augment_batch((x_u + 1) / 2, STRONG)  # the strong view * 2 - 1
             strong_logits, _ = discriminator_outputs(self.discriminator, strong)
             consistency, kept = gan_losses.consistency_loss(
                 real_logits.detach(), strong_logits, self.consistency_threshold

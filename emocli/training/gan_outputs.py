@@ -62,7 +62,7 @@ class GanPredictions:
 
     def add(self, run: GanRun, result: FitResult, x: torch.Tensor, tta: str) -> None:
         """Predict ``run.predict``'s rows of ``x`` ((N, 1, S, S) in [-1, 1]) with the run's D."""
-        from emocli.training.gan import predict_probs
+        from emocli.training.gan_discriminator import predict_probs
 
         rows = run.predict
         self.probs[rows] = predict_probs(result.discriminator, x[rows], tta=tta)

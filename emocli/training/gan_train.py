@@ -30,8 +30,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from emocli.errors import InputError
 from emocli.progress import ProgressHook, no_progress
 from emocli.training.augment import preset as augment_preset
-from emocli.training.gan import SemiSupervisedGan, predict_probs, recalibrate_batchnorm
+from emocli.training.gan import SemiSupervisedGan
 from emocli.training.gan_data import from_unit_range, image_grid
+from emocli.training.gan_discriminator import predict_probs, recalibrate_batchnorm
 from emocli.training.resume import RunResume
 from emocli.training.resume_callback import ResumeCallback
 from emocli.training.trainer import Hardware, fit_interruptibly, lightning_trainer, quiet_lightning
