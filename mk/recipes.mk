@@ -5,7 +5,9 @@
 # Every step is an emocli stage: a rerun skips what is up to date. The flags are those of
 # docs/results.md (tests/benchmarks/real_finetune.py and real_gan.py run the same commands).
 # Wall times on a 2-core CPU: recipe-fer2013 ~45 min, recipe-ckplus ~100 min (the sum of its
-# steps, each timed: FER2013 starts 35 + 37 min, the GAN 22 min), the others 5-30 min each.
+# steps, each timed: FER2013 starts 35 + 37 min, the GAN 22 min), recipe-sfew the same two
+# FER2013 starts (shared with recipe-ckplus) + ~45 min (its GAN 39 min at 1 thread), the
+# others 5-30 min each.
 
 # FER2013: train/ + test/ image folders, or fer2013.csv; CKPLUS: CK+48 folders, or the
 # original cohn-kanade-images/ + Emotion/; SFEW: Train/ (+ Val/) <Emotion>/*.png; AFEW (not
@@ -42,6 +44,8 @@ FACE_INIT ?= $(R)/models/fer2013.h5
 FER_DCGAN_D_FLAGS ?= --config recipes/fer2013-dcgan_d.toml
 GAN_FLAGS ?= --config recipes/gan-ckplus.toml
 SFEW_GAN_FLAGS ?= --config recipes/gan-sfew.toml
+# what the GAN adds: the same discriminator start fine-tuned on the same labels alone
+LABELS_ONLY_FLAGS ?= --config recipes/chain.toml
 # audio: log-mel spectrograms, audio_fayek, speaker-independent (RAVDESS actors 17-20 test)
 AUDIO_FLAGS ?= --config recipes/audio-fayek.toml
 # the bundled voice model's (make zoo-voice): resnet_small 16-32-64-128 on trimmed speech
@@ -49,10 +53,14 @@ VOICE_FLAGS ?= --config recipes/voice.toml
 
 .PHONY: recipes recipe-fer2013 recipe-ckplus recipe-sfew recipe-afew recipe-ravdess
 .PHONY: recipe-sfew-faces recipe-sfew-folds recipe-sfew-val
-.PHONY: recipe-fer2013-faces recipe-fer2013-model recipe-unlabelled-faces recipe-unlabeled-faces
+.PHONY: recipe-fer2013-faces recipe-fer2013-model recipe-fer2013-dcgan_d
+.PHONY: recipe-unlabelled-faces recipe-unlabeled-faces
 # the chains start from the FER2013 model unless FACE_INIT names another (or none)
 FACE_INIT_STEP := $(if $(filter $(R)/models/fer2013.h5,$(FACE_INIT)),recipe-fer2013-model,)
-DCGAN_D_FLAGS ?= --config recipes/dcgan_d.toml
+# the GANs' discriminators (CK+, SFEW), and their labels-only twins, start from the FER2013
+# dcgan_d unless GAN_INIT names another dcgan_d model (or none: from scratch)
+GAN_INIT ?= $(R)/models/fer2013-dcgan_d.h5
+GAN_INIT_STEP := $(if $(filter $(R)/models/fer2013-dcgan_d.h5,$(GAN_INIT)),recipe-fer2013-dcgan_d,)
 
 recipes: recipe-fer2013 recipe-ckplus recipe-sfew recipe-ravdess ## All real-data recipes but AFEW (recipes-work/)
 
@@ -66,21 +74,23 @@ recipe-fer2013-model: recipe-fer2013-faces
 recipe-fer2013: recipe-fer2013-model ## FER2013: train/ -> test/ (PublicTest), resnet_small
 	$(RUN) evaluate $(R)/predictions/fer2013.h5 --split val -o $(R)/reports/fer2013
 
+recipe-fer2013-dcgan_d: recipe-fer2013-faces
+	$(RUN) finetune $(R)/faces/fer2013.h5 $(FER_DCGAN_D_FLAGS) -o $(R)/models/fer2013-dcgan_d.h5 \
+	  --predictions $(R)/predictions/fer2013-dcgan_d.h5
+
 recipe-unlabelled-faces: | $(STAMP)
 	$(call need,UNLABELLED)
 	$(RUN) preprocess-faces $(UNLABELLED) $(UNLABELLED_FACES) -o $(R)/faces/unlabelled.h5
 
 recipe-unlabeled-faces: recipe-unlabelled-faces  # the old spelling
 
-recipe-ckplus: $(FACE_INIT_STEP) recipe-unlabelled-faces recipe-fer2013-faces ## CK+ 5-fold by subject: FER2013 -> CK+ chain and the GAN
+recipe-ckplus: $(FACE_INIT_STEP) $(GAN_INIT_STEP) recipe-unlabelled-faces ## CK+ 5-fold by subject: FER2013 -> CK+ chain and the GAN
 	$(call need,CKPLUS)
 	$(RUN) preprocess-faces $(CKPLUS) $(CKPLUS_FACES) -o $(R)/faces/ckplus.h5
 	$(RUN) finetune $(R)/faces/ckplus.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --folds 5 \
 	  --validation none -o $(R)/models/ckplus-chain.h5 --predictions $(R)/predictions/ckplus-chain.h5
-	$(RUN) finetune $(R)/faces/fer2013.h5 $(FER_DCGAN_D_FLAGS) -o $(R)/models/fer2013-dcgan_d.h5 \
-	  --predictions $(R)/predictions/fer2013-dcgan_d.h5
 	$(RUN) pretrain-gan $(R)/faces/ckplus.h5 -u $(R)/faces/unlabelled.h5 $(GAN_FLAGS) \
-	  --init $(R)/models/fer2013-dcgan_d.h5 -o $(R)/models/ckplus-gan.h5 \
+	  --init $(GAN_INIT) -o $(R)/models/ckplus-gan.h5 \
 	  --predictions-output $(R)/predictions/ckplus-gan.h5
 	$(RUN) evaluate $(R)/predictions/ckplus-chain.h5 $(R)/predictions/ckplus-gan.h5 \
 	  --split test -o $(R)/reports/ckplus
@@ -89,40 +99,41 @@ recipe-ckplus: $(FACE_INIT_STEP) recipe-unlabelled-faces recipe-fer2013-faces ##
 # Val/ (the organisers' validation set, the seeds' test), the final models then train on all of
 # Train/ and are evaluated on Val/: the seeds' protocol (44.97 % for their GAN)
 SFEW_VAL := $(wildcard $(SFEW)/Val)
-recipe-sfew: recipe-sfew-folds $(if $(SFEW_VAL),recipe-sfew-val) ## SFEW: 5 folds by movie of Train (+ Train -> Val when Val/ exists): chain, GAN, dcgan_d
+recipe-sfew: recipe-sfew-folds $(if $(SFEW_VAL),recipe-sfew-val) ## SFEW: 5 folds by movie of Train (+ Train -> Val when Val/ exists): chain, GAN, labels-only
 
 recipe-sfew-faces: | $(STAMP)
 	$(call need,SFEW)
 	$(RUN) preprocess-faces $(SFEW)/Train $(WILD_FACES) -o $(R)/faces/sfew-train.h5
 
-recipe-sfew-folds: $(FACE_INIT_STEP) recipe-unlabelled-faces recipe-sfew-faces
+recipe-sfew-folds: $(FACE_INIT_STEP) $(GAN_INIT_STEP) recipe-unlabelled-faces recipe-sfew-faces
 	$(RUN) finetune $(R)/faces/sfew-train.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --folds 5 \
 	  --group-by group --validation none -o $(R)/models/sfew-chain.h5 --predictions $(R)/predictions/sfew-chain.h5
 	$(RUN) pretrain-gan $(R)/faces/sfew-train.h5 -u $(R)/faces/unlabelled.h5 $(SFEW_GAN_FLAGS) \
-	  -o $(R)/models/sfew-gan.h5 --predictions-output $(R)/predictions/sfew-gan.h5
-	$(RUN) finetune $(R)/faces/sfew-train.h5 $(DCGAN_D_FLAGS) --folds 5 --group-by group --validation none \
-	  -o $(R)/models/sfew-dcgan_d.h5 --predictions $(R)/predictions/sfew-dcgan_d.h5
+	  --init $(GAN_INIT) -o $(R)/models/sfew-gan.h5 --predictions-output $(R)/predictions/sfew-gan.h5
+	$(RUN) finetune $(R)/faces/sfew-train.h5 --init $(GAN_INIT) $(LABELS_ONLY_FLAGS) --folds 5 \
+	  --group-by group --validation none -o $(R)/models/sfew-labels-only.h5 \
+	  --predictions $(R)/predictions/sfew-labels-only.h5
 	$(RUN) evaluate $(R)/predictions/sfew-chain.h5 $(R)/predictions/sfew-gan.h5 \
-	  $(R)/predictions/sfew-dcgan_d.h5 --split test -o $(R)/reports/sfew
+	  $(R)/predictions/sfew-labels-only.h5 --split test -o $(R)/reports/sfew
 
 # Train -> Val: the same three recipes without folds, each model kept at its last epoch (Val
 # chooses nothing), Val predicted by the finished models
-recipe-sfew-val: $(FACE_INIT_STEP) recipe-unlabelled-faces recipe-sfew-faces
+recipe-sfew-val: $(FACE_INIT_STEP) $(GAN_INIT_STEP) recipe-unlabelled-faces recipe-sfew-faces
 	$(call need,SFEW_VAL)
 	$(RUN) preprocess-faces $(SFEW_VAL) $(WILD_FACES) -o $(R)/faces/sfew-val.h5
 	$(RUN) finetune $(R)/faces/sfew-train.h5 --init $(FACE_INIT) $(CHAIN_FLAGS) --validation none \
 	  --predict-on $(R)/faces/sfew-val.h5 -o $(R)/models/sfew-val-chain.h5 \
 	  --predictions $(R)/predictions/sfew-val-chain.h5
 	$(RUN) pretrain-gan $(R)/faces/sfew-train.h5 -u $(R)/faces/unlabelled.h5 $(SFEW_GAN_FLAGS) \
-	  --folds 0 --last-epoch -o $(R)/models/sfew-val-gan.h5 \
+	  --init $(GAN_INIT) --folds 0 --last-epoch -o $(R)/models/sfew-val-gan.h5 \
 	  --predictions-output $(R)/predictions/sfew-train-gan.h5
 	$(RUN) predict $(R)/faces/sfew-val.h5 --face-model $(R)/models/sfew-val-gan.h5 \
 	  -o $(R)/predictions/sfew-val-gan.h5
-	$(RUN) finetune $(R)/faces/sfew-train.h5 $(DCGAN_D_FLAGS) --validation none \
-	  --predict-on $(R)/faces/sfew-val.h5 -o $(R)/models/sfew-val-dcgan_d.h5 \
-	  --predictions $(R)/predictions/sfew-val-dcgan_d.h5
+	$(RUN) finetune $(R)/faces/sfew-train.h5 --init $(GAN_INIT) $(LABELS_ONLY_FLAGS) --validation none \
+	  --predict-on $(R)/faces/sfew-val.h5 -o $(R)/models/sfew-val-labels-only.h5 \
+	  --predictions $(R)/predictions/sfew-val-labels-only.h5
 	$(RUN) evaluate $(R)/predictions/sfew-val-chain.h5 $(R)/predictions/sfew-val-gan.h5 \
-	  $(R)/predictions/sfew-val-dcgan_d.h5 --split val -o $(R)/reports/sfew-val
+	  $(R)/predictions/sfew-val-labels-only.h5 --split val -o $(R)/reports/sfew-val
 
 # AFEW's fuser learns from out-of-fold predictions of the train clips (stacking): each base
 # model is trained in 5 folds over the train clips; the val clips get the fold models' mean

@@ -17,7 +17,8 @@ TINY_FLAGS = (
     "FACE_INIT=face",
     "CHAIN_FLAGS=--config recipes/chain.toml --epochs 1 --threads 1",
     "SFEW_GAN_FLAGS=--config recipes/gan-sfew.toml --epochs 1 --steps-per-epoch 2 --threads 1",
-    "DCGAN_D_FLAGS=--config recipes/dcgan_d.toml --epochs 1 --threads 1",
+    "LABELS_ONLY_FLAGS=--config recipes/chain.toml --epochs 1 --threads 1",
+    "FER_DCGAN_D_FLAGS=--config recipes/fer2013-dcgan_d.toml --epochs 1 --threads 1",
 )
 
 
@@ -41,8 +42,9 @@ def test_recipe_sfew_adds_the_val_protocol_only_when_val_exists(tmp_path: Path) 
 def test_recipe_sfew_val_trains_on_train_and_evaluates_on_val(
     tiny_demo: Path, tmp_path: Path
 ) -> None:
-    """make recipe-sfew-val on a small fake SFEW (the demo's Train/ and Val/ stills): the chain,
-    the GAN and dcgan_d train on Train/ only, and each is evaluated on every Val/ face."""
+    """make recipe-sfew-val on a small fake SFEW (the demo's Train/ and Val/ stills; its Train/
+    also stands in for FER2013, the discriminator's start): the chain, the GAN and the same
+    start on the labels alone train on Train/ only, and each is evaluated on every Val/ face."""
     from emocli.artifacts import open_artifact
 
     sfew, work = tiny_demo / "sfew", tmp_path / "work"
@@ -51,6 +53,7 @@ def test_recipe_sfew_val_trains_on_train_and_evaluates_on_val(
     done = _make(
         "recipe-sfew-val",
         f"SFEW={sfew}",
+        f"FER2013={sfew / 'Train'}",
         f"UNLABELLED={tiny_demo / 'unlabelled'}",
         f"RECIPES_WORK={work}",
         *TINY_FLAGS,
@@ -58,10 +61,11 @@ def test_recipe_sfew_val_trains_on_train_and_evaluates_on_val(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with open_artifact(work / "models" / "sfew-val-gan.h5") as art:
         assert art.attrs["summary"]["labelled_train"] == n_train
-    for name in ("chain", "gan", "dcgan_d"):
+        assert art.attrs["params"]["init"] == str(work / "models" / "fer2013-dcgan_d.h5")
+    for name in ("chain", "gan", "labels-only"):
         with open_artifact(work / "predictions" / f"sfew-val-{name}.h5") as art:
             assert set(art.column("split")) == {"val"} and art.n_samples == n_val
     metrics = json.loads((work / "reports" / "sfew-val" / "metrics.json").read_text())
     evaluated = {m["name"]: m for m in metrics["inputs"]}
-    assert set(evaluated) == {"sfew-val-chain", "sfew-val-gan", "sfew-val-dcgan_d"}
+    assert set(evaluated) == {"sfew-val-chain", "sfew-val-gan", "sfew-val-labels-only"}
     assert all(m["split"] == "val" and m["n"] == n_val for m in evaluated.values())
