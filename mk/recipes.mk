@@ -58,7 +58,7 @@ VOICE_FLAGS ?= --config recipes/voice.toml
 # the chains start from the FER2013 model unless FACE_INIT names another (or none)
 FACE_INIT_STEP := $(if $(filter $(R)/models/fer2013.h5,$(FACE_INIT)),recipe-fer2013-model,)
 # the GANs' discriminators (CK+, SFEW), and their labels-only twins, start from the FER2013
-# dcgan_d unless GAN_INIT names another dcgan_d model (or none: from scratch)
+# dcgan_d unless GAN_INIT names another dcgan_d model artifact
 GAN_INIT ?= $(R)/models/fer2013-dcgan_d.h5
 GAN_INIT_STEP := $(if $(filter $(R)/models/fer2013-dcgan_d.h5,$(GAN_INIT)),recipe-fer2013-dcgan_d,)
 
