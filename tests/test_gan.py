@@ -806,3 +806,17 @@ def test_new_params_at_their_defaults_leave_the_fingerprint_as_it_was() -> None:
     assert result_params(stage.PretrainGanParams(consistency_threshold=0.8))[
         "consistency_threshold"
     ] == pytest.approx(0.8)
+
+
+def test_augment_signed_keeps_d_s_range() -> None:
+    """The strong view of the consistency term and the labelled augmentation return faces
+    in D's [-1, 1], not augment_batch's [0, 1]: a dark face stays negative."""
+    from emocli.training.augment import STRONG
+    from emocli.training.gan import augment_signed
+
+    torch.manual_seed(0)
+    dark = torch.full((4, 1, 16, 16), -0.8)
+    out = augment_signed(dark, STRONG)
+    assert out.shape == dark.shape
+    assert out.min() >= -1.0 - 1e-5 and out.max() <= 1.0 + 1e-5
+    assert (out < 0).float().mean() > 0.5

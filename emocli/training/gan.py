@@ -51,6 +51,12 @@ from emocli.training.gan_discriminator import discriminator_outputs
 ADAM_BETA1 = 0.5
 
 
+def augment_signed(x: torch.Tensor, config: AugmentConfig) -> torch.Tensor:
+    """Random transforms ``config`` of a batch (B, 1, S, S) in D's range [-1, 1], returned in
+    [-1, 1] (``augment_batch`` works in [0, 1])."""
+    return augment_batch((x + 1) / 2, config) * 2 - 1
+
+
 def random_hflip(x: torch.Tensor) -> torch.Tensor:
     """Mirror each image of (B, C, H, W) left-right with probability 1/2."""
     mask = torch.rand(x.shape[0], device=x.device) < 0.5
@@ -170,7 +176,7 @@ class SemiSupervisedGan(pl.LightningModule):
         ``augment``); the unlabelled and generated images are left as they are."""
         if self.augment is None:
             return x
-        return augment_batch((x + 1) / 2, self.augment) * 2 - 1
+        return augment_signed(x, self.augment)
 
     # ---------------------------------------------------------------- steps
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> None:
@@ -244,7 +250,7 @@ class SemiSupervisedGan(pl.LightningModule):
             supervised = gan_losses.supervised_loss(lab_logits, y_l)
             terms = {"total": self.supervised_weight * supervised, "supervised": supervised}
         if self.consistency_weight > 0:
-            strong = augment_batch((x_u + 1) / 2, STRONG)  # the strong view * 2 - 1
+            strong = augment_signed(x_u, STRONG)
             strong_logits, _ = discriminator_outputs(self.discriminator, strong)
             consistency, kept = gan_losses.consistency_loss(
                 real_logits.detach(), strong_logits, self.consistency_threshold
